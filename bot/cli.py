@@ -1,0 +1,117 @@
+"""The `consultbot` command line: run, try, check, db upgrade (and the admin and export tools)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_dotenv
+from bot.survey_file import LoadedSurvey, load_survey_file
+from dialogs import SurveyError
+
+log = logging.getLogger("consultbot")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _load(path: Path) -> LoadedSurvey:
+    try:
+        return load_survey_file(path)
+    except OSError as exc:
+        raise SystemExit(f"consultbot: cannot read the survey file {path}: {exc.strerror}") from exc
+    except SurveyError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        raise SystemExit(
+            f"consultbot: {len(exc.problems)} problem(s) in {path}; fix them and run "
+            f"`consultbot check {path}`"
+        ) from exc
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    path = Path(args.file) if args.file else settings.survey_file
+    try:
+        loaded = load_survey_file(path)
+    except OSError as exc:
+        print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
+        return 2
+    except SurveyError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{path}: {len(exc.problems)} problem(s)", file=sys.stderr)
+        return 1
+    survey = loaded.survey
+    print(
+        f"{path}: OK — {survey.id}: {len(survey.sections)} sections, {len(survey.questions)} "
+        f"questions, languages {', '.join(survey.languages)}, open "
+        f"{survey.opens_at.isoformat()} to {survey.closes_at.isoformat()} ({survey.timezone})"
+    )
+    return 0
+
+
+def cmd_try(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.preview import run_preview
+
+    loaded = _load(Path(args.file) if args.file else settings.survey_file)
+    return asyncio.run(
+        run_preview(
+            loaded,
+            settings,
+            name=args.as_name,
+            language=args.lang,
+            fresh=args.fresh,
+            memory=args.no_store,
+            clock=utc_now,
+        )
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="consultbot", description="A conversational survey bot for public consultations."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="validate a questionnaire file")
+    check.add_argument("file", nargs="?", help="the YAML file (default: SURVEY_FILE)")
+    check.set_defaults(func=cmd_check)
+
+    trial = sub.add_parser("try", help="answer the questionnaire in the terminal (a preview)")
+    trial.add_argument("file", nargs="?", help="the YAML file (default: SURVEY_FILE)")
+    trial.add_argument(
+        "--as", dest="as_name", default="preview", help="preview participant name, to resume"
+    )
+    trial.add_argument("--lang", default=None, help="language to start in (fr, en)")
+    trial.add_argument("--fresh", action="store_true", help="forget this name's earlier preview")
+    trial.add_argument(
+        "--no-store", action="store_true", help="keep the preview in memory, store nothing"
+    )
+    trial.set_defaults(func=cmd_try)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    load_dotenv()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"consultbot: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    result: int = args.func(args, settings)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

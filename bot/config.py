@@ -1,0 +1,78 @@
+"""Configuration from the environment (and a `.env` file beside the working directory)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_SURVEY = Path(__file__).resolve().parent.parent / "surveys" / "poles-de-competitivite.yaml"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/consultbot.db"
+DEFAULT_API_URL = "https://api.telegram.org"
+
+
+class ConfigError(ValueError):
+    """A setting that is missing or malformed; the message says which and how to fix it."""
+
+
+def load_dotenv(path: Path = Path(".env")) -> None:
+    """Set variables from a `KEY=value` file without overriding the real environment."""
+    if not path.is_file():
+        return
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        os.environ.setdefault(key.strip(), value)
+
+
+def _admin_ids(raw: str) -> frozenset[int]:
+    ids = set()
+    for part in raw.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.lstrip("-").isdigit():
+            raise ConfigError(f"ADMIN_IDS must list numeric Telegram user ids, not {part!r}")
+        ids.add(int(part))
+    return frozenset(ids)
+
+
+@dataclass(frozen=True)
+class Settings:
+    bot_token: str = ""
+    api_url: str = DEFAULT_API_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    survey_file: Path = DEFAULT_SURVEY
+    admin_ids: frozenset[int] = field(default_factory=frozenset)
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_listen: str = "0.0.0.0:8080"
+    log_format: str = "text"
+    log_level: str = "INFO"
+
+    @staticmethod
+    def from_env(env: dict[str, str] | None = None) -> Settings:
+        source = dict(os.environ if env is None else env)
+        return Settings(
+            bot_token=source.get("BOT_TOKEN", "").strip(),
+            api_url=source.get("TELEGRAM_API_URL", DEFAULT_API_URL).rstrip("/"),
+            database_url=source.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+            survey_file=Path(source.get("SURVEY_FILE") or DEFAULT_SURVEY),
+            admin_ids=_admin_ids(source.get("ADMIN_IDS", "")),
+            webhook_url=source.get("WEBHOOK_URL", ""),
+            webhook_secret=source.get("WEBHOOK_SECRET", ""),
+            webhook_listen=source.get("WEBHOOK_LISTEN", "0.0.0.0:8080"),
+            log_format=source.get("LOG_FORMAT", "text"),
+            log_level=source.get("LOG_LEVEL", "INFO"),
+        )
+
+    def listen_address(self) -> tuple[str, int]:
+        host, _, port = self.webhook_listen.rpartition(":")
+        if not port.isdigit():
+            raise ConfigError(f"WEBHOOK_LISTEN must be host:port, not {self.webhook_listen!r}")
+        return host or "0.0.0.0", int(port)

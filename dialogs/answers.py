@@ -1,0 +1,119 @@
+"""Validation of typed answers, question type by question type."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from dialogs.limits import MAX_EMAIL_LENGTH, MAX_OTHER_TEXT
+from dialogs.model import Question, QuestionType
+from dialogs.screens import Notice
+from dialogs.state import Answer
+
+EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+NUMBER_RE = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
+SPACES = re.compile(r"[\s\u00a0\u202f\u2009']")
+LIST_SPLIT = re.compile(r"[\s,;]+")
+
+
+def _fmt(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def parse_text(question: Question, text: str) -> Answer | Notice:
+    value = text.strip()
+    if not value:
+        return Notice("text_empty")
+    if not question.multiline:
+        value = " ".join(value.split())
+    if len(value) < question.min_length:
+        return Notice("text_too_short", {"min": question.min_length, "length": len(value)})
+    if len(value) > question.max_length:
+        return Notice("text_too_long", {"max": question.max_length, "length": len(value)})
+    return Answer(value)
+
+
+def parse_email(text: str) -> Answer | Notice:
+    value = text.strip()
+    if len(value) > MAX_EMAIL_LENGTH or not EMAIL_RE.match(value) or ".." in value:
+        return Notice("invalid_email")
+    local, _, domain = value.rpartition("@")
+    return Answer(f"{local}@{domain.lower()}")
+
+
+def parse_number(question: Question, text: str) -> Answer | Notice:
+    raw = SPACES.sub("", text)
+    if not NUMBER_RE.match(raw):
+        return Notice("not_a_number")
+    number = float(raw.replace(",", "."))
+    if not math.isfinite(number):
+        return Notice("not_a_number")
+    if question.integer and not number.is_integer():
+        return Notice("not_an_integer")
+    if question.min is not None and number < question.min:
+        return Notice("too_small", {"min": _fmt(question.min)})
+    if question.max is not None and number > question.max:
+        return Notice("too_large", {"max": _fmt(question.max)})
+    value: int | float = int(number) if question.integer or number.is_integer() else number
+    return Answer(value)
+
+
+def parse_scale(question: Question, text: str) -> Answer | Notice:
+    points = question.scale_points()
+    raw = text.strip()
+    if raw.lstrip("-").isdigit() and int(raw) in points:
+        return Answer(int(raw))
+    return Notice("scale_range", {"min": points.start, "max": points.stop - 1})
+
+
+def parse_other(text: str) -> str | Notice:
+    value = " ".join(text.split())
+    if not value:
+        return Notice("text_empty")
+    if len(value) > MAX_OTHER_TEXT:
+        return Notice("other_too_long", {"max": MAX_OTHER_TEXT, "length": len(value)})
+    return value
+
+
+def parse_choice_numbers(question: Question, text: str) -> tuple[str, ...] | Notice:
+    """Options typed by their numbers (`2`, `1 3 4`, `3,1,5`), in the order typed."""
+    choices = question.choices()
+    parts = [p for p in LIST_SPLIT.split(text.strip()) if p]
+    if not parts or not all(p.isdigit() for p in parts):
+        return Notice("choice_number", {"count": len(choices)})
+    numbers = [int(p) for p in parts]
+    if any(not 1 <= n <= len(choices) for n in numbers):
+        return Notice("choice_number", {"count": len(choices)})
+    if len(set(numbers)) != len(numbers):
+        return Notice("duplicate_choice")
+    return tuple(choices[n - 1].id for n in numbers)
+
+
+def match_label(question: Question, text: str) -> str | None:
+    """The option whose label (in any language) is exactly the text typed, ignoring case."""
+    wanted = text.strip().casefold()
+    for option in question.options:
+        if any(label.strip().casefold() == wanted for label in option.label.values.values()):
+            return option.id
+    return None
+
+
+def sort_by_options(question: Question, option_ids: tuple[str, ...]) -> tuple[str, ...]:
+    order = {option.id: i for i, option in enumerate(question.choices())}
+    return tuple(sorted(option_ids, key=lambda option_id: order.get(option_id, len(order))))
+
+
+def check_selection(question: Question, selection: tuple[str, ...]) -> Notice | None:
+    """Why a multi-choice or ranking selection cannot be confirmed, or None."""
+    if question.type is QuestionType.RANKING:
+        if len(selection) != question.top:
+            return Notice("ranking_incomplete", {"top": question.top, "count": len(selection)})
+        return None
+    if len(selection) < question.min_choices:
+        return Notice("too_few_choices", {"min": question.min_choices})
+    if len(selection) > question.max_choices:
+        return Notice("too_many_choices", {"max": question.max_choices})
+    return None

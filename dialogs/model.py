@@ -1,0 +1,144 @@
+"""The questionnaire model: a survey, its sections, questions and options, immutable once loaded."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from dialogs.conditions import Condition
+from dialogs.limits import OTHER_OPTION_ID
+from dialogs.texts import Text
+
+
+class QuestionType(StrEnum):
+    SINGLE_CHOICE = "single_choice"
+    MULTI_CHOICE = "multi_choice"
+    RANKING = "ranking"
+    SCALE = "scale"
+    NUMBER = "number"
+    TEXT = "text"
+    EMAIL = "email"
+    CONSENT = "consent"
+
+
+CHOICE_TYPES = frozenset(
+    {QuestionType.SINGLE_CHOICE, QuestionType.MULTI_CHOICE, QuestionType.RANKING}
+)
+CLOSED_TYPES = CHOICE_TYPES | {QuestionType.SCALE, QuestionType.CONSENT}
+"""Question types whose answers come from a fixed list (charted in stats and reports)."""
+
+
+class Segment(StrEnum):
+    """Who a broadcast or a reminder goes to."""
+
+    ALL = "all"
+    NOT_STARTED = "not-started"
+    IN_PROGRESS = "in-progress"
+    SUBMITTED = "submitted"
+
+
+@dataclass(frozen=True)
+class Option:
+    id: str
+    label: Text
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    type: QuestionType
+    text: Text
+    section_id: str
+    index: int
+    """Position in the whole questionnaire, from 0."""
+    help: Text = field(default_factory=Text)
+    required: bool = True
+    show_if: Condition | None = None
+    options: tuple[Option, ...] = ()
+    other: bool = False
+    min: float | None = None
+    """multi_choice: fewest options; scale and number: smallest value; text: see min_length."""
+    max: float | None = None
+    top: int = 0
+    min_label: Text = field(default_factory=Text)
+    max_label: Text = field(default_factory=Text)
+    integer: bool = False
+    min_length: int = 0
+    max_length: int = 0
+    multiline: bool = False
+    accept_label: Text = field(default_factory=Text)
+    decline_label: Text = field(default_factory=Text)
+
+    def choices(self) -> tuple[Option, ...]:
+        """The options offered, with the "other" choice last when the question has one."""
+        if not self.other:
+            return self.options
+        return (*self.options, Option(OTHER_OPTION_ID, Text()))
+
+    def option(self, option_id: str) -> Option | None:
+        for option in self.choices():
+            if option.id == option_id:
+                return option
+        return None
+
+    def scale_points(self) -> range:
+        assert self.min is not None and self.max is not None
+        return range(int(self.min), int(self.max) + 1)
+
+    @property
+    def min_choices(self) -> int:
+        return int(self.min) if self.min is not None else (1 if self.required else 0)
+
+    @property
+    def max_choices(self) -> int:
+        return int(self.max) if self.max is not None else len(self.choices())
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: Text
+    questions: tuple[Question, ...]
+
+
+@dataclass(frozen=True)
+class Reminder:
+    id: str
+    before_close: timedelta
+    segment: Segment
+    text: Text
+
+
+@dataclass(frozen=True)
+class Survey:
+    id: str
+    title: Text
+    languages: tuple[str, ...]
+    timezone: str
+    opens_at: datetime
+    closes_at: datetime
+    sections: tuple[Section, ...]
+    description: Text = field(default_factory=Text)
+    privacy: Text = field(default_factory=Text)
+    estimated_minutes: int = 0
+    allow_amend: bool = False
+    reminders: tuple[Reminder, ...] = ()
+    questions: tuple[Question, ...] = field(init=False)
+    by_id: Mapping[str, Question] = field(init=False)
+
+    def __post_init__(self) -> None:
+        questions = tuple(q for s in self.sections for q in s.questions)
+        object.__setattr__(self, "questions", questions)
+        object.__setattr__(self, "by_id", {q.id: q for q in questions})
+
+    @property
+    def default_language(self) -> str:
+        return self.languages[0]
+
+    def section_of(self, question: Question) -> Section:
+        return next(s for s in self.sections if s.id == question.section_id)
+
+    def reminder_time(self, reminder: Reminder) -> datetime:
+        return self.closes_at - reminder.before_close
