@@ -17,6 +17,9 @@ EMAIL_RE = re.compile(
 NUMBER_RE = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
 SPACES = re.compile(r"[\s\u00a0\u202f\u2009']")
 LIST_SPLIT = re.compile(r"[\s,;]+")
+INTEGER_RE = re.compile(r"-?\d{1,9}")
+"""A whole number in decimal digits: not `str.isdigit`, which takes "²" (that `int` refuses),
+and short, so that `int` never meets a string past its 4,300-digit limit."""
 
 
 def _fmt(value: float) -> str:
@@ -61,11 +64,16 @@ def parse_number(question: Question, text: str) -> Answer | Notice:
     return Answer(value)
 
 
+def parse_int(text: str) -> int | None:
+    """The whole number `text` spells (decimal digits, an optional leading minus), or None."""
+    return int(text) if INTEGER_RE.fullmatch(text) else None
+
+
 def parse_scale(question: Question, text: str) -> Answer | Notice:
     points = question.scale_points()
-    raw = text.strip()
-    if raw.lstrip("-").isdigit() and int(raw) in points:
-        return Answer(int(raw))
+    value = parse_int(text.strip())
+    if value is not None and value in points:
+        return Answer(value)
     return Notice("scale_range", {"min": points.start, "max": points.stop - 1})
 
 
@@ -82,9 +90,10 @@ def parse_choice_numbers(question: Question, text: str) -> tuple[str, ...] | Not
     """Options typed by their numbers (`2`, `1 3 4`, `3,1,5`), in the order typed."""
     choices = question.choices()
     parts = [p for p in LIST_SPLIT.split(text.strip()) if p]
-    if not parts or not all(p.isdigit() for p in parts):
+    parsed = [parse_int(p) for p in parts]
+    numbers = [n for n in parsed if n is not None]
+    if not parts or len(numbers) != len(parts):
         return Notice("choice_number", {"count": len(choices)})
-    numbers = [int(p) for p in parts]
     if any(not 1 <= n <= len(choices) for n in numbers):
         return Notice("choice_number", {"count": len(choices)})
     if len(set(numbers)) != len(numbers):

@@ -431,8 +431,9 @@ class _Engine:
             if option_id == CONSENT_DECLINE:
                 return self.refuse(Notice("consent_required"))
         elif qtype is QuestionType.SCALE:
-            if option_id.lstrip("-").isdigit() and int(option_id) in question.scale_points():
-                return self.accept(question, Answer(int(option_id)))
+            point = parse.parse_int(option_id)
+            if point is not None and point in question.scale_points():
+                return self.accept(question, Answer(point))
         elif qtype is QuestionType.SINGLE_CHOICE and question.option(option_id) is not None:
             if option_id == OTHER_OPTION_ID and question.other:
                 waiting = replace(self.state, awaiting_other=True, pending=(OTHER_OPTION_ID,))
