@@ -73,6 +73,52 @@ def cmd_try(args: argparse.Namespace, settings: Settings) -> int:
     )
 
 
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    from bot.clock import clock_from_env
+    from bot.runner import run_polling, run_webhook
+    from storage.schema import SchemaOutOfDate
+
+    clock = clock_from_env(os.environ.get("CONSULTBOT_NOW"))
+    background = background_tasks()
+    try:
+        if args.webhook:
+            asyncio.run(run_webhook(settings, clock, background))
+        else:
+            asyncio.run(run_polling(settings, clock, background))
+    except (ConfigError, SchemaOutOfDate) as exc:
+        print(f"consultbot: {exc}", file=sys.stderr)
+        return 2
+    except SurveyError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    return 0
+
+
+def background_tasks() -> list:  # type: ignore[type-arg]
+    """The workers that run beside the handlers (broadcasts, scheduled reminders)."""
+    try:
+        from bot.workers import WORKERS
+    except ImportError:
+        return []
+    return list(WORKERS)
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.schema import current_revision, downgrade, upgrade
+
+    url = args.database_url or settings.database_url
+    if args.action == "upgrade":
+        asyncio.run(upgrade(url, args.revision or "head"))
+    elif args.action == "downgrade":
+        asyncio.run(downgrade(url, args.revision or "-1"))
+    revision = asyncio.run(current_revision(url))
+    print(f"database schema at revision {revision or '(empty)'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="consultbot", description="A conversational survey bot for public consultations."
@@ -94,6 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-store", action="store_true", help="keep the preview in memory, store nothing"
     )
     trial.set_defaults(func=cmd_try)
+
+    run = sub.add_parser("run", help="run the bot (long polling, or --webhook)")
+    run.add_argument("--webhook", action="store_true", help="serve Telegram's webhook instead")
+    run.set_defaults(func=cmd_run)
+
+    db = sub.add_parser("db", help="database schema migrations")
+    db.add_argument("action", choices=["upgrade", "downgrade", "current"])
+    db.add_argument("revision", nargs="?", help="target revision (default: head / one step back)")
+    db.add_argument("--database-url", help="default: DATABASE_URL")
+    db.set_defaults(func=cmd_db)
     return parser
 
 

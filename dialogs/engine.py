@@ -18,6 +18,7 @@ from dialogs.events import (
     Edit,
     Event,
     Skip,
+    Stale,
     Start,
     Status,
     Submit,
@@ -82,6 +83,10 @@ def transition(
         return _status(survey, state, now, preview)
     if isinstance(event, Unsupported):
         return _again(survey, state, now, preview, Notice("unsupported", {"kind": event.kind}))
+    if isinstance(event, Stale):
+        if state.phase is Phase.NEW:
+            return Result(state, Output(notices=(Notice("stale_button"),)))
+        return _again(survey, state, now, preview, Notice("stale_button"))
     if not preview:
         closed = window_screen(survey, state, now)
         if closed is not None:

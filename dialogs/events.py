@@ -86,6 +86,11 @@ class Status:
 
 
 @dataclass(frozen=True)
+class Stale:
+    """A button the bot does not recognise: from an old message, or forged."""
+
+
+@dataclass(frozen=True)
 class Unsupported:
     """Something the dialogue cannot take: a sticker, a photo, a voice message, a file..."""
 
@@ -105,5 +110,6 @@ Event = (
     | Amend
     | SwitchLanguage
     | Status
+    | Stale
     | Unsupported
 )

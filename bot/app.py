@@ -1,0 +1,131 @@
+"""Assemble the bot: the aiogram Bot pointed at TELEGRAM_API_URL, the dispatcher with its
+middlewares (duplicate updates dropped, in-flight updates counted) and routers, the command menu."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import BotCommand, ErrorEvent, TelegramObject, Update
+
+from bot.context import BotContext
+from bot.i18n import t
+from bot.participant import ParticipantHandlers
+from bot.sender import Blocked, Sender
+
+log = logging.getLogger(__name__)
+COMMANDS = ("start", "help", "status", "language", "delete")
+RECENT_UPDATES = 50_000
+
+
+def build_bot(token: str, api_url: str) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+
+
+class UpdateGuard(BaseMiddleware):
+    """Drops an update id seen recently by this process (the store checks across processes)
+    and counts the updates in flight, so that a shutdown can wait for them."""
+
+    def __init__(self) -> None:
+        self.recent: OrderedDict[int, None] = OrderedDict()
+        self.in_flight = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        assert isinstance(event, Update)
+        if event.update_id in self.recent:
+            log.info("update %s delivered again, ignored", event.update_id)
+            return None
+        self.recent[event.update_id] = None
+        if len(self.recent) > RECENT_UPDATES:
+            self.recent.popitem(last=False)
+        self.in_flight += 1
+        self.idle.clear()
+        try:
+            return await handler(event, data)
+        finally:
+            self.in_flight -= 1
+            if self.in_flight == 0:
+                self.idle.set()
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait for the updates in flight; False if some were still running after `timeout`."""
+        try:
+            await asyncio.wait_for(self.idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+def build_dispatcher(ctx: BotContext) -> tuple[Dispatcher, UpdateGuard]:
+    dispatcher = Dispatcher()
+    guard = UpdateGuard()
+    dispatcher.update.outer_middleware(guard)
+    participant = ParticipantHandlers(ctx)
+    try:
+        from bot.admin import AdminHandlers
+    except ImportError:  # the admin layer is optional while it is being built
+        pass
+    else:
+        dispatcher.include_router(AdminHandlers(ctx, participant).router())
+    dispatcher.include_router(participant.router())
+
+    async def on_error(event: ErrorEvent, bot: Bot) -> None:
+        update = event.update
+        user_id, chat_id = _who(update)
+        log.error(
+            "update %s from user %s failed: %r",
+            update.update_id,
+            user_id,
+            event.exception,
+            exc_info=event.exception,
+        )
+        if chat_id is None:
+            return
+        try:
+            language = ctx.language_for(None)
+            if user_id is not None:
+                snapshot = await ctx.store.load(participant.key_for(user_id))
+                language = snapshot.state.language
+            await Sender(bot).send_text(chat_id, t(language, "error.internal"))
+        except Blocked:
+            pass
+        except Exception:
+            log.exception("could not tell chat %s about the failure", chat_id)
+
+    dispatcher.errors.register(on_error)
+    return dispatcher, guard
+
+
+def _who(update: Update) -> tuple[int | None, int | None]:
+    if update.message is not None:
+        user = update.message.from_user
+        return (user.id if user else None), update.message.chat.id
+    if update.callback_query is not None:
+        query = update.callback_query
+        chat = query.message.chat.id if query.message is not None else None
+        return query.from_user.id, chat
+    return None, None
+
+
+async def set_commands(bot: Bot, languages: tuple[str, ...]) -> None:
+    """The command menu, in every language, the survey's first language as the default."""
+    for index, language in enumerate(languages):
+        commands = [BotCommand(command=c, description=t(language, f"command.{c}")) for c in COMMANDS]
+        await bot.set_my_commands(commands, language_code=language)
+        if index == 0:
+            await bot.set_my_commands(commands)

@@ -1,0 +1,36 @@
+"""What every handler needs, passed in once: the survey, the store, the clock, the renderer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.locks import KeyedLocks
+from bot.render import Renderer
+from dialogs import Survey
+from storage.repository import Store
+
+
+@dataclass
+class BotContext:
+    survey: Survey
+    store: Store
+    clock: Clock
+    settings: Settings
+    renderer: Renderer = field(init=False)
+    locks: KeyedLocks = field(default_factory=KeyedLocks)
+
+    def __post_init__(self) -> None:
+        self.renderer = Renderer(self.survey)
+
+    def language_for(self, code: str | None) -> str:
+        """A new participant's language from their Telegram client's language."""
+        if code:
+            short = code.split("-")[0].lower()
+            if short in self.survey.languages:
+                return short
+        return self.survey.default_language
+
+    def is_admin(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.settings.admin_ids

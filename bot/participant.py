@@ -1,0 +1,313 @@
+"""The participant's handlers: Telegram updates in, engine events through the store, views out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+    User,
+)
+
+from bot import callbacks
+from bot.callbacks import DeleteChoice, LanguageChoice, SubmitRequest
+from bot.context import BotContext
+from bot.i18n import t
+from bot.sender import Blocked, Sender
+from bot.terminal import new_reference
+from dialogs.engine import Result, transition
+from dialogs.events import (
+    Event,
+    Stale,
+    Start,
+    Status,
+    Submit,
+    SwitchLanguage,
+    TextInput,
+    Unsupported,
+)
+from dialogs.screens import Output
+from dialogs.state import Phase, State
+from storage.repository import ParticipantKey
+
+log = logging.getLogger(__name__)
+
+UNSUPPORTED_KINDS = (
+    "sticker",
+    "photo",
+    "video",
+    "voice",
+    "video_note",
+    "audio",
+    "document",
+    "animation",
+    "location",
+    "contact",
+    "poll",
+    "dice",
+)
+
+
+def content_kind(message: Message) -> str:
+    for kind in UNSUPPORTED_KINDS:
+        if getattr(message, kind, None):
+            return kind
+    return str(message.content_type)
+
+
+class ParticipantHandlers:
+    def __init__(self, ctx: BotContext) -> None:
+        self.ctx = ctx
+
+    def router(self) -> Router:
+        router = Router(name="participant")
+        router.message.register(self.on_start, Command("start"))
+        router.message.register(self.on_help, Command("help"))
+        router.message.register(self.on_language, Command("language", "langue"))
+        router.message.register(self.on_status, Command("status"))
+        router.message.register(self.on_delete, Command("delete"))
+        router.message.register(self.on_unknown_command, F.text.startswith("/"))
+        router.message.register(self.on_text, F.text)
+        router.message.register(self.on_other)
+        router.callback_query.register(self.on_button)
+        return router
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def key(self, user: User) -> ParticipantKey:
+        return ParticipantKey(telegram_id=user.id)
+
+    @staticmethod
+    def key_for(user_id: int) -> ParticipantKey:
+        return ParticipantKey(telegram_id=user_id)
+
+    async def language(self, user: User) -> str:
+        snapshot = await self.ctx.store.load(
+            self.key(user), self.ctx.language_for(user.language_code)
+        )
+        return snapshot.state.language
+
+    async def run(
+        self,
+        bot: Bot,
+        user: User,
+        chat_id: int,
+        event: Event | Callable[[State], Event],
+        *,
+        update_id: int | None,
+        tapped: int | None = None,
+    ) -> None:
+        """Apply one event in a transaction, then show what the engine says."""
+        ctx = self.ctx
+        clock = ctx.clock
+
+        def step(state: State) -> Result:
+            concrete = event(state) if callable(event) else event
+            return transition(ctx.survey, state, concrete, clock())
+
+        async with ctx.locks.hold(user.id):
+            applied = await ctx.store.apply(
+                self.key(user),
+                step,
+                clock=clock,
+                update_id=update_id,
+                language_hint=ctx.language_for(user.language_code),
+            )
+        if applied.duplicate:
+            log.info("update %s already handled, ignored", update_id)
+            return
+        lang = applied.state.language
+        sender = Sender(bot)
+        try:
+            if applied.refused_closed:
+                await sender.send_text(chat_id, ctx.renderer.closed_refusal(lang))
+                return
+            await self.show(sender, chat_id, lang, applied.result.output, tapped)
+        except Blocked:
+            await ctx.store.mark_blocked(user.id, True)
+
+    async def show(
+        self, sender: Sender, chat_id: int, lang: str, output: Output, tapped: int | None
+    ) -> None:
+        renderer = self.ctx.renderer
+        notices = "\n".join("⚠️ " + renderer.notice(lang, n) for n in output.notices)
+        views = [renderer.screen(lang, s) for s in output.screens]
+        if not views:
+            if notices:
+                await sender.send_text(chat_id, notices)
+            return
+        if output.replace and tapped is not None and len(views) == 1:
+            if notices:
+                await sender.send_text(chat_id, notices)
+            await sender.edit_view(chat_id, tapped, views[0])
+            return
+        for i, view in enumerate(views):
+            await sender.send_view(chat_id, view, prefix=notices if i == 0 else "")
+
+    # -- commands -----------------------------------------------------------------------------
+
+    async def on_start(self, message: Message, bot: Bot, event_update: Update) -> None:
+        assert message.from_user is not None
+        await self.run(
+            bot, message.from_user, message.chat.id, Start(), update_id=event_update.update_id
+        )
+
+    async def on_help(self, message: Message, bot: Bot) -> None:
+        assert message.from_user is not None
+        lang = await self.language(message.from_user)
+        await self._reply(bot, message, t(lang, "help"))
+
+    async def on_status(self, message: Message, bot: Bot, event_update: Update) -> None:
+        assert message.from_user is not None
+        snapshot = await self.ctx.store.load(self.key(message.from_user))
+        if snapshot.state.phase is Phase.NEW:
+            await self._reply(bot, message, t(snapshot.state.language, "status.none"))
+            return
+        await self.run(
+            bot, message.from_user, message.chat.id, Status(), update_id=event_update.update_id
+        )
+
+    async def on_language(
+        self, message: Message, bot: Bot, command: CommandObject, event_update: Update
+    ) -> None:
+        assert message.from_user is not None
+        wanted = (command.args or "").strip().lower()
+        if wanted:
+            await self.run(
+                bot,
+                message.from_user,
+                message.chat.id,
+                SwitchLanguage(wanted),
+                update_id=event_update.update_id,
+            )
+            return
+        lang = await self.language(message.from_user)
+        markup = InlineKeyboardMarkup(
+            inline_keyboard=[
+                [
+                    InlineKeyboardButton(
+                        text=t(lang, f"language.{code}"), callback_data=callbacks.language(code)
+                    )
+                    for code in self.ctx.survey.languages
+                ]
+            ]
+        )
+        await self._reply(bot, message, t(lang, "language.prompt"), markup)
+
+    async def on_delete(self, message: Message, bot: Bot) -> None:
+        assert message.from_user is not None
+        lang = await self.language(message.from_user)
+        markup = InlineKeyboardMarkup(
+            inline_keyboard=[
+                [
+                    InlineKeyboardButton(
+                        text=t(lang, "button.delete_yes"), callback_data=callbacks.DELETE_YES
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        text=t(lang, "button.delete_no"), callback_data=callbacks.DELETE_NO
+                    )
+                ],
+            ]
+        )
+        await self._reply(bot, message, t(lang, "delete.confirm"), markup)
+
+    async def on_unknown_command(self, message: Message, bot: Bot) -> None:
+        assert message.from_user is not None
+        await self.unknown_command(bot, message)
+
+    async def unknown_command(self, bot: Bot, message: Message) -> None:
+        """The reply to a command that does not exist (also what non-admins get for admin ones)."""
+        assert message.from_user is not None
+        lang = await self.language(message.from_user)
+        await self._reply(bot, message, t(lang, "unknown_command"))
+
+    # -- answers ------------------------------------------------------------------------------
+
+    async def on_text(self, message: Message, bot: Bot, event_update: Update) -> None:
+        assert message.from_user is not None and message.text is not None
+        await self.run(
+            bot,
+            message.from_user,
+            message.chat.id,
+            TextInput(message.text),
+            update_id=event_update.update_id,
+        )
+
+    async def on_other(self, message: Message, bot: Bot, event_update: Update) -> None:
+        if message.from_user is None or message.chat.type != "private":
+            return
+        kind = content_kind(message)
+        log.info("unsupported %s from %s", kind, message.from_user.id)
+        await self.run(
+            bot,
+            message.from_user,
+            message.chat.id,
+            Unsupported(kind),
+            update_id=event_update.update_id,
+        )
+
+    async def on_button(self, query: CallbackQuery, bot: Bot, event_update: Update) -> None:
+        # First of all, stop the spinner on the participant's phone.
+        try:
+            await query.answer()
+        except Exception:
+            log.warning("could not answer callback query %s", query.id, exc_info=True)
+        message = query.message
+        if message is None or message.chat is None:
+            return
+        chat_id = message.chat.id
+        user = query.from_user
+        action = callbacks.decode(self.ctx.survey, query.data or "")
+        tapped = message.message_id
+        if action is None:
+            log.info("unknown callback data %r from %s", (query.data or "")[:64], user.id)
+            await self.run(bot, user, chat_id, Stale(), update_id=event_update.update_id)
+            return
+        if isinstance(action, DeleteChoice):
+            await self.delete(bot, user, chat_id, action.confirmed)
+            return
+        if isinstance(action, LanguageChoice):
+            await self.run(
+                bot,
+                user,
+                chat_id,
+                SwitchLanguage(action.language),
+                update_id=event_update.update_id,
+            )
+            return
+        if isinstance(action, SubmitRequest):
+            reference = new_reference()
+            await self.run(
+                bot, user, chat_id, Submit(reference, action.step), update_id=event_update.update_id
+            )
+            return
+        await self.run(bot, user, chat_id, action, update_id=event_update.update_id, tapped=tapped)
+
+    async def delete(self, bot: Bot, user: User, chat_id: int, confirmed: bool) -> None:
+        sender = Sender(bot)
+        lang = await self.language(user)
+        if not confirmed:
+            await sender.send_text(chat_id, t(lang, "delete.cancelled"))
+            return
+        async with self.ctx.locks.hold(user.id):
+            erased = await self.ctx.store.erase(self.key(user))
+        log.info("participant erased their data (rows: %s)", erased)
+        await sender.send_text(chat_id, t(lang, "delete.done"))
+
+    async def _reply(
+        self, bot: Bot, message: Message, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> None:
+        try:
+            await Sender(bot).send_text(message.chat.id, text, markup)
+        except Blocked:
+            if message.from_user is not None:
+                await self.ctx.store.mark_blocked(message.from_user.id, True)
