@@ -1,0 +1,184 @@
+"""The database schema, as SQLAlchemy Core tables (the repositories use Core statements).
+
+Every timestamp is an aware UTC datetime (`UTCDateTime`). The schema itself changes only through
+the Alembic migrations in `storage/migrations/`; a test checks that these tables and the migrated
+database agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from storage.types import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+RESPONSE_STATUSES = ("draft", "submitted", "preview")
+BROADCAST_STATUSES = ("pending", "running", "done", "cancelled")
+DELIVERY_STATUSES = ("pending", "sent", "blocked", "failed")
+
+JSONValue = JSON().with_variant(JSONB(), "postgresql")
+"""A JSON document: `jsonb` on PostgreSQL, text on SQLite."""
+
+UpdateId = BigInteger().with_variant(Integer(), "sqlite")
+"""Telegram update ids are 64-bit; on SQLite an INTEGER primary key is the rowid (64-bit too)."""
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+surveys = Table(
+    "surveys",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("file_hash", String(64), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("loaded_at", UTCDateTime(), nullable=False),
+)
+
+participants = Table(
+    "participants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("telegram_id", BigInteger, nullable=True, unique=True),
+    Column("preview_name", String(64), nullable=True, unique=True),
+    Column("language", String(16), nullable=False),
+    Column("blocked", Boolean, nullable=False, server_default=false()),
+    Column("blocked_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    CheckConstraint("(telegram_id IS NULL) <> (preview_name IS NULL)", name="one_key"),
+)
+"""Someone who talked to the bot (`telegram_id`) or a named terminal preview (`preview_name`)."""
+
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "participant_id",
+        Integer,
+        ForeignKey("participants.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("survey_id", String(64), ForeignKey("surveys.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reference", String(32), nullable=True, unique=True),
+    Column("state", Text, nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("submitted_at", UTCDateTime(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    UniqueConstraint("participant_id", "survey_id"),
+    CheckConstraint(_one_of("status", RESPONSE_STATUSES), name="status"),
+    Index(None, "survey_id", "status"),
+)
+"""One participant's response to one survey. `state` is `State.to_json()` (answers excluded);
+`version` counts the writes that changed the response."""
+
+answers = Table(
+    "answers",
+    metadata,
+    Column(
+        "response_id",
+        Integer,
+        ForeignKey("responses.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("question_id", String(64), nullable=False),
+    Column("value", JSONValue, nullable=False),
+    Column("other", Text, nullable=True),
+    Column("answered_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("response_id", "question_id"),
+)
+"""One row per answered question; `value` is JSON `null` for a skipped optional question."""
+
+processed_updates = Table(
+    "processed_updates",
+    metadata,
+    Column("update_id", UpdateId, primary_key=True, autoincrement=False),
+    Column("processed_at", UTCDateTime(), nullable=False),
+)
+"""Telegram update ids already handled: a redelivered update is recognised and not applied twice.
+No personal data: erasing a participant leaves these rows."""
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+broadcasts = Table(
+    "broadcasts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("survey_id", String(64), ForeignKey("surveys.id"), nullable=False),
+    Column("segment", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("status", String(16), nullable=False, server_default=text("'pending'")),
+    Column("created_by", String(64), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("reminder_id", String(64), nullable=True),
+    UniqueConstraint("survey_id", "reminder_id"),
+    CheckConstraint(_one_of("status", BROADCAST_STATUSES), name="status"),
+)
+"""A message to a segment. A scheduled reminder is a broadcast with its `reminder_id`: the unique
+(survey_id, reminder_id) makes "send each reminder once" a constraint, not a hope."""
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column(
+        "broadcast_id",
+        Integer,
+        ForeignKey("broadcasts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "participant_id",
+        Integer,
+        ForeignKey("participants.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("status", String(16), nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("message_id", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("claimed_at", UTCDateTime(), nullable=True),
+    Column("claimed_by", String(64), nullable=True),
+    Column("next_attempt_at", UTCDateTime(), nullable=True),
+    PrimaryKeyConstraint("broadcast_id", "participant_id"),
+    CheckConstraint(_one_of("status", DELIVERY_STATUSES), name="status"),
+    Index(None, "broadcast_id", "status"),
+    Index(None, "participant_id"),
+)
+"""One row per recipient of a broadcast: the queue the delivery worker drains."""

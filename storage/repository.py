@@ -1,0 +1,870 @@
+"""The repository the bot calls: load a participant's state, apply an engine step atomically, erase.
+
+`Store.apply` is on the path of every answer, so it is one short transaction with few statements:
+
+    SQLite (BEGIN IMMEDIATE)                  PostgreSQL (READ COMMITTED)
+    INSERT processed update (if any)          INSERT processed update (if any)
+                                              SELECT participant FOR UPDATE (INSERT it if new)
+    SELECT participant ⟕ response ⟕ answers   SELECT participant ⟕ response ⟕ answers
+    -- step(state): the pure engine --
+    INSERT/UPDATE only what changed: the participant (new, or its language), the response row,
+    the answer rows that changed (one upsert) and those that disappeared (one delete).
+    COMMIT
+
+One participant's transactions never interleave: on SQLite the write lock is taken at BEGIN (and
+one writer at a time per process, see `storage.database`); on PostgreSQL the participant's row is
+locked before anything of theirs is read, and the answers are read by a later statement, which in
+READ COMMITTED sees everything committed before the lock was granted. The whole transaction,
+`step` included (it is pure), is retried on "database is locked", serialization failures and
+deadlocks.
+
+The closing date is checked here, with `clock()` read after `step`, at the moment of writing: a
+submission written at or after `closes_at` is refused and the draft stays as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import (
+    CursorResult,
+    Insert,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import Insert as PGInsert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SQLiteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.schema import Table
+
+from dialogs import Answer, Phase, Result, State, Survey, new_state
+from storage.database import is_sqlite, read_transaction, run_transaction
+from storage.models import (
+    RESPONSE_STATUSES,
+    answers,
+    deliveries,
+    participants,
+    processed_updates,
+    responses,
+    settings,
+    surveys,
+)
+
+log = logging.getLogger(__name__)
+
+ResponseStatus = Literal["draft", "submitted", "preview"]
+Step = Callable[[State], Result]
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def survey_file_hash(content: str | bytes) -> str:
+    """The SHA-256 of a survey file, as stored in `surveys.file_hash`."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    return hashlib.sha256(data).hexdigest()
+
+
+class ReferenceTaken(Exception):
+    """The receipt reference of a Submit is already used by another response.
+
+    Nothing was written (the update id is not consumed either): draw a new reference and apply
+    the Submit again.
+    """
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"the reference {reference!r} is already taken")
+        self.reference = reference
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantKey:
+    """Who: a Telegram user (`telegram_id`) or a named terminal preview (`preview_name`)."""
+
+    telegram_id: int | None = None
+    preview_name: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.telegram_id is None) == (self.preview_name is None):
+            raise ValueError("a ParticipantKey has either a telegram_id or a preview_name")
+
+    @classmethod
+    def telegram(cls, telegram_id: int) -> ParticipantKey:
+        return cls(telegram_id=telegram_id)
+
+    @classmethod
+    def preview(cls, name: str) -> ParticipantKey:
+        return cls(preview_name=name)
+
+    def __str__(self) -> str:
+        if self.telegram_id is not None:
+            return f"telegram:{self.telegram_id}"
+        return f"preview:{self.preview_name}"
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantRow:
+    id: int
+    telegram_id: int | None
+    preview_name: str | None
+    language: str
+    blocked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A participant's state as stored (read-only)."""
+
+    state: State
+    participant: ParticipantRow | None
+    """None: never seen (the state is `new_state`)."""
+    response_id: int | None = None
+    status: ResponseStatus | None = None
+    version: int = 0
+    """How many writes changed the response (0: no response yet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What `Store.apply` did."""
+
+    state: State
+    """The state as stored now. On a refused submission: the state before the Submit."""
+    result: Result | None
+    """The engine's result (None for a duplicate update: `step` was not called)."""
+    duplicate: bool = False
+    """This update id had been processed already: nothing was done."""
+    refused_closed: bool = False
+    """The engine accepted a submission but the clock said the consultation had closed when it
+    was written: the draft was kept, not submitted. Show the closed screen, not the receipt."""
+    status: ResponseStatus | None = None
+    version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseRow:
+    """One response as the export and stats read it."""
+
+    id: int
+    participant_id: int
+    telegram_id: int | None
+    preview_name: str | None
+    language: str
+    status: ResponseStatus
+    reference: str | None
+    started_at: datetime
+    submitted_at: datetime | None
+    updated_at: datetime
+    version: int
+    state_json: str
+    answers: dict[str, Answer]
+
+    @property
+    def state_data(self) -> dict[str, Any]:
+        """`State.to_json()` as stored (phase, current question...), decoded on demand."""
+        data: dict[str, Any] = json.loads(self.state_json)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class NewResponse:
+    """A complete response for `Store.bulk_insert_responses` (benchmarks, synthetic data)."""
+
+    participant: ParticipantKey
+    state: State
+    """Its answers, phase, language, reference and submitted_at are stored as given."""
+    started_at: datetime
+    updated_at: datetime | None = None
+    status: ResponseStatus | None = None
+    """By default 'submitted' when the state is submitted, else 'draft'."""
+
+
+@dataclass(slots=True)
+class _Current:
+    """What one transaction read: the participant and their response, if any."""
+
+    participant: ParticipantRow | None
+    state: State
+    response_id: int | None = None
+    status: ResponseStatus | None = None
+    reference: str | None = None
+    submitted_at: datetime | None = None
+    version: int = 0
+    state_json: str | None = None
+    answers: dict[str, Answer] = field(default_factory=dict)
+
+
+def _dumps(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _value_to_json(answer: Answer) -> Any:
+    value = answer.value
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _new_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    new_id: int = key[0]
+    return new_id
+
+
+def _answer(value: Any, other: str | None) -> Answer:
+    if isinstance(value, list):
+        value = tuple(str(v) for v in value)
+    return Answer(value, other)
+
+
+class Store:
+    """Storage for one survey. Safe to share between tasks; one per process and survey is enough."""
+
+    def __init__(self, engine: AsyncEngine, survey: Survey, *, file_hash: str) -> None:
+        self.engine = engine
+        self.survey = survey
+        self.file_hash = file_hash
+        self._sqlite = is_sqlite(engine)
+        self._registered = False
+        self._fresh_json = _dumps(new_state(survey).to_json())
+        self._insert: Callable[[Table], SQLiteInsert | PGInsert] = (
+            sqlite_insert if self._sqlite else pg_insert
+        )
+        self._build_statements()
+
+    # -- statements, built once ----------------------------------------------------------------
+
+    def _build_statements(self) -> None:
+        p, r, a = participants, responses, answers
+        joined = p.outerjoin(
+            r, and_(r.c.participant_id == p.c.id, r.c.survey_id == self.survey.id)
+        ).outerjoin(a, a.c.response_id == r.c.id)
+        current = select(
+            p.c.id,
+            p.c.telegram_id,
+            p.c.preview_name,
+            p.c.language,
+            p.c.blocked,
+            r.c.id.label("response_id"),
+            r.c.status,
+            r.c.reference,
+            r.c.state,
+            r.c.submitted_at,
+            r.c.version,
+            a.c.question_id,
+            a.c.value,
+            a.c.other,
+        ).select_from(joined)
+        self._current_by_telegram = current.where(p.c.telegram_id == bindparam("key"))
+        self._current_by_preview = current.where(p.c.preview_name == bindparam("key"))
+        lock = select(p.c.id).with_for_update()
+        self._lock_by_telegram = lock.where(p.c.telegram_id == bindparam("key"))
+        self._lock_by_preview = lock.where(p.c.preview_name == bindparam("key"))
+
+        self._insert_update = self._insert(processed_updates).on_conflict_do_nothing()
+        self._insert_participant = self._insert(participants).on_conflict_do_nothing()
+        self._insert_response = r.insert()
+        self._update_response = update(r).where(r.c.id == bindparam("rid"))
+        upsert = self._insert(a)
+        self._upsert_answers = upsert.on_conflict_do_update(
+            index_elements=[a.c.response_id, a.c.question_id],
+            set_={
+                "value": upsert.excluded.value,
+                "other": upsert.excluded.other,
+                "answered_at": upsert.excluded.answered_at,
+            },
+        )
+        self._delete_answers = delete(a).where(
+            a.c.response_id == bindparam("rid"),
+            a.c.question_id.in_(bindparam("qids", expanding=True)),
+        )
+        self._update_participant = update(p).where(p.c.id == bindparam("pid"))
+
+    def _key_params(self, key: ParticipantKey) -> tuple[Select[Any], Select[Any], dict[str, Any]]:
+        if key.telegram_id is not None:
+            return self._current_by_telegram, self._lock_by_telegram, {"key": key.telegram_id}
+        return self._current_by_preview, self._lock_by_preview, {"key": key.preview_name}
+
+    # -- survey ---------------------------------------------------------------------------------
+
+    async def register_survey(self, *, now: datetime | None = None) -> str | None:
+        """Record the survey and the hash of its file; returns the hash stored before, if any.
+
+        A different hash means the file changed since the last start: logged as a warning, so
+        that an operator can see it (answers are kept; questions removed from the file are no
+        longer shown or exported).
+        """
+        title = self.survey.title.values.get(self.survey.default_language) or self.survey.id
+        loaded_at = now or utc_now()
+
+        async def work(connection: AsyncConnection) -> str | None:
+            previous = await connection.scalar(
+                select(surveys.c.file_hash).where(surveys.c.id == self.survey.id)
+            )
+            values = {"file_hash": self.file_hash, "title": title, "loaded_at": loaded_at}
+            if previous is None:
+                await connection.execute(surveys.insert().values(id=self.survey.id, **values))
+            else:
+                await connection.execute(
+                    update(surveys).where(surveys.c.id == self.survey.id).values(**values)
+                )
+            return previous
+
+        previous = await run_transaction(self.engine, work, what="register survey")
+        self._registered = True
+        if previous is not None and previous != self.file_hash:
+            log.warning(
+                "survey %s: the file changed since it was last loaded (hash %s…, was %s…)",
+                self.survey.id,
+                self.file_hash[:12],
+                previous[:12],
+            )
+        elif previous is None:
+            log.info("survey %s registered (hash %s…)", self.survey.id, self.file_hash[:12])
+        return previous
+
+    async def _ensure_registered(self) -> None:
+        if not self._registered:
+            await self.register_survey()
+
+    # -- reading --------------------------------------------------------------------------------
+
+    async def _read_current(
+        self, connection: AsyncConnection, key: ParticipantKey, language_hint: str | None
+    ) -> _Current:
+        statement, _, params = self._key_params(key)
+        rows = (await connection.execute(statement, params)).all()
+        if not rows:
+            return _Current(None, new_state(self.survey, language_hint))
+        first = rows[0]
+        participant = ParticipantRow(first[0], first[1], first[2], first[3], bool(first[4]))
+        language = participant.language
+        if language not in self.survey.languages:
+            language = self.survey.default_language
+        response_id = first[5]
+        if response_id is None:
+            return _Current(participant, new_state(self.survey, language))
+        found = {row[11]: _answer(row[12], row[13]) for row in rows if row[11] is not None}
+        state = State.from_json(
+            json.loads(first[8]),
+            language=language,
+            answers=found,
+            reference=first[7],
+            submitted_at=first[9],
+        )
+        return _Current(
+            participant,
+            state,
+            response_id=response_id,
+            status=first[6],
+            reference=first[7],
+            submitted_at=first[9],
+            version=first[10],
+            state_json=first[8],
+            answers=found,
+        )
+
+    async def load(self, participant: ParticipantKey, language_hint: str | None = None) -> Snapshot:
+        """The participant's stored state (read-only); `new_state` for someone never seen."""
+        async with read_transaction(self.engine) as connection:
+            current = await self._read_current(connection, participant, language_hint)
+        return Snapshot(
+            current.state, current.participant, current.response_id, current.status, current.version
+        )
+
+    # -- applying an engine step ----------------------------------------------------------------
+
+    async def apply(
+        self,
+        participant: ParticipantKey,
+        step: Step,
+        *,
+        clock: Clock,
+        update_id: int | None = None,
+        language_hint: str | None = None,
+        preview: bool = False,
+    ) -> Applied:
+        """Run `step` on the stored state and store its result, in one transaction.
+
+        `step` is pure (typically `lambda s: transition(survey, s, event, now)`) and may run more
+        than once when the transaction is retried. `clock` is read when the result is written:
+        a submission at or after `closes_at` is refused (`Applied.refused_closed`) unless
+        `preview`. With `update_id`, an update seen before is not applied again
+        (`Applied.duplicate`). Raises `ReferenceTaken` when a Submit's reference is in use.
+        """
+        await self._ensure_registered()
+
+        async def work(connection: AsyncConnection) -> Applied:
+            return await self._apply(
+                connection, participant, step, clock, update_id, language_hint, preview
+            )
+
+        return await run_transaction(self.engine, work, what=f"apply for {participant}")
+
+    async def _apply(
+        self,
+        connection: AsyncConnection,
+        key: ParticipantKey,
+        step: Step,
+        clock: Clock,
+        update_id: int | None,
+        language_hint: str | None,
+        preview: bool,
+    ) -> Applied:
+        if update_id is not None:
+            inserted = await connection.execute(
+                self._insert_update, {"update_id": update_id, "processed_at": clock()}
+            )
+            if inserted.rowcount == 0:
+                current = await self._read_current(connection, key, language_hint)
+                log.info("update %d for %s already processed: skipped", update_id, key)
+                return Applied(
+                    current.state,
+                    None,
+                    duplicate=True,
+                    status=current.status,
+                    version=current.version,
+                )
+        if not self._sqlite:
+            await self._lock_participant(connection, key, clock, language_hint)
+        current = await self._read_current(connection, key, language_hint)
+        before = current.state
+        result = step(before)
+        now = clock()
+
+        state = result.state
+        refused = False
+        submitting = result.output.submitted
+        if submitting and not preview and now >= self.survey.closes_at:
+            refused = True
+            submitting = False
+            state = replace(before, answers=result.state.answers)
+            log.warning(
+                "%s: submission refused, the survey %s closed at %s (written at %s)",
+                key,
+                self.survey.id,
+                self.survey.closes_at.isoformat(),
+                now.isoformat(),
+            )
+
+        reference, submitted_at = current.reference, current.submitted_at
+        if submitting:
+            reference = reference or state.reference
+            submitted_at = submitted_at or now
+        status: ResponseStatus = "preview" if preview else "draft"
+        if not preview and submitted_at is not None:
+            status = "submitted"
+        state = replace(state, reference=reference, submitted_at=submitted_at)
+
+        participant_id = await self._write_participant(connection, key, current, state, now)
+        state_json = _dumps(state.to_json())
+        old, new = current.answers, state.answers
+        changed = [(qid, answer) for qid, answer in new.items() if old.get(qid) != answer]
+        removed = [qid for qid in old if qid not in new]
+
+        response_id, version = current.response_id, current.version
+        if response_id is None:
+            if state_json == self._fresh_json and not new and reference is None:
+                # Nothing started (e.g. /language or /status before /start): no response row.
+                return Applied(state, result, refused_closed=refused)
+            version = 1
+            inserted = await self._write_response(
+                connection,
+                reference,
+                self._insert_response,
+                {
+                    "participant_id": participant_id,
+                    "survey_id": self.survey.id,
+                    "status": status,
+                    "reference": reference,
+                    "state": state_json,
+                    "started_at": now,
+                    "submitted_at": submitted_at,
+                    "updated_at": now,
+                    "version": version,
+                },
+            )
+            response_id = _new_id(inserted)
+        elif (
+            changed
+            or removed
+            or state_json != current.state_json
+            or status != current.status
+            or reference != current.reference
+            or submitted_at != current.submitted_at
+        ):
+            version = current.version + 1
+            await self._write_response(
+                connection,
+                reference,
+                self._update_response,
+                {
+                    "rid": response_id,
+                    "status": status,
+                    "reference": reference,
+                    "state": state_json,
+                    "submitted_at": submitted_at,
+                    "updated_at": now,
+                    "version": version,
+                },
+            )
+        if changed:
+            rows = [
+                {
+                    "response_id": response_id,
+                    "question_id": qid,
+                    "value": _value_to_json(answer),
+                    "other": answer.other,
+                    "answered_at": now,
+                }
+                for qid, answer in changed
+            ]
+            await connection.execute(self._upsert_answers, rows[0] if len(rows) == 1 else rows)
+        if removed:
+            await connection.execute(self._delete_answers, {"rid": response_id, "qids": removed})
+        if submitting and current.submitted_at is None:
+            log.info("%s submitted survey %s: reference %s", key, self.survey.id, reference)
+        return Applied(state, result, refused_closed=refused, status=status, version=version)
+
+    async def _write_response(
+        self,
+        connection: AsyncConnection,
+        reference: str | None,
+        statement: Insert | Update,
+        params: dict[str, Any],
+    ) -> CursorResult[Any]:
+        try:
+            return await connection.execute(statement, params)
+        except IntegrityError as error:
+            if reference is not None and "reference" in str(error.orig):
+                raise ReferenceTaken(reference) from error
+            raise
+
+    async def _lock_participant(
+        self,
+        connection: AsyncConnection,
+        key: ParticipantKey,
+        clock: Clock,
+        language_hint: str | None,
+    ) -> None:
+        """PostgreSQL: lock the participant's row (created first if needed) until commit."""
+        _, lock, params = self._key_params(key)
+        if await connection.scalar(lock, params) is not None:
+            return
+        await connection.execute(
+            self._insert_participant,
+            {
+                "telegram_id": key.telegram_id,
+                "preview_name": key.preview_name,
+                "language": new_state(self.survey, language_hint).language,
+                "blocked": False,
+                "created_at": clock(),
+            },
+        )
+        if await connection.scalar(lock, params) is None:
+            raise RuntimeError(f"participant {key} could not be created")
+
+    async def _write_participant(
+        self,
+        connection: AsyncConnection,
+        key: ParticipantKey,
+        current: _Current,
+        state: State,
+        now: datetime,
+    ) -> int:
+        """Create the participant, or update their language and blocked flag if they changed."""
+        participant = current.participant
+        if participant is None:
+            inserted = await connection.execute(
+                participants.insert(),
+                {
+                    "telegram_id": key.telegram_id,
+                    "preview_name": key.preview_name,
+                    "language": state.language,
+                    "blocked": False,
+                    "created_at": now,
+                },
+            )
+            return _new_id(inserted)
+        if participant.language != state.language or participant.blocked:
+            # Someone who writes to the bot has not blocked it (any more).
+            await connection.execute(
+                self._update_participant,
+                {
+                    "pid": participant.id,
+                    "language": state.language,
+                    "blocked": False,
+                    "blocked_at": None,
+                },
+            )
+        return participant.id
+
+    # -- participants ---------------------------------------------------------------------------
+
+    async def erase(self, participant: ParticipantKey) -> bool:
+        """Delete everything of this participant (every survey): answers, responses, deliveries
+        and the participant. Processed update ids stay (they hold no personal data). Returns
+        whether there was anything to erase."""
+
+        async def work(connection: AsyncConnection) -> int | None:
+            _, lock, params = self._key_params(participant)
+            found: int | None = await connection.scalar(lock, params)
+            if found is None:
+                return None
+            ids = select(responses.c.id).where(responses.c.participant_id == found)
+            await connection.execute(delete(answers).where(answers.c.response_id.in_(ids)))
+            await connection.execute(delete(responses).where(responses.c.participant_id == found))
+            await connection.execute(delete(deliveries).where(deliveries.c.participant_id == found))
+            await connection.execute(delete(participants).where(participants.c.id == found))
+            return found
+
+        erased = await run_transaction(self.engine, work, what=f"erase {participant}")
+        if erased is None:
+            log.info("erase %s: nothing stored", participant)
+            return False
+        log.info("erased participant %d (%s) and all their data", erased, participant)
+        return True
+
+    async def mark_blocked(
+        self, telegram_id: int, blocked: bool, *, now: datetime | None = None
+    ) -> bool:
+        """Record that this user blocked the bot (Telegram answered 403), or no longer does.
+        Returns whether the participant exists."""
+        values = {"blocked": blocked, "blocked_at": (now or utc_now()) if blocked else None}
+
+        async def work(connection: AsyncConnection) -> int:
+            result = await connection.execute(
+                update(participants).where(participants.c.telegram_id == telegram_id).values(values)
+            )
+            return result.rowcount
+
+        count = await run_transaction(self.engine, work, what="mark blocked")
+        if count:
+            log.info(
+                "telegram user %d marked %s", telegram_id, "blocked" if blocked else "unblocked"
+            )
+        return count > 0
+
+    # -- settings -------------------------------------------------------------------------------
+
+    async def get_setting(self, key: str) -> str | None:
+        async with read_transaction(self.engine) as connection:
+            value: str | None = await connection.scalar(
+                select(settings.c.value).where(settings.c.key == key)
+            )
+        return value
+
+    async def setdefault_setting(self, key: str, value: str) -> str:
+        """The stored value of `key`, storing `value` first if there is none (race-free: of two
+        processes doing this at once, both get the value that won)."""
+
+        async def work(connection: AsyncConnection) -> str:
+            await connection.execute(
+                self._insert(settings).on_conflict_do_nothing(), {"key": key, "value": value}
+            )
+            stored = await connection.scalar(select(settings.c.value).where(settings.c.key == key))
+            assert isinstance(stored, str)
+            return stored
+
+        return await run_transaction(self.engine, work, what=f"setting {key}")
+
+    async def forget_processed_updates(self, before: datetime) -> int:
+        """Delete the processed update ids recorded before `before` (Telegram redelivers an update
+        within hours, not weeks); returns how many were deleted."""
+
+        async def work(connection: AsyncConnection) -> int:
+            result = await connection.execute(
+                delete(processed_updates).where(processed_updates.c.processed_at < before)
+            )
+            return result.rowcount
+
+        return await run_transaction(self.engine, work, what="forget processed updates")
+
+    # -- admin and export -----------------------------------------------------------------------
+
+    async def counts_by_status(self) -> dict[str, int]:
+        """Responses to this survey by status, every status present (0 if none)."""
+        statement = (
+            select(responses.c.status, func.count())
+            .where(responses.c.survey_id == self.survey.id)
+            .group_by(responses.c.status)
+        )
+        counts = dict.fromkeys(RESPONSE_STATUSES, 0)
+        async with read_transaction(self.engine) as connection:
+            for status, count in (await connection.execute(statement)).all():
+                counts[status] = count
+        return counts
+
+    async def stream_responses(
+        self, batch_size: int = 1000, include_drafts: bool = False, include_preview: bool = False
+    ) -> AsyncIterator[list[ResponseRow]]:
+        """The survey's responses in batches, by increasing id (keyset pagination): memory stays
+        flat however many there are. Each batch is read in its own short transaction."""
+        statuses = ["submitted"]
+        if include_drafts:
+            statuses.append("draft")
+        if include_preview:
+            statuses.append("preview")
+        r, p, a = responses, participants, answers
+        page = (
+            select(
+                r.c.id,
+                r.c.participant_id,
+                p.c.telegram_id,
+                p.c.preview_name,
+                p.c.language,
+                r.c.status,
+                r.c.reference,
+                r.c.started_at,
+                r.c.submitted_at,
+                r.c.updated_at,
+                r.c.version,
+                r.c.state,
+            )
+            .join(p, p.c.id == r.c.participant_id)
+            .where(
+                r.c.survey_id == self.survey.id,
+                r.c.status.in_(statuses),
+                r.c.id > bindparam("after"),
+            )
+            .order_by(r.c.id)
+            .limit(batch_size)
+        )
+        answer_rows = (
+            select(a.c.response_id, a.c.question_id, a.c.value, a.c.other)
+            .where(a.c.response_id.between(bindparam("first"), bindparam("last")))
+            .order_by(a.c.response_id, a.c.question_id)
+        )
+        after = 0
+        while True:
+            async with read_transaction(self.engine) as connection:
+                rows = (await connection.execute(page, {"after": after})).all()
+                if not rows:
+                    return
+                found: dict[int, dict[str, Answer]] = {row[0]: {} for row in rows}
+                params = {"first": rows[0][0], "last": rows[-1][0]}
+                for response_id, question_id, value, other in await connection.execute(
+                    answer_rows, params
+                ):
+                    bucket = found.get(response_id)
+                    if bucket is not None:
+                        bucket[question_id] = _answer(value, other)
+            yield [
+                ResponseRow(
+                    id=row[0],
+                    participant_id=row[1],
+                    telegram_id=row[2],
+                    preview_name=row[3],
+                    language=row[4],
+                    status=row[5],
+                    reference=row[6],
+                    started_at=row[7],
+                    submitted_at=row[8],
+                    updated_at=row[9],
+                    version=row[10],
+                    state_json=row[11],
+                    answers=found[row[0]],
+                )
+                for row in rows
+            ]
+            after = rows[-1][0]
+
+    async def bulk_insert_responses(
+        self, rows: Iterable[NewResponse], *, batch_size: int = 1000
+    ) -> int:
+        """Insert complete responses of new participants fast (executemany, one transaction per
+        batch). For benchmarks and synthetic data; the participants must not exist yet."""
+        await self._ensure_registered()
+        total = 0
+        batch: list[NewResponse] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= batch_size:
+                total += await self._bulk_batch(batch)
+                batch = []
+        if batch:
+            total += await self._bulk_batch(batch)
+        log.info("bulk-inserted %d responses into survey %s", total, self.survey.id)
+        return total
+
+    async def _bulk_batch(self, batch: Sequence[NewResponse]) -> int:
+        async def work(connection: AsyncConnection) -> int:
+            participant_ids = (
+                (
+                    await connection.execute(
+                        participants.insert().returning(
+                            participants.c.id, sort_by_parameter_order=True
+                        ),
+                        [
+                            {
+                                "telegram_id": row.participant.telegram_id,
+                                "preview_name": row.participant.preview_name,
+                                "language": row.state.language,
+                                "blocked": False,
+                                "created_at": row.started_at,
+                            }
+                            for row in batch
+                        ],
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            response_ids = (
+                (
+                    await connection.execute(
+                        responses.insert().returning(responses.c.id, sort_by_parameter_order=True),
+                        [
+                            {
+                                "participant_id": participant_id,
+                                "survey_id": self.survey.id,
+                                "status": row.status
+                                or ("submitted" if row.state.phase is Phase.SUBMITTED else "draft"),
+                                "reference": row.state.reference,
+                                "state": _dumps(row.state.to_json()),
+                                "started_at": row.started_at,
+                                "submitted_at": row.state.submitted_at,
+                                "updated_at": row.updated_at
+                                or row.state.submitted_at
+                                or row.started_at,
+                                "version": 1,
+                            }
+                            for participant_id, row in zip(participant_ids, batch, strict=True)
+                        ],
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            answer_rows = [
+                {
+                    "response_id": response_id,
+                    "question_id": qid,
+                    "value": _value_to_json(answer),
+                    "other": answer.other,
+                    "answered_at": row.updated_at or row.state.submitted_at or row.started_at,
+                }
+                for response_id, row in zip(response_ids, batch, strict=True)
+                for qid, answer in row.state.answers.items()
+            ]
+            if answer_rows:
+                await connection.execute(answers.insert(), answer_rows)
+            return len(batch)
+
+        return await run_transaction(self.engine, work, what="bulk insert")
