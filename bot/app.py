@@ -125,7 +125,9 @@ def _who(update: Update) -> tuple[int | None, int | None]:
 async def set_commands(bot: Bot, languages: tuple[str, ...]) -> None:
     """The command menu, in every language, the survey's first language as the default."""
     for index, language in enumerate(languages):
-        commands = [BotCommand(command=c, description=t(language, f"command.{c}")) for c in COMMANDS]
+        commands = [
+            BotCommand(command=c, description=t(language, f"command.{c}")) for c in COMMANDS
+        ]
         await bot.set_my_commands(commands, language_code=language)
         if index == 0:
             await bot.set_my_commands(commands)

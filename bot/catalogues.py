@@ -1,7 +1,7 @@
 """Compile the translation catalogues (.po → .mo) and check that they are complete and current.
 
-    python -m bot.catalogues            # compile
-    python -m bot.catalogues --check    # exit 1 if a .mo is stale or a key is missing
+python -m bot.catalogues            # compile
+python -m bot.catalogues --check    # exit 1 if a .mo is stale or a key is missing
 """
 
 from __future__ import annotations

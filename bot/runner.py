@@ -9,7 +9,6 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlparse
 
 from aiogram import Bot, Dispatcher
@@ -81,7 +80,11 @@ async def _background(running: Running, tasks: list[Background]) -> list[asyncio
 
 async def _finish(running: Running, background: list[asyncio.Task[None]]) -> None:
     if not await running.guard.drain(DRAIN_SECONDS):
-        log.warning("%s updates still running after %ss; stopping anyway", running.guard.in_flight, DRAIN_SECONDS)
+        log.warning(
+            "%s updates still running after %ss; stopping anyway",
+            running.guard.in_flight,
+            DRAIN_SECONDS,
+        )
     for task in background:
         task.cancel()
     for task in background:
@@ -172,5 +175,3 @@ async def run_webhook(settings: Settings, clock: Clock, background: list[Backgro
         await site.stop()
         await _finish(running, tasks)
         await runner.cleanup()
-
-

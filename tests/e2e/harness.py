@@ -1,0 +1,221 @@
+"""End-to-end harness: the real bot (in this process, or as a `consultbot run` subprocess) talking
+HTTP to the local Bot API server, and a participant who reads the questions and answers them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bot.config import DEFAULT_SURVEY, Settings
+from bot.runner import Running, running_bot
+from dialogs import QuestionType, State, Survey
+from dialogs.model import Question
+from storage.repository import ParticipantKey
+from tests.botapi.server import FakeBotAPI, SentMessage
+
+INSIDE_WINDOW = datetime.fromisoformat("2022-02-01T10:00:00+01:00")
+
+
+class ManualClock:
+    """A clock the test sets and moves."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, now: datetime) -> None:
+        self.now = now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def settings_for(api: FakeBotAPI, database_url: str, **extra: str) -> Settings:
+    env = {
+        "BOT_TOKEN": api.token,
+        "TELEGRAM_API_URL": api.base_url,
+        "DATABASE_URL": database_url,
+        "SURVEY_FILE": str(DEFAULT_SURVEY),
+        **extra,
+    }
+    return Settings.from_env(env)
+
+
+@contextlib.asynccontextmanager
+async def polling_bot(
+    api: FakeBotAPI, database_url: str, clock: ManualClock, **extra: str
+) -> AsyncIterator[Running]:
+    """The bot, in this process, long-polling the local server until the block ends."""
+    settings = settings_for(api, database_url, **extra)
+    async with running_bot(settings, clock) as running:
+        task = asyncio.create_task(
+            running.dispatcher.start_polling(
+                running.bot,
+                handle_signals=False,
+                close_bot_session=False,
+                polling_timeout=1,
+                allowed_updates=["message", "callback_query"],
+            )
+        )
+        try:
+            yield running
+        finally:
+            with contextlib.suppress(RuntimeError):
+                await running.dispatcher.stop_polling()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await running.guard.drain(5)
+
+
+@dataclass
+class BotProcess:
+    """`consultbot run` as a child process, so that it can be killed for real."""
+
+    api: FakeBotAPI
+    database_url: str
+    now: datetime = INSIDE_WINDOW
+    extra: dict[str, str] = field(default_factory=dict)
+    args: tuple[str, ...] = ()
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "BOT_TOKEN": self.api.token,
+            "TELEGRAM_API_URL": self.api.base_url,
+            "DATABASE_URL": self.database_url,
+            "SURVEY_FILE": str(DEFAULT_SURVEY),
+            "CONSULTBOT_NOW": self.now.isoformat(),
+            "LOG_LEVEL": "WARNING",
+            **self.extra,
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run", *self.args],
+            env=env,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    async def terminate(self, timeout: float = 20) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return await asyncio.to_thread(self.process.wait, timeout)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+class Participant:
+    """A Telegram user who talks to the bot through the local server."""
+
+    def __init__(
+        self,
+        api: FakeBotAPI,
+        user_id: int,
+        *,
+        language: str = "fr",
+        running: Running | None = None,
+    ) -> None:
+        self.api = api
+        self.user_id = user_id
+        self.language = language
+        self.running = running
+        """The in-process bot, whose in-flight count tells when it is done; else a quiet time."""
+
+    @property
+    def key(self) -> ParticipantKey:
+        return ParticipantKey(telegram_id=self.user_id)
+
+    def messages(self) -> list[SentMessage]:
+        return [m for m in self.api.transcript(self.user_id) if not m.deleted]
+
+    def last(self) -> SentMessage:
+        message = self.api.last_message(self.user_id)
+        assert message is not None, "the bot has not written to this participant"
+        return message
+
+    async def settle(self) -> None:
+        """Wait until the bot has handled everything sent so far."""
+        if self.running is None:
+            await self.api.wait_idle(quiet=0.3, timeout=20)
+            return
+        guard = self.running.guard
+        for _ in range(200):
+            await self.api.wait_idle(quiet=0.01, timeout=10)
+            if self.api.pending_update_count == 0 and guard.in_flight == 0:
+                await asyncio.sleep(0.01)
+                if self.api.pending_update_count == 0 and guard.in_flight == 0:
+                    return
+            await guard.drain(5)
+        raise TimeoutError("the bot did not settle")
+
+    async def send(self, text: str) -> SentMessage:
+        if text.startswith("/"):
+            self.api.send_command(self.user_id, text, language_code=self.language)
+        else:
+            self.api.send_text(self.user_id, text, language_code=self.language)
+        await self.settle()
+        return self.last()
+
+    async def press(self, data: str, message: SentMessage | None = None) -> SentMessage:
+        target = message or self.last()
+        self.api.press_button(self.user_id, target.message_id, data, language_code=self.language)
+        await self.settle()
+        return self.last()
+
+    async def tap(self, label: str, message: SentMessage | None = None) -> SentMessage:
+        target = message or self.last()
+        return await self.press(target.button_data(label), target)
+
+    def buttons(self, message: SentMessage | None = None) -> list[tuple[str, str]]:
+        return [(text, data) for text, data in (message or self.last()).buttons if data]
+
+
+def answer_plan(question: Question) -> tuple[str, ...]:
+    """What a participant does to answer `question` validly: `press:PREFIX` or a typed text."""
+    qtype = question.type
+    if qtype is QuestionType.TEXT:
+        return ("Les pôles doivent rester proches des PME — et de leurs territoires ! 🚀",)
+    if qtype is QuestionType.EMAIL:
+        return ("marie.dupont@example.fr",)
+    if qtype is QuestionType.NUMBER:
+        low = question.min if question.min is not None else 0
+        return (str(int(low) + 1 if question.integer else low + 0.5),)
+    return ()
+
+
+async def answer_current(participant: Participant, survey: Survey, state: State) -> None:
+    """Answer the question on screen the way a person would: tap, tick and confirm, or type."""
+    assert state.current is not None
+    question = survey.by_id[state.current]
+    typed = answer_plan(question)
+    if typed:
+        await participant.send(typed[0])
+        return
+    buttons = participant.buttons()
+    options = [(label, data) for label, data in buttons if data[:2] in ("c:", "t:")]
+    if question.type in (QuestionType.SINGLE_CHOICE, QuestionType.SCALE, QuestionType.CONSENT):
+        await participant.press(options[0][1])
+        return
+    wanted = question.top if question.type is QuestionType.RANKING else max(1, question.min_choices)
+    message = participant.last()
+    for _, data in options[:wanted]:
+        message = await participant.press(data, message)
+    confirm = next(data for _, data in participant.buttons(message) if data.startswith("k:"))
+    await participant.press(confirm, message)
