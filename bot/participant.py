@@ -129,7 +129,8 @@ class ParticipantHandlers:
             if applied.refused_closed:
                 await sender.send_text(chat_id, ctx.renderer.closed_refusal(lang))
                 return
-            await self.show(sender, chat_id, lang, applied.result.output, tapped)
+            if applied.result is not None:
+                await self.show(sender, chat_id, lang, applied.result.output, tapped)
         except Blocked:
             await ctx.store.mark_blocked(user.id, True)
 

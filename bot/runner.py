@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -29,7 +29,7 @@ from storage.schema import ensure_schema
 
 log = logging.getLogger(__name__)
 DRAIN_SECONDS = 25.0
-Background = Callable[[BotContext, Bot], Awaitable[None]]
+Background = Callable[[BotContext, Bot], Coroutine[Any, Any, None]]
 
 
 @dataclass
