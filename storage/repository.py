@@ -24,12 +24,14 @@ submission written at or after `closes_at` is refused and the draft stays as it 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -48,12 +50,13 @@ from sqlalchemy.dialects.postgresql import Insert as PGInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SQLiteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.schema import Table
 
 from dialogs import Answer, Phase, Result, State, Survey, new_state
-from storage.database import is_sqlite, read_transaction, run_transaction
+from storage.database import Runner, is_sqlite, runner_for
 from storage.models import (
     RESPONSE_STATUSES,
     answers,
@@ -242,6 +245,7 @@ class Store:
         self.file_hash = file_hash
         self._sqlite = is_sqlite(engine)
         self._registered = False
+        self._registering = asyncio.Lock()
         self._fresh_json = _dumps(new_state(survey).to_json())
         self._insert: Callable[[Table], SQLiteInsert | PGInsert] = (
             sqlite_insert if self._sqlite else pg_insert
@@ -301,6 +305,10 @@ class Store:
             return self._current_by_telegram, self._lock_by_telegram, {"key": key.telegram_id}
         return self._current_by_preview, self._lock_by_preview, {"key": key.preview_name}
 
+    @property
+    def _runner(self) -> Runner:
+        return runner_for(self.engine)
+
     # -- survey ---------------------------------------------------------------------------------
 
     async def register_survey(self, *, now: datetime | None = None) -> str | None:
@@ -313,20 +321,26 @@ class Store:
         title = self.survey.title.values.get(self.survey.default_language) or self.survey.id
         loaded_at = now or utc_now()
 
-        async def work(connection: AsyncConnection) -> str | None:
-            previous = await connection.scalar(
+        def work(connection: Connection) -> str | None:
+            previous: str | None = connection.scalar(
                 select(surveys.c.file_hash).where(surveys.c.id == self.survey.id)
             )
-            values = {"file_hash": self.file_hash, "title": title, "loaded_at": loaded_at}
-            if previous is None:
-                await connection.execute(surveys.insert().values(id=self.survey.id, **values))
-            else:
-                await connection.execute(
-                    update(surveys).where(surveys.c.id == self.survey.id).values(**values)
+            upsert = self._insert(surveys).values(
+                id=self.survey.id, file_hash=self.file_hash, title=title, loaded_at=loaded_at
+            )
+            connection.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[surveys.c.id],
+                    set_={
+                        "file_hash": upsert.excluded.file_hash,
+                        "title": upsert.excluded.title,
+                        "loaded_at": upsert.excluded.loaded_at,
+                    },
                 )
+            )
             return previous
 
-        previous = await run_transaction(self.engine, work, what="register survey")
+        previous = await self._runner.write(work, what="register survey")
         self._registered = True
         if previous is not None and previous != self.file_hash:
             log.warning(
@@ -340,16 +354,19 @@ class Store:
         return previous
 
     async def _ensure_registered(self) -> None:
-        if not self._registered:
-            await self.register_survey()
+        if self._registered:
+            return
+        async with self._registering:
+            if not self._registered:
+                await self.register_survey()
 
     # -- reading --------------------------------------------------------------------------------
 
-    async def _read_current(
-        self, connection: AsyncConnection, key: ParticipantKey, language_hint: str | None
+    def _read_current(
+        self, connection: Connection, key: ParticipantKey, language_hint: str | None
     ) -> _Current:
         statement, _, params = self._key_params(key)
-        rows = (await connection.execute(statement, params)).all()
+        rows = (connection.execute(statement, params)).all()
         if not rows:
             return _Current(None, new_state(self.survey, language_hint))
         first = rows[0]
@@ -382,8 +399,9 @@ class Store:
 
     async def load(self, participant: ParticipantKey, language_hint: str | None = None) -> Snapshot:
         """The participant's stored state (read-only); `new_state` for someone never seen."""
-        async with read_transaction(self.engine) as connection:
-            current = await self._read_current(connection, participant, language_hint)
+        current = await self._runner.read(
+            lambda connection: self._read_current(connection, participant, language_hint)
+        )
         return Snapshot(
             current.state, current.participant, current.response_id, current.status, current.version
         )
@@ -410,16 +428,16 @@ class Store:
         """
         await self._ensure_registered()
 
-        async def work(connection: AsyncConnection) -> Applied:
-            return await self._apply(
+        def work(connection: Connection) -> Applied:
+            return self._apply(
                 connection, participant, step, clock, update_id, language_hint, preview
             )
 
-        return await run_transaction(self.engine, work, what=f"apply for {participant}")
+        return await self._runner.write(work, what=f"apply for {participant}")
 
-    async def _apply(
+    def _apply(
         self,
-        connection: AsyncConnection,
+        connection: Connection,
         key: ParticipantKey,
         step: Step,
         clock: Clock,
@@ -428,11 +446,11 @@ class Store:
         preview: bool,
     ) -> Applied:
         if update_id is not None:
-            inserted = await connection.execute(
+            inserted = connection.execute(
                 self._insert_update, {"update_id": update_id, "processed_at": clock()}
             )
             if inserted.rowcount == 0:
-                current = await self._read_current(connection, key, language_hint)
+                current = self._read_current(connection, key, language_hint)
                 log.info("update %d for %s already processed: skipped", update_id, key)
                 return Applied(
                     current.state,
@@ -442,8 +460,8 @@ class Store:
                     version=current.version,
                 )
         if not self._sqlite:
-            await self._lock_participant(connection, key, clock, language_hint)
-        current = await self._read_current(connection, key, language_hint)
+            self._lock_participant(connection, key, clock, language_hint)
+        current = self._read_current(connection, key, language_hint)
         before = current.state
         result = step(before)
         now = clock()
@@ -472,7 +490,7 @@ class Store:
             status = "submitted"
         state = replace(state, reference=reference, submitted_at=submitted_at)
 
-        participant_id = await self._write_participant(connection, key, current, state, now)
+        participant_id = self._write_participant(connection, key, current, state, now)
         state_json = _dumps(state.to_json())
         old, new = current.answers, state.answers
         changed = [(qid, answer) for qid, answer in new.items() if old.get(qid) != answer]
@@ -484,7 +502,7 @@ class Store:
                 # Nothing started (e.g. /language or /status before /start): no response row.
                 return Applied(state, result, refused_closed=refused)
             version = 1
-            inserted = await self._write_response(
+            inserted = self._write_response(
                 connection,
                 reference,
                 self._insert_response,
@@ -510,7 +528,7 @@ class Store:
             or submitted_at != current.submitted_at
         ):
             version = current.version + 1
-            await self._write_response(
+            self._write_response(
                 connection,
                 reference,
                 self._update_response,
@@ -535,39 +553,39 @@ class Store:
                 }
                 for qid, answer in changed
             ]
-            await connection.execute(self._upsert_answers, rows[0] if len(rows) == 1 else rows)
+            connection.execute(self._upsert_answers, rows[0] if len(rows) == 1 else rows)
         if removed:
-            await connection.execute(self._delete_answers, {"rid": response_id, "qids": removed})
+            connection.execute(self._delete_answers, {"rid": response_id, "qids": removed})
         if submitting and current.submitted_at is None:
             log.info("%s submitted survey %s: reference %s", key, self.survey.id, reference)
         return Applied(state, result, refused_closed=refused, status=status, version=version)
 
-    async def _write_response(
+    def _write_response(
         self,
-        connection: AsyncConnection,
+        connection: Connection,
         reference: str | None,
         statement: Insert | Update,
         params: dict[str, Any],
     ) -> CursorResult[Any]:
         try:
-            return await connection.execute(statement, params)
+            return connection.execute(statement, params)
         except IntegrityError as error:
             if reference is not None and "reference" in str(error.orig):
                 raise ReferenceTaken(reference) from error
             raise
 
-    async def _lock_participant(
+    def _lock_participant(
         self,
-        connection: AsyncConnection,
+        connection: Connection,
         key: ParticipantKey,
         clock: Clock,
         language_hint: str | None,
     ) -> None:
         """PostgreSQL: lock the participant's row (created first if needed) until commit."""
         _, lock, params = self._key_params(key)
-        if await connection.scalar(lock, params) is not None:
+        if connection.scalar(lock, params) is not None:
             return
-        await connection.execute(
+        connection.execute(
             self._insert_participant,
             {
                 "telegram_id": key.telegram_id,
@@ -577,12 +595,12 @@ class Store:
                 "created_at": clock(),
             },
         )
-        if await connection.scalar(lock, params) is None:
+        if connection.scalar(lock, params) is None:
             raise RuntimeError(f"participant {key} could not be created")
 
-    async def _write_participant(
+    def _write_participant(
         self,
-        connection: AsyncConnection,
+        connection: Connection,
         key: ParticipantKey,
         current: _Current,
         state: State,
@@ -591,7 +609,7 @@ class Store:
         """Create the participant, or update their language and blocked flag if they changed."""
         participant = current.participant
         if participant is None:
-            inserted = await connection.execute(
+            inserted = connection.execute(
                 participants.insert(),
                 {
                     "telegram_id": key.telegram_id,
@@ -604,7 +622,7 @@ class Store:
             return _new_id(inserted)
         if participant.language != state.language or participant.blocked:
             # Someone who writes to the bot has not blocked it (any more).
-            await connection.execute(
+            connection.execute(
                 self._update_participant,
                 {
                     "pid": participant.id,
@@ -622,19 +640,19 @@ class Store:
         and the participant. Processed update ids stay (they hold no personal data). Returns
         whether there was anything to erase."""
 
-        async def work(connection: AsyncConnection) -> int | None:
+        def work(connection: Connection) -> int | None:
             _, lock, params = self._key_params(participant)
-            found: int | None = await connection.scalar(lock, params)
+            found: int | None = connection.scalar(lock, params)
             if found is None:
                 return None
             ids = select(responses.c.id).where(responses.c.participant_id == found)
-            await connection.execute(delete(answers).where(answers.c.response_id.in_(ids)))
-            await connection.execute(delete(responses).where(responses.c.participant_id == found))
-            await connection.execute(delete(deliveries).where(deliveries.c.participant_id == found))
-            await connection.execute(delete(participants).where(participants.c.id == found))
+            connection.execute(delete(answers).where(answers.c.response_id.in_(ids)))
+            connection.execute(delete(responses).where(responses.c.participant_id == found))
+            connection.execute(delete(deliveries).where(deliveries.c.participant_id == found))
+            connection.execute(delete(participants).where(participants.c.id == found))
             return found
 
-        erased = await run_transaction(self.engine, work, what=f"erase {participant}")
+        erased = await self._runner.write(work, what=f"erase {participant}")
         if erased is None:
             log.info("erase %s: nothing stored", participant)
             return False
@@ -648,13 +666,13 @@ class Store:
         Returns whether the participant exists."""
         values = {"blocked": blocked, "blocked_at": (now or utc_now()) if blocked else None}
 
-        async def work(connection: AsyncConnection) -> int:
-            result = await connection.execute(
+        def work(connection: Connection) -> int:
+            result = connection.execute(
                 update(participants).where(participants.c.telegram_id == telegram_id).values(values)
             )
             return result.rowcount
 
-        count = await run_transaction(self.engine, work, what="mark blocked")
+        count = await self._runner.write(work, what="mark blocked")
         if count:
             log.info(
                 "telegram user %d marked %s", telegram_id, "blocked" if blocked else "unblocked"
@@ -664,37 +682,35 @@ class Store:
     # -- settings -------------------------------------------------------------------------------
 
     async def get_setting(self, key: str) -> str | None:
-        async with read_transaction(self.engine) as connection:
-            value: str | None = await connection.scalar(
-                select(settings.c.value).where(settings.c.key == key)
-            )
+        statement = select(settings.c.value).where(settings.c.key == key)
+        value: str | None = await self._runner.read(lambda c: c.scalar(statement))
         return value
 
     async def setdefault_setting(self, key: str, value: str) -> str:
         """The stored value of `key`, storing `value` first if there is none (race-free: of two
         processes doing this at once, both get the value that won)."""
 
-        async def work(connection: AsyncConnection) -> str:
-            await connection.execute(
+        def work(connection: Connection) -> str:
+            connection.execute(
                 self._insert(settings).on_conflict_do_nothing(), {"key": key, "value": value}
             )
-            stored = await connection.scalar(select(settings.c.value).where(settings.c.key == key))
+            stored = connection.scalar(select(settings.c.value).where(settings.c.key == key))
             assert isinstance(stored, str)
             return stored
 
-        return await run_transaction(self.engine, work, what=f"setting {key}")
+        return await self._runner.write(work, what=f"setting {key}")
 
     async def forget_processed_updates(self, before: datetime) -> int:
         """Delete the processed update ids recorded before `before` (Telegram redelivers an update
         within hours, not weeks); returns how many were deleted."""
 
-        async def work(connection: AsyncConnection) -> int:
-            result = await connection.execute(
+        def work(connection: Connection) -> int:
+            result = connection.execute(
                 delete(processed_updates).where(processed_updates.c.processed_at < before)
             )
             return result.rowcount
 
-        return await run_transaction(self.engine, work, what="forget processed updates")
+        return await self._runner.write(work, what="forget processed updates")
 
     # -- admin and export -----------------------------------------------------------------------
 
@@ -706,9 +722,9 @@ class Store:
             .group_by(responses.c.status)
         )
         counts = dict.fromkeys(RESPONSE_STATUSES, 0)
-        async with read_transaction(self.engine) as connection:
-            for status, count in (await connection.execute(statement)).all():
-                counts[status] = count
+        rows = await self._runner.read(lambda c: c.execute(statement).all())
+        for status, count in rows:
+            counts[status] = count
         return counts
 
     async def stream_responses(
@@ -751,21 +767,18 @@ class Store:
             .where(a.c.response_id.between(bindparam("first"), bindparam("last")))
             .order_by(a.c.response_id, a.c.question_id)
         )
-        after = 0
-        while True:
-            async with read_transaction(self.engine) as connection:
-                rows = (await connection.execute(page, {"after": after})).all()
-                if not rows:
-                    return
-                found: dict[int, dict[str, Answer]] = {row[0]: {} for row in rows}
-                params = {"first": rows[0][0], "last": rows[-1][0]}
-                for response_id, question_id, value, other in await connection.execute(
-                    answer_rows, params
-                ):
-                    bucket = found.get(response_id)
-                    if bucket is not None:
-                        bucket[question_id] = _answer(value, other)
-            yield [
+
+        def batch(connection: Connection, *, after: int) -> list[ResponseRow]:
+            rows = connection.execute(page, {"after": after}).all()
+            if not rows:
+                return []
+            found: dict[int, dict[str, Answer]] = {row[0]: {} for row in rows}
+            params = {"first": rows[0][0], "last": rows[-1][0]}
+            for response_id, question_id, value, other in connection.execute(answer_rows, params):
+                bucket = found.get(response_id)
+                if bucket is not None:
+                    bucket[question_id] = _answer(value, other)
+            return [
                 ResponseRow(
                     id=row[0],
                     participant_id=row[1],
@@ -783,7 +796,14 @@ class Store:
                 )
                 for row in rows
             ]
-            after = rows[-1][0]
+
+        after = 0
+        while True:
+            found = await self._runner.read(partial(batch, after=after))
+            if not found:
+                return
+            yield found
+            after = found[-1].id
 
     async def bulk_insert_responses(
         self, rows: Iterable[NewResponse], *, batch_size: int = 1000
@@ -804,10 +824,10 @@ class Store:
         return total
 
     async def _bulk_batch(self, batch: Sequence[NewResponse]) -> int:
-        async def work(connection: AsyncConnection) -> int:
+        def work(connection: Connection) -> int:
             participant_ids = (
                 (
-                    await connection.execute(
+                    connection.execute(
                         participants.insert().returning(
                             participants.c.id, sort_by_parameter_order=True
                         ),
@@ -828,7 +848,7 @@ class Store:
             )
             response_ids = (
                 (
-                    await connection.execute(
+                    connection.execute(
                         responses.insert().returning(responses.c.id, sort_by_parameter_order=True),
                         [
                             {
@@ -864,7 +884,7 @@ class Store:
                 for qid, answer in row.state.answers.items()
             ]
             if answer_rows:
-                await connection.execute(answers.insert(), answer_rows)
+                connection.execute(answers.insert(), answer_rows)
             return len(batch)
 
-        return await run_transaction(self.engine, work, what="bulk insert")
+        return await self._runner.write(work, what="bulk insert")

@@ -1,0 +1,81 @@
+"""Fixtures of the storage tests: every test runs on SQLite (a file) and on PostgreSQL.
+
+PostgreSQL needs `TEST_DATABASE_URL` (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test);
+without it the PostgreSQL half is skipped. Each PostgreSQL test starts from an empty `public`
+schema, each SQLite test from a new file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from dialogs import Survey
+from storage.database import create_engine
+from storage.repository import Store
+from storage.schema import upgrade
+from tests.storage.helpers import bundled_survey
+
+POSTGRES_SKIP = "TEST_DATABASE_URL is not set: PostgreSQL half skipped"
+
+
+async def reset_postgres(url: str) -> None:
+    """Drop everything: an empty `public` schema."""
+    admin = create_async_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+            await connection.exec_driver_sql("CREATE SCHEMA public")
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+async def empty_url(backend: str, tmp_path: Path) -> str:
+    """The URL of an empty database (for SQLite, in a folder that does not exist yet)."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'consultbot.db'}"
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.skip(POSTGRES_SKIP)
+    await reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+async def url(empty_url: str) -> str:
+    """The URL of a database migrated to the latest revision."""
+    await upgrade(empty_url)
+    return empty_url
+
+
+@pytest.fixture
+async def engine(url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def survey() -> Survey:
+    return bundled_survey()
+
+
+@pytest.fixture
+async def store(engine: AsyncEngine, survey: Survey) -> Store:
+    store = Store(engine, survey, file_hash="0" * 64)
+    await store.register_survey()
+    return store

@@ -1,0 +1,188 @@
+"""Engines and transactions: SQLite settings, contention, retries; PostgreSQL pool."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dialogs import Survey
+from dialogs.events import Start
+from storage.database import (
+    AsyncRunner,
+    ThreadedSQLiteRunner,
+    create_engine,
+    is_retryable,
+    run_transaction,
+    runner_for,
+    sqlite_path,
+)
+from storage.repository import Store
+from tests.storage.helpers import during, fixed, stepper, tg
+
+
+def locked() -> OperationalError:
+    return OperationalError("INSERT …", {}, sqlite3.OperationalError("database is locked"))
+
+
+class FakeAsyncpgError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"sqlstate {sqlstate}")
+        self.sqlstate = sqlstate
+
+
+def test_retryable_errors() -> None:
+    assert is_retryable(locked())
+    assert is_retryable(OperationalError("x", {}, FakeAsyncpgError("40001")))
+    assert is_retryable(OperationalError("x", {}, FakeAsyncpgError("40P01")))
+    assert not is_retryable(OperationalError("x", {}, FakeAsyncpgError("42P01")))
+    assert not is_retryable(IntegrityError("x", {}, sqlite3.IntegrityError("UNIQUE failed")))
+    assert not is_retryable(ValueError("database is locked"))
+
+
+def test_sqlite_path() -> None:
+    from sqlalchemy.engine import make_url
+
+    assert sqlite_path(make_url("sqlite+aiosqlite:///data/x.db")) == Path("data/x.db")
+    assert sqlite_path(make_url("sqlite+aiosqlite:///:memory:")) is None
+    assert sqlite_path(make_url("sqlite+aiosqlite://")) is None
+
+
+async def test_sqlite_settings_and_folder(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "folder" / "consultbot.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        assert path.parent.is_dir()
+        async with engine.connect() as connection:
+            pragma = connection.exec_driver_sql
+            assert (await pragma("PRAGMA journal_mode")).scalar() == "wal"
+            assert (await pragma("PRAGMA foreign_keys")).scalar() == 1
+            assert (await pragma("PRAGMA synchronous")).scalar() == 1  # NORMAL
+            assert (await pragma("PRAGMA busy_timeout")).scalar() == 10_000
+        runner = runner_for(engine)
+        assert isinstance(runner, ThreadedSQLiteRunner)
+        assert runner_for(engine) is runner
+
+        def pragmas(connection: Connection) -> tuple[object, ...]:
+            return tuple(
+                connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")
+            )
+
+        assert await runner.read(pragmas) == ("wal", 1, 1, 10_000)
+        assert await runner.write(pragmas) == ("wal", 1, 1, 10_000)
+    finally:
+        await engine.dispose()
+    assert runner_for(engine) is not runner  # disposing the engine closed its runner
+
+
+async def test_in_memory_sqlite_uses_the_async_engine() -> None:
+    engine = create_engine("sqlite+aiosqlite:///:memory:")
+    try:
+        runner = runner_for(engine)
+        assert isinstance(runner, AsyncRunner)
+        assert await runner.write(lambda c: c.execute(text("SELECT 41 + 1")).scalar()) == 42
+    finally:
+        await engine.dispose()
+
+
+async def test_writer_waits_for_another_process_lock(
+    store: Store, survey: Survey, url: str, backend: str
+) -> None:
+    """Another process holds the write lock for a while: apply waits for it, then succeeds,
+    and the event loop goes on meanwhile."""
+    if backend != "sqlite":
+        pytest.skip("SQLite's file lock: PostgreSQL locks rows (see the concurrency tests)")
+    path = sqlite_path(store.engine.url)
+    assert path is not None
+    holding = threading.Event()
+
+    def hold_lock() -> None:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        holding.set()
+        time.sleep(0.4)
+        other.execute("COMMIT")
+        other.close()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    holding.wait()
+    now = during(survey)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticking = asyncio.create_task(ticker())
+    started = time.monotonic()
+    applied = await store.apply(tg(1), stepper(survey, Start(), now), clock=fixed(now))
+    waited = time.monotonic() - started
+    ticking.cancel()
+    holder.join()
+    assert applied.version == 1
+    assert waited >= 0.3
+    assert ticks >= 10  # the loop was not blocked while the writer waited
+
+
+async def test_run_transaction_retries_transient_errors(engine: AsyncEngine) -> None:
+    calls = 0
+
+    async def flaky(connection: object) -> str:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise locked()
+        return "done"
+
+    assert await run_transaction(engine, flaky, what="test") == "done"
+    assert calls == 3
+
+    async def always(connection: object) -> str:
+        raise locked()
+
+    with pytest.raises(OperationalError):
+        await run_transaction(engine, always, attempts=2)
+
+    integrity = 0
+
+    async def broken(connection: object) -> str:
+        nonlocal integrity
+        integrity += 1
+        raise IntegrityError("x", {}, sqlite3.IntegrityError("UNIQUE"))
+
+    with pytest.raises(IntegrityError):
+        await run_transaction(engine, broken)
+    assert integrity == 1
+
+
+async def test_runner_write_retries_transient_errors(engine: AsyncEngine) -> None:
+    calls = 0
+
+    def flaky(connection: Connection) -> int:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise locked()
+        return int(connection.execute(text("SELECT 7")).scalar_one())
+
+    assert await runner_for(engine).write(flaky, what="test") == 7
+    assert calls == 3
+
+
+async def test_postgresql_pool(engine: AsyncEngine, backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL only")
+    assert engine.pool.size() == 10  # type: ignore[attr-defined]
+    assert isinstance(runner_for(engine), AsyncRunner)
