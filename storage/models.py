@@ -44,7 +44,9 @@ BROADCAST_STATUSES = ("pending", "running", "done", "cancelled")
 DELIVERY_STATUSES = ("pending", "sent", "blocked", "failed")
 
 JSONValue = JSON().with_variant(JSONB(), "postgresql")
-"""A JSON document: `jsonb` on PostgreSQL, text on SQLite."""
+"""A JSON document: `jsonb` on PostgreSQL; on SQLite the JSON text, in a column of NUMERIC
+affinity (declared `JSON`), so that a bare number is kept as an INTEGER or REAL (`3.0` as 3):
+the same value once decoded. `CAST(value AS TEXT)` gives valid JSON text on both."""
 
 UpdateId = BigInteger().with_variant(Integer(), "sqlite")
 """Telegram update ids are 64-bit; on SQLite an INTEGER primary key is the rowid (64-bit too)."""

@@ -38,9 +38,11 @@ from sqlalchemy import (
     CursorResult,
     Insert,
     Select,
+    Text,
     Update,
     and_,
     bindparam,
+    cast,
     delete,
     func,
     select,
@@ -763,7 +765,8 @@ class Store:
             .limit(batch_size)
         )
         answer_rows = (
-            select(a.c.response_id, a.c.question_id, a.c.value, a.c.other)
+            # The value as its JSON text: decoded below, once per distinct value of the batch.
+            select(a.c.response_id, a.c.question_id, cast(a.c.value, Text), a.c.other)
             .where(a.c.response_id.between(bindparam("first"), bindparam("last")))
             .order_by(a.c.response_id, a.c.question_id)
         )
@@ -774,10 +777,17 @@ class Store:
                 return []
             found: dict[int, dict[str, Answer]] = {row[0]: {} for row in rows}
             params = {"first": rows[0][0], "last": rows[-1][0]}
-            for response_id, question_id, value, other in connection.execute(answer_rows, params):
+            decoded: dict[tuple[str, str | None], Answer] = {}
+            for response_id, question_id, raw, other in connection.execute(
+                answer_rows, params
+            ).all():
                 bucket = found.get(response_id)
-                if bucket is not None:
-                    bucket[question_id] = _answer(value, other)
+                if bucket is None:
+                    continue
+                answer = decoded.get((raw, other))
+                if answer is None:
+                    answer = decoded[raw, other] = _answer(json.loads(raw), other)
+                bucket[question_id] = answer
             return [
                 ResponseRow(
                     id=row[0],
