@@ -1,0 +1,514 @@
+"""Staff export of a survey's responses: CSV, XLSX or JSON, each with its codebook (SPEC §6).
+
+One row per response, one column per question (see `storage.codebook` for the layout). Rows are
+read in batches from `Store.stream_responses` and written as they come, so memory stays flat
+however many responses there are:
+
+- CSV: UTF-8 with a byte-order mark (Excel then reads accents right); the codebook is a second
+  file beside it, `<stem>-codebook.csv`.
+- XLSX: xlsxwriter in constant-memory mode (each row goes to disk once complete); text is written
+  as string cells and numbers as numbers, never as formulas; the codebook is a second sheet.
+- JSON: one document written piece by piece: `survey`, `codebook`, then `responses` (one object
+  per response, keyed by column name, `null` for an empty cell), then `count`.
+
+Participants appear under a stable pseudonym (`storage.pseudonyms`), never their Telegram id
+unless `with_telegram_ids` is asked for (then an extra `telegram_id` column).
+
+In CSV and XLSX a participant's text that starts with a character a spreadsheet would take for
+the start of a formula (`= + - @`, tab, CR, LF, and their full-width forms) is prefixed with a
+single quote (OWASP's advice against CSV injection). Only text is touched: numbers stay numbers.
+Files are written under a temporary name and renamed when complete, so a failed export leaves no
+half-written file behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Literal, Protocol
+from zoneinfo import ZoneInfo
+
+from dialogs.model import QuestionType, Survey
+from storage.codebook import (
+    CODEBOOK_FIELDS,
+    Cell,
+    CodebookEntry,
+    Column,
+    Kind,
+    build_columns,
+    codebook,
+)
+from storage.pseudonyms import Pseudonymizer, load_pseudonymizer
+from storage.repository import ResponseRow, Store
+
+log = logging.getLogger(__name__)
+
+Format = Literal["csv", "xlsx", "json"]
+FORMATS: tuple[Format, ...] = ("csv", "xlsx", "json")
+Progress = Callable[[int, int], None]
+"""Called after each batch with (responses written so far, responses expected)."""
+
+DEFAULT_BATCH_SIZE = 2000
+
+FORMULA_PREFIXES = frozenset("=+-@\t\r\n＝＋－＠")
+"""Leading characters that make a spreadsheet evaluate a cell (with their full-width forms,
+which some spreadsheets normalise)."""
+
+
+def neutralize(text: str) -> str:
+    """`text`, prefixed with `'` when a spreadsheet would run it as a formula."""
+    if text and text[0] in FORMULA_PREFIXES:
+        return "'" + text
+    return text
+
+
+_ZEROS: tuple[int, ...] = (0,) * 64
+"""More 0 cells than any multi_choice has options (MAX_OPTIONS)."""
+
+
+def codebook_path(out: Path) -> Path:
+    """Where the codebook of a CSV export goes: `<stem>-codebook.csv` beside it."""
+    return out.with_name(f"{out.stem}-codebook.csv")
+
+
+@dataclass(frozen=True, slots=True)
+class ExportOptions:
+    format: Format
+    out: Path
+    language: str | None = None
+    """Of the codebook's texts (default: the survey's first language)."""
+    include_drafts: bool = False
+    include_preview: bool = False
+    with_telegram_ids: bool = False
+    batch_size: int = DEFAULT_BATCH_SIZE
+    delimiter: str = ","
+    """CSV only (`;` suits a spreadsheet set up for French)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    rows: int
+    columns: int
+    paths: tuple[Path, ...]
+    seconds: float
+
+
+# -- rows --------------------------------------------------------------------------------------
+
+_CODE, _TEXT, _MULTI, _RANK, _CONSENT = range(5)
+
+_Plan = tuple[int, int, int, dict[str, int], int]
+"""Where one question's answer goes in a row: (how, first column, one past the last column,
+the column of each option id (multi_choice), the column of the "other" text or -1)."""
+
+
+def _neutralize_any(value: object) -> Cell:
+    if type(value) is str:
+        if value and value[0] in FORMULA_PREFIXES:
+            return "'" + value
+        return value
+    return str(value)
+
+
+def _text_any(value: object) -> Cell:
+    return value if type(value) is str else str(value)
+
+
+class RowEncoder:
+    """Turns a `ResponseRow` into the list of cells of its export row.
+
+    The work per row is proportional to the answers it holds, not to the number of columns: the
+    row starts empty and each answer fills its columns through a plan computed once.
+    """
+
+    def __init__(
+        self,
+        survey: Survey,
+        columns: Sequence[Column],
+        pseudonymizer: Pseudonymizer,
+        *,
+        neutralize_text: bool,
+    ) -> None:
+        self.width = len(columns)
+        self._pseudonym = pseudonymizer.for_key
+        self._zone = ZoneInfo(survey.timezone)
+        self._text: Callable[[object], Cell] = _neutralize_any if neutralize_text else _text_any
+        names = [c.name for c in columns]
+        self._with_telegram_ids = "telegram_id" in names[:2]
+        self._plans: dict[str, _Plan] = {}
+        for question in survey.questions:
+            own = [i for i, c in enumerate(columns) if c.question is question]
+            other = [i for i in own if columns[i].kind is Kind.OTHER_TEXT]
+            data = [i for i in own if columns[i].kind is not Kind.OTHER_TEXT]
+            how = {
+                QuestionType.MULTI_CHOICE: _MULTI,
+                QuestionType.RANKING: _RANK,
+                QuestionType.TEXT: _TEXT,
+                QuestionType.EMAIL: _TEXT,
+                QuestionType.CONSENT: _CONSENT,
+            }.get(question.type, _CODE)
+            positions = {columns[i].option_id or "": i for i in data}
+            self._plans[question.id] = (
+                how,
+                data[0],
+                data[-1] + 1,
+                positions,
+                other[0] if other else -1,
+            )
+        self._unknown: set[tuple[str, str]] = set()
+
+    def _times(self, moment: datetime | None) -> tuple[Cell, Cell]:
+        if moment is None:
+            return None, None
+        utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+        return (
+            utc.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            moment.astimezone(self._zone).isoformat(timespec="seconds"),
+        )
+
+    def encode(self, row: ResponseRow) -> list[Cell]:
+        cells: list[Cell] = [None] * self.width
+        cells[0] = self._pseudonym(row.telegram_id, row.preview_name)
+        i = 1
+        if self._with_telegram_ids:
+            cells[1] = row.telegram_id
+            i = 2
+        cells[i] = row.reference
+        cells[i + 1] = row.status
+        cells[i + 2] = row.language
+        cells[i + 3], cells[i + 4] = self._times(row.started_at)
+        cells[i + 5], cells[i + 6] = self._times(row.submitted_at)
+        plans = self._plans
+        text = self._text
+        for qid, answer in row.answers.items():
+            plan = plans.get(qid)
+            value = answer.value
+            if plan is None or value is None:
+                continue  # a question no longer in the file, or skipped
+            how, index, end, positions, other_index = plan
+            if how == _CODE:  # single_choice (option id), scale and number (numbers)
+                cells[index] = " ".join(value) if isinstance(value, tuple) else value
+            elif how == _TEXT:
+                cells[index] = text(value)
+            elif how == _MULTI:
+                cells[index:end] = _ZEROS[: end - index]
+                for option_id in value if type(value) is tuple else (str(value),):
+                    position = positions.get(option_id)
+                    if position is None:
+                        self._warn_unknown(qid, option_id)
+                    else:
+                        cells[position] = 1
+            elif how == _RANK:
+                ranked = value if type(value) is tuple else (str(value),)
+                cells[index : index + min(len(ranked), end - index)] = ranked[: end - index]
+            else:  # consent: True when accepted
+                cells[index] = 1 if value is True else text(value)
+            if other_index >= 0:
+                other = answer.other
+                if other is not None:
+                    cells[other_index] = text(other)
+        return cells
+
+    def _warn_unknown(self, question_id: str, option_id: str) -> None:
+        if (question_id, option_id) not in self._unknown:
+            self._unknown.add((question_id, option_id))
+            log.warning(
+                "question %s: answers hold option %r, which the survey file no longer has "
+                "(left out of the export)",
+                question_id,
+                option_id,
+            )
+
+
+# -- writers -----------------------------------------------------------------------------------
+
+
+class _Writer(Protocol):
+    def write(self, rows: list[list[Cell]]) -> None: ...
+
+    def finish(self) -> tuple[Path, ...]: ...
+
+    def abort(self) -> None: ...
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+class _Staged:
+    """Files written under temporary names, renamed into place together at the end."""
+
+    def __init__(self, *paths: Path) -> None:
+        self.final = paths
+        self.temporary = tuple(_temporary(p) for p in paths)
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+    def commit(self) -> tuple[Path, ...]:
+        for temporary, final in zip(self.temporary, self.final, strict=True):
+            os.replace(temporary, final)
+        return self.final
+
+    def discard(self) -> None:
+        for temporary in self.temporary:
+            temporary.unlink(missing_ok=True)
+
+
+class CsvWriter:
+    def __init__(
+        self,
+        out: Path,
+        columns: Sequence[Column],
+        entries: Sequence[CodebookEntry],
+        delimiter: str = ",",
+    ) -> None:
+        self._staged = _Staged(out, codebook_path(out))
+        with open(self._staged.temporary[1], "w", encoding="utf-8-sig", newline="") as handle:
+            book = csv.writer(handle, delimiter=delimiter)
+            book.writerow(CODEBOOK_FIELDS)
+            book.writerows([neutralize(field) for field in entry.as_tuple()] for entry in entries)
+        self._file: IO[str] = open(  # noqa: SIM115 (closed in finish/abort)
+            self._staged.temporary[0], "w", encoding="utf-8-sig", newline=""
+        )
+        self._csv = csv.writer(self._file, delimiter=delimiter)
+        self._csv.writerow([c.name for c in columns])
+
+    def write(self, rows: list[list[Cell]]) -> None:
+        self._csv.writerows(rows)
+
+    def finish(self) -> tuple[Path, ...]:
+        self._file.close()
+        return self._staged.commit()
+
+    def abort(self) -> None:
+        self._file.close()
+        self._staged.discard()
+
+
+class XlsxWriter:
+    """Two sheets: the responses, then the codebook. Constant memory: rows go to disk in order."""
+
+    def __init__(
+        self,
+        out: Path,
+        columns: Sequence[Column],
+        entries: Sequence[CodebookEntry],
+        sheet_names: tuple[str, str] = ("responses", "codebook"),
+    ) -> None:
+        import xlsxwriter
+
+        self._staged = _Staged(out)
+        self._book = xlsxwriter.Workbook(
+            str(self._staged.temporary[0]),
+            {
+                "constant_memory": True,
+                "strings_to_formulas": False,
+                "strings_to_numbers": False,
+                "strings_to_urls": False,
+            },
+        )
+        bold = self._book.add_format({"bold": True})
+        self._sheet = self._book.add_worksheet(sheet_names[0])
+        book = self._book.add_worksheet(sheet_names[1])
+        for index, column in enumerate(columns):
+            self._sheet.write_string(0, index, column.name, bold)
+        self._sheet.freeze_panes(1, 1)
+        self._sheet.set_column(0, 0, 16)
+        for index, name in enumerate(CODEBOOK_FIELDS):
+            book.write_string(0, index, name, bold)
+        for row, entry in enumerate(entries, start=1):
+            for index, value in enumerate(entry.as_tuple()):
+                if value:
+                    book.write_string(row, index, neutralize(value))
+        book.freeze_panes(1, 1)
+        book.set_column(0, 0, 28)
+        book.set_column(4, 4, 60)
+        book.set_column(6, 7, 40)
+        self._row = 1
+
+    def write(self, rows: list[list[Cell]]) -> None:
+        write_string = self._sheet.write_string
+        write_number = self._sheet.write_number
+        for cells in rows:
+            row = self._row
+            for index, value in enumerate(cells):
+                if value is None:
+                    continue
+                if type(value) is str:
+                    write_string(row, index, value)
+                elif type(value) is int or type(value) is float:
+                    write_number(row, index, value)
+                else:
+                    write_string(row, index, str(value))
+            self._row = row + 1
+
+    def finish(self) -> tuple[Path, ...]:
+        self._book.close()
+        return self._staged.commit()
+
+    def abort(self) -> None:
+        try:
+            self._book.close()
+        finally:
+            self._staged.discard()
+
+
+def _json_meta(survey: Survey, language: str, now: datetime) -> dict[str, Any]:
+    return {
+        "id": survey.id,
+        "title": survey.title.get(language, survey.default_language),
+        "timezone": survey.timezone,
+        "opens_at": survey.opens_at.isoformat(),
+        "closes_at": survey.closes_at.isoformat(),
+        "languages": list(survey.languages),
+        "exported_at": now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "codebook_language": language,
+    }
+
+
+class JsonWriter:
+    """`{"survey": …, "columns": […], "codebook": […], "responses": [{…}, …], "count": N}`."""
+
+    def __init__(
+        self,
+        out: Path,
+        columns: Sequence[Column],
+        entries: Sequence[CodebookEntry],
+        meta: dict[str, Any],
+    ) -> None:
+        self._staged = _Staged(out)
+        self._file: IO[str] = open(  # noqa: SIM115 (closed in finish/abort)
+            self._staged.temporary[0], "w", encoding="utf-8"
+        )
+        self._names = [c.name for c in columns]
+        self._count = 0
+        dumps = self._dumps
+        book = ",\n    ".join(
+            dumps(dict(zip(CODEBOOK_FIELDS, e.as_tuple(), strict=True))) for e in entries
+        )
+        self._file.write(
+            '{\n  "survey": '
+            + dumps(meta)
+            + ',\n  "columns": '
+            + dumps(self._names)
+            + ',\n  "codebook": [\n    '
+            + book
+            + '\n  ],\n  "responses": ['
+        )
+
+    @staticmethod
+    def _dumps(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    def write(self, rows: list[list[Cell]]) -> None:
+        if not rows:
+            return
+        names = self._names
+        dumps = self._dumps
+        lead = "\n    " if self._count == 0 else ",\n    "
+        self._file.write(
+            lead + ",\n    ".join(dumps(dict(zip(names, cells, strict=True))) for cells in rows)
+        )
+        self._count += len(rows)
+
+    def finish(self) -> tuple[Path, ...]:
+        self._file.write(f'\n  ],\n  "count": {self._count}\n}}\n')
+        self._file.close()
+        return self._staged.commit()
+
+    def abort(self) -> None:
+        self._file.close()
+        self._staged.discard()
+
+
+# -- the export --------------------------------------------------------------------------------
+
+_SHEET_NAMES = {"fr": ("réponses", "codebook"), "en": ("responses", "codebook")}
+
+
+def _statuses(include_drafts: bool, include_preview: bool) -> tuple[str, ...]:
+    return (
+        ("submitted",)
+        + (("draft",) if include_drafts else ())
+        + (("preview",) if include_preview else ())
+    )
+
+
+async def expected_rows(store: Store, include_drafts: bool, include_preview: bool) -> int:
+    """How many responses an export with these options will hold (for a progress bar)."""
+    counts = await store.counts_by_status()
+    return sum(counts.get(status, 0) for status in _statuses(include_drafts, include_preview))
+
+
+async def export_responses(
+    store: Store,
+    options: ExportOptions,
+    *,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+) -> ExportResult:
+    """Write the export described by `options`; returns what was written."""
+    started = time.perf_counter()
+    survey = store.survey
+    language = options.language or survey.default_language
+    if language not in survey.languages:
+        raise ValueError(
+            f"language {language!r} is not one of the survey's ({', '.join(survey.languages)})"
+        )
+    if options.format not in FORMATS:
+        raise ValueError(f"unknown export format {options.format!r}")
+    columns = build_columns(survey, with_telegram_ids=options.with_telegram_ids)
+    entries = codebook(survey, columns, language)
+    encoder = RowEncoder(
+        survey,
+        columns,
+        await load_pseudonymizer(store),
+        neutralize_text=options.format != "json",
+    )
+    total = (
+        await expected_rows(store, options.include_drafts, options.include_preview)
+        if progress is not None
+        else 0
+    )
+    writer: _Writer
+    if options.format == "csv":
+        writer = CsvWriter(options.out, columns, entries, options.delimiter)
+    elif options.format == "xlsx":
+        names = _SHEET_NAMES.get(language, _SHEET_NAMES["en"])
+        writer = XlsxWriter(options.out, columns, entries, names)
+    else:
+        meta = _json_meta(survey, language, now or datetime.now(UTC))
+        writer = JsonWriter(options.out, columns, entries, meta)
+    written = 0
+    try:
+        if progress is not None:
+            progress(0, total)
+        encode = encoder.encode
+        async for batch in store.stream_responses(
+            options.batch_size, options.include_drafts, options.include_preview
+        ):
+            writer.write([encode(row) for row in batch])
+            written += len(batch)
+            if progress is not None:
+                progress(written, max(total, written))
+        paths = writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
+    seconds = time.perf_counter() - started
+    log.info(
+        "exported %d responses of survey %s as %s to %s in %.1f s",
+        written,
+        survey.id,
+        options.format,
+        ", ".join(str(p) for p in paths),
+        seconds,
+    )
+    return ExportResult(written, len(columns), paths, seconds)

@@ -1,0 +1,51 @@
+"""Stable pseudonyms for participants in exports and reports.
+
+A pseudonym is `P-` followed by the first 12 hex digits of HMAC-SHA256(key, "telegram:<id>")
+(or "preview:<name>" for a terminal preview). The key is 32 random bytes generated once per
+database and kept in the `settings` table (`pseudonym_key`): the same participant gets the same
+pseudonym in every export, and nobody without the key can find whose pseudonym it is by hashing
+candidate Telegram ids (a bare hash of an id would be reversed by enumerating the ids).
+
+12 hex digits are 48 bits: at 100,000 participants the chance that two of them share a pseudonym
+is about 1 in 50,000 (`birthday` bound n²/2⁴⁹).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+
+from storage.repository import Store
+
+log = logging.getLogger(__name__)
+
+KEY_SETTING = "pseudonym_key"
+PREFIX = "P-"
+HEX_DIGITS = 12
+
+
+class Pseudonymizer:
+    """Computes pseudonyms with one key (see the module's docstring)."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("a pseudonym key has at least 16 bytes")
+        self._key = key
+
+    def for_key(self, telegram_id: int | None, preview_name: str | None) -> str:
+        """The pseudonym of a Telegram user, or of a named preview when `telegram_id` is None."""
+        subject = (
+            f"telegram:{telegram_id}" if telegram_id is not None else f"preview:{preview_name}"
+        )
+        digest = hmac.digest(self._key, subject.encode("utf-8"), "sha256")
+        return PREFIX + digest[: HEX_DIGITS // 2].hex()
+
+
+async def load_pseudonymizer(store: Store) -> Pseudonymizer:
+    """The database's pseudonymizer; its key is generated and stored the first time."""
+    candidate = secrets.token_hex(32)
+    stored = await store.setdefault_setting(KEY_SETTING, candidate)
+    if stored == candidate:
+        log.info("generated the pseudonym key of this database")
+    return Pseudonymizer(bytes.fromhex(stored))
