@@ -1032,7 +1032,7 @@ class FakeBotAPI:
     async def wait_for(
         self,
         predicate: Callable[[], T | None],
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
     ) -> T:
         """Wait until ``predicate()`` is truthy (re-checked after every call and update)
         and return its value; TimeoutError otherwise."""
@@ -1041,7 +1041,7 @@ class FakeBotAPI:
     async def _wait(
         self,
         predicate: Callable[[], T | None],
-        timeout: float,  # noqa: ASYNC109
+        timeout: float,
         chat_id: int | None,
     ) -> T:
         """Re-check ``predicate`` after every change (of that chat only, with chat_id)."""
@@ -1062,11 +1062,30 @@ class FakeBotAPI:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(fut, min(remaining, 0.5))
 
+    def changes_since(self, chat_id: int, since: int) -> int:
+        """How many sends and edits the bot made in the chat after ``since`` (a ``seq``)."""
+        count = 0
+        for seq, _message in reversed(self._changes.get(chat_id, ())):
+            if seq <= since:
+                break
+            count += 1
+        return count
+
+    async def wait_for_changes(
+        self,
+        chat_id: int,
+        count: int,
+        since: int,
+        timeout: float = 10.0,
+    ) -> None:
+        """Wait until the bot has sent or edited ``count`` messages in the chat after ``since``."""
+        await self._wait(lambda: self.changes_since(chat_id, since) >= count, timeout, chat_id)
+
     async def wait_for_message(
         self,
         chat_id: int,
         predicate: Callable[[SentMessage], bool] | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
         *,
         since: int | None = None,
     ) -> SentMessage:
@@ -1104,7 +1123,7 @@ class FakeBotAPI:
         self,
         method: str,
         count: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
         predicate: Callable[[Call], bool] | None = None,
     ) -> list[Call]:
         """Wait until at least ``count`` finished calls of ``method`` (matching) exist."""
@@ -1122,7 +1141,7 @@ class FakeBotAPI:
     async def wait_idle(
         self,
         quiet: float = 0.05,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
     ) -> None:
         """Wait until no update is pending, unconfirmed or being delivered, no request is
         being handled (a held getUpdates aside) and none arrived for ``quiet`` seconds."""
