@@ -23,16 +23,19 @@ half-written file behind.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
+import gc
 import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Literal, Protocol
+from typing import IO, Any, Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from dialogs.model import QuestionType, Survey
@@ -49,6 +52,8 @@ from storage.pseudonyms import Pseudonymizer, load_pseudonymizer
 from storage.repository import ResponseRow, Store
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 Format = Literal["csv", "xlsx", "json"]
 FORMATS: tuple[Format, ...] = ("csv", "xlsx", "json")
@@ -403,19 +408,18 @@ class JsonWriter:
             + '\n  ],\n  "responses": ['
         )
 
-    @staticmethod
-    def _dumps(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+    _dumps = _encoder.encode
 
     def write(self, rows: list[list[Cell]]) -> None:
-        if not rows:
-            return
         names = self._names
         dumps = self._dumps
-        lead = "\n    " if self._count == 0 else ",\n    "
-        self._file.write(
-            lead + ",\n    ".join(dumps(dict(zip(names, cells, strict=True))) for cells in rows)
-        )
+        write = self._file.write
+        separator = "\n    " if self._count == 0 else ",\n    "
+        for cells in rows:
+            write(separator)
+            write(dumps(dict(zip(names, cells, strict=True))))
+            separator = ",\n    "
         self._count += len(rows)
 
     def finish(self) -> tuple[Path, ...]:
@@ -439,6 +443,59 @@ def _statuses(include_drafts: bool, include_preview: bool) -> tuple[str, ...]:
         + (("draft",) if include_drafts else ())
         + (("preview",) if include_preview else ())
     )
+
+
+@contextlib.contextmanager
+def collect_between_batches() -> Iterator[Callable[[], None]]:
+    """Pause the cyclic garbage collector while batches are processed; collect between them.
+
+    An export allocates millions of short-lived objects (rows, answers, cells). With the collector
+    on, it runs every 700 allocations and, now and then, walks every object of the process: a
+    third of the export's time. The objects that exist before the export are frozen (left out of
+    collections) and the collector runs between batches instead (call the function yielded: the
+    young generations every 10 batches, all of them every 100), so cyclic garbage never outlives
+    a few batches and memory stays flat.
+    """
+    enabled = gc.isenabled()
+    gc.freeze()
+    gc.disable()
+    batches = 0
+
+    def between_batches() -> None:
+        nonlocal batches
+        batches += 1
+        if batches % 10 == 0:
+            gc.collect(2 if batches % 100 == 0 else 1)
+
+    try:
+        yield between_batches
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
+
+
+async def prefetch(batches: AsyncIterator[T]) -> AsyncIterator[T]:
+    """The items of `batches`, the next one requested before the current one is handed out.
+
+    `Store.stream_responses` reads in a worker thread: while the caller encodes and writes one
+    batch, the database reads the next (SQLite releases the GIL while it steps through rows).
+    """
+    iterator = aiter(batches)
+    pending: asyncio.Future[T] = asyncio.ensure_future(anext(iterator))
+    try:
+        while True:
+            try:
+                item = await pending
+            except StopAsyncIteration:
+                return
+            pending = asyncio.ensure_future(anext(iterator))
+            yield item
+    finally:
+        if not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await pending
 
 
 async def expected_rows(store: Store, include_drafts: bool, include_preview: bool) -> int:
@@ -491,13 +548,17 @@ async def export_responses(
         if progress is not None:
             progress(0, total)
         encode = encoder.encode
-        async for batch in store.stream_responses(
+        batches = store.stream_responses(
             options.batch_size, options.include_drafts, options.include_preview
-        ):
-            writer.write([encode(row) for row in batch])
-            written += len(batch)
-            if progress is not None:
-                progress(written, max(total, written))
+        )
+        with collect_between_batches() as between_batches:
+            async for batch in prefetch(batches):
+                writer.write([encode(row) for row in batch])
+                written += len(batch)
+                del batch
+                between_batches()
+                if progress is not None:
+                    progress(written, max(total, written))
         paths = writer.finish()
     except BaseException:
         writer.abort()

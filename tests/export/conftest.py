@@ -1,0 +1,69 @@
+"""Fixtures of the export tests: a migrated SQLite database (and PostgreSQL where asked) holding
+the bundled questionnaire, and a `Store` on it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dialogs import Survey
+from storage.database import create_engine
+from storage.repository import Store
+from storage.schema import upgrade
+from tests.export.helpers import bundled_survey
+
+POSTGRES_SKIP = "TEST_DATABASE_URL is not set: PostgreSQL half skipped"
+
+
+@pytest.fixture(scope="session")
+def survey() -> Survey:
+    return bundled_survey()
+
+
+@pytest.fixture
+async def url(tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'export.db'}"
+    await upgrade(url)
+    return url
+
+
+@pytest.fixture
+async def engine(url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def store(engine: AsyncEngine, survey: Survey) -> Store:
+    store = Store(engine, survey, file_hash="0" * 64)
+    await store.register_survey()
+    return store
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def any_store(
+    request: pytest.FixtureRequest, tmp_path: Path, survey: Survey
+) -> AsyncIterator[Store]:
+    """A Store on SQLite, then on PostgreSQL (`TEST_DATABASE_URL`, emptied first)."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'export.db'}"
+    else:
+        url = os.environ.get("TEST_DATABASE_URL", "")
+        if not url:
+            pytest.skip(POSTGRES_SKIP)
+        from tests.storage.conftest import reset_postgres
+
+        await reset_postgres(url)
+    await upgrade(url)
+    engine = create_engine(url)
+    try:
+        store = Store(engine, survey, file_hash="0" * 64)
+        await store.register_survey()
+        yield store
+    finally:
+        await engine.dispose()
