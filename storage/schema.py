@@ -16,6 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection, make_url
 
 from storage.database import create_engine
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 UPGRADE_COMMAND = "consultbot db upgrade"
+MIGRATION_LOCK = 0x636F6E73756C74  # "consult": the advisory lock key of migrations
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -68,6 +70,12 @@ async def _run_command(url: str, run: str, revision: str) -> None:
 
     try:
         async with engine.begin() as connection:
+            # One migration at a time: SQLite's BEGIN IMMEDIATE already holds the write lock;
+            # on PostgreSQL a transaction-scoped advisory lock serialises two `db upgrade`s.
+            if connection.dialect.name == "postgresql":
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
             before = await connection.run_sync(_current)
             await connection.run_sync(work)
             after = await connection.run_sync(_current)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -55,6 +57,12 @@ async def test_upgrade_from_empty(empty_url: str) -> None:
     assert await current_revision(empty_url) == head_revision()
     assert await table_names(empty_url) >= TABLES
     await upgrade(empty_url)  # at head already: nothing to do
+    await usable(empty_url)
+
+
+async def test_concurrent_upgrades_run_one_after_the_other(empty_url: str) -> None:
+    await asyncio.gather(upgrade(empty_url), upgrade(empty_url), upgrade(empty_url))
+    assert await current_revision(empty_url) == head_revision()
     await usable(empty_url)
 
 
