@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 
 from dialogs.model import Question, QuestionType, Survey
 from storage.codebook import option_label
+from storage.export import collect_between_batches, prefetch
 from storage.repository import ResponseRow, Store
 
 log = logging.getLogger(__name__)
@@ -216,6 +217,9 @@ class Aggregator:
 CHART_WIDTH = 760
 LABEL_WIDTH = 300
 BAR_AREA = 330
+"""The longest bar, in pixels, when the values beside the bars are short."""
+NOTE_CHAR_WIDTH = 7.2
+"""An upper estimate of a character's width in the 12.5 px font of the values."""
 LABEL_CHARS = 44
 LINE_HEIGHT = 16
 BAR_HEIGHT = 18
@@ -236,6 +240,8 @@ def _esc(text: object) -> str:
 def bar_chart(bars: Sequence[Bar], *, title: str, css_class: str = "chart") -> str:
     """A horizontal bar chart as an inline SVG element (labels wrapped on the left)."""
     largest = max((bar.value for bar in bars), default=0) or 1
+    longest_note = max((len(bar.note) for bar in bars), default=0) * NOTE_CHAR_WIDTH + 12
+    area = max(120.0, min(BAR_AREA, CHART_WIDTH - LABEL_WIDTH - longest_note))
     parts: list[str] = []
     y = 4
     for bar in bars:
@@ -252,7 +258,7 @@ def bar_chart(bars: Sequence[Bar], *, title: str, css_class: str = "chart") -> s
             for k, line in enumerate(lines)
         )
         parts.append(f'<text class="label" text-anchor="end">{spans}</text>')
-        width = BAR_AREA * bar.value / largest if bar.value > 0 else 0
+        width = area * bar.value / largest if bar.value > 0 else 0
         bar_y = y + (height - BAR_HEIGHT) / 2
         parts.append(
             f'<rect class="bar" x="{LABEL_WIDTH}" y="{bar_y:.0f}" width="{width:.1f}" '
@@ -282,10 +288,9 @@ class _Formatter:
         return text.replace(",", "\u202f") if self.language == "fr" else text
 
     def decimal(self, x: float, digits: int = 1) -> str:
-        text = f"{x:,.{digits}f}"
-        if self.language == "fr":
-            text = text.replace(",", "\u202f").replace(".", ",")
-        return text
+        """Without thousands separators: a mean year reads 2013.5, not 2,013.5."""
+        text = f"{x:.{digits}f}"
+        return text.replace(".", ",") if self.language == "fr" else text
 
     def percent(self, part: float, whole: float) -> str:
         value = 100 * part / whole if whole else 0.0
@@ -370,7 +375,7 @@ def _number_bars(tally: Tally, fmt: _Formatter) -> list[Bar]:
     for index, count in enumerate(counts):
         start = low + index * width
         end = start + width
-        label = f"{fmt.decimal(start, 0)} – {fmt.decimal(end, 0)}"
+        label = f"{fmt.integer(round(start))} – {fmt.integer(round(end))}"
         bars.append(
             Bar(label, count, f"{fmt.integer(count)} ({fmt.percent(count, tally.answered)})")
         )
@@ -594,12 +599,16 @@ async def write_report(
     aggregator = Aggregator(survey, options.text_limit)
     if progress is not None:
         progress(0, total)
-    async for batch in store.stream_responses(
+    batches = store.stream_responses(
         options.batch_size, options.include_drafts, options.include_preview
-    ):
-        aggregator.add(batch)
-        if progress is not None:
-            progress(aggregator.responses, max(total, aggregator.responses))
+    )
+    with collect_between_batches() as between_batches:
+        async for batch in prefetch(batches):
+            aggregator.add(batch)
+            del batch
+            between_batches()
+            if progress is not None:
+                progress(aggregator.responses, max(total, aggregator.responses))
     page, charts = render_report(
         survey,
         aggregator,
