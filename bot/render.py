@@ -207,7 +207,11 @@ class Renderer:
         step = screen.step
         qtype = q.type
         answer = screen.answer.value if screen.answer is not None else None
-        if screen.awaiting_other:
+        if screen.awaiting_other or qtype in (
+            QuestionType.TEXT,
+            QuestionType.NUMBER,
+            QuestionType.EMAIL,
+        ):
             return [], 1
         if qtype is QuestionType.CONSENT:
             accept = self.tx(lang, q.accept_label) or t(lang, "button.accept")
