@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 
 from bot.config import DEFAULT_SURVEY
+from bot.runner import Running
 from bot.survey_file import LoadedSurvey, load_survey_file
-from tests.botapi.server import FakeBotAPI
-from tests.e2e.harness import INSIDE_WINDOW, ManualClock
+from dialogs import Survey
+from tests.e2e.harness import INSIDE_WINDOW, ManualClock, RecordingBotAPI, polling_bot
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    server = FakeBotAPI()
+async def api() -> AsyncIterator[RecordingBotAPI]:
+    server = RecordingBotAPI()
     await server.start()
     try:
         yield server
@@ -36,3 +37,21 @@ def clock() -> ManualClock:
 @pytest.fixture(scope="session")
 def loaded() -> LoadedSurvey:
     return load_survey_file(DEFAULT_SURVEY)
+
+
+@pytest.fixture
+def survey(loaded: LoadedSurvey) -> Survey:
+    return loaded.survey
+
+
+@pytest.fixture
+async def running(
+    api: RecordingBotAPI, database_url: str, clock: ManualClock
+) -> AsyncIterator[Running]:
+    """The bot in this process, long-polling the local server, on the test's clock."""
+    async with polling_bot(api, database_url, clock) as bot:
+        yield bot
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: starts bot processes (deselect with -m 'not slow')")

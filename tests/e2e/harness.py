@@ -9,19 +9,42 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from bot.app import set_commands
 from bot.config import DEFAULT_SURVEY, Settings
 from bot.runner import Running, running_bot
+from bot.survey_file import LoadedSurvey
 from dialogs import QuestionType, State, Survey
 from dialogs.model import Question
-from storage.repository import ParticipantKey
+from dialogs.state import Phase
+from storage.database import create_engine
+from storage.repository import ParticipantKey, Snapshot, Store
+from storage.schema import ensure_schema
 from tests.botapi.server import FakeBotAPI, SentMessage
 
 INSIDE_WINDOW = datetime.fromisoformat("2022-02-01T10:00:00+01:00")
+
+
+class RecordingBotAPI(FakeBotAPI):
+    """The local server, keeping every update it queued so that a test can deliver one again
+    with the same `update_id` (`redeliver`), as Telegram does after a lost acknowledgement."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.updates: dict[int, dict[str, Any]] = {}
+
+    def push_raw_update(self, update: Mapping[str, Any]) -> int:
+        update_id = super().push_raw_update(update)
+        self.updates.setdefault(update_id, {**update, "update_id": update_id})
+        return update_id
+
+    def redeliver(self, update_id: int) -> int:
+        return self.push_raw_update(self.updates[update_id])
 
 
 class ManualClock:
@@ -53,11 +76,19 @@ def settings_for(api: FakeBotAPI, database_url: str, **extra: str) -> Settings:
 
 @contextlib.asynccontextmanager
 async def polling_bot(
-    api: FakeBotAPI, database_url: str, clock: ManualClock, **extra: str
+    api: FakeBotAPI,
+    database_url: str,
+    clock: ManualClock,
+    *,
+    commands: bool = False,
+    **extra: str,
 ) -> AsyncIterator[Running]:
-    """The bot, in this process, long-polling the local server until the block ends."""
+    """The bot, in this process, long-polling the local server until the block ends
+    (`commands`: set the command menu first, as `run_polling` does)."""
     settings = settings_for(api, database_url, **extra)
     async with running_bot(settings, clock) as running:
+        if commands:
+            await set_commands(running.bot, running.ctx.survey.languages)
         task = asyncio.create_task(
             running.dispatcher.start_polling(
                 running.bot,
@@ -70,11 +101,24 @@ async def polling_bot(
         try:
             yield running
         finally:
-            with contextlib.suppress(RuntimeError):
+            try:
                 await running.dispatcher.stop_polling()
+            except RuntimeError:  # the polling task had not started yet: it never will
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await running.guard.drain(5)
+
+
+@contextlib.asynccontextmanager
+async def open_store(database_url: str, loaded: LoadedSurvey) -> AsyncIterator[Store]:
+    """The bot's database, opened by the test (to look at what a bot process stored)."""
+    await ensure_schema(database_url)
+    engine = create_engine(database_url)
+    try:
+        yield Store(engine, loaded.survey, file_hash=loaded.file_hash)
+    finally:
+        await engine.dispose()
 
 
 @dataclass
@@ -120,6 +164,18 @@ class BotProcess:
             self.process.kill()
             self.process.wait(10)
 
+    async def wait_polling(self, timeout: float = 20) -> None:
+        """Wait until the process holds a getUpdates request open (it is serving)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self.api.polling:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"the bot exited with {self.process.returncode}")
+            if loop.time() > deadline:
+                raise TimeoutError("the bot process did not start polling")
+            await asyncio.sleep(0.02)
+
 
 class Participant:
     """A Telegram user who talks to the bot through the local server."""
@@ -131,12 +187,16 @@ class Participant:
         *,
         language: str = "fr",
         running: Running | None = None,
+        replies: bool = False,
     ) -> None:
         self.api = api
         self.user_id = user_id
         self.language = language
         self.running = running
         """The in-process bot, whose in-flight count tells when it is done; else a quiet time."""
+        self.replies = replies
+        """Without `running`: every action gets a reply, so settle waits for one, then a short
+        quiet time (faster than the long quiet time that has to cover the bot's work)."""
 
     @property
     def key(self) -> ParticipantKey:
@@ -153,7 +213,11 @@ class Participant:
     async def settle(self) -> None:
         """Wait until the bot has handled everything sent so far."""
         if self.running is None:
-            await self.api.wait_idle(quiet=0.3, timeout=20)
+            if self.replies:
+                await self.api.wait_for_message(self.user_id, timeout=20)
+                await self.api.wait_idle(quiet=0.1, timeout=20)
+            else:
+                await self.api.wait_idle(quiet=0.3, timeout=20)
             return
         guard = self.running.guard
         for _ in range(200):
@@ -219,3 +283,19 @@ async def answer_current(participant: Participant, survey: Survey, state: State)
         message = await participant.press(data, message)
     confirm = next(data for _, data in participant.buttons(message) if data.startswith("k:"))
     await participant.press(confirm, message)
+
+
+async def answer_until(
+    participant: Participant,
+    survey: Survey,
+    load: Callable[[], Awaitable[Snapshot]],
+    done: Callable[[State], bool] = lambda state: state.phase is not Phase.ANSWERING,
+) -> State:
+    """Answer question after question (`answer_current`) until `done(state)`; returns the state.
+    `load()` reads the stored Snapshot."""
+    for _ in range(len(survey.questions) + 5):
+        snapshot = await load()
+        if done(snapshot.state) or snapshot.state.phase is not Phase.ANSWERING:
+            return snapshot.state
+        await answer_current(participant, survey, snapshot.state)
+    raise AssertionError("the questionnaire did not end")
