@@ -297,6 +297,14 @@ class CsvWriter:
         self._staged.discard()
 
 
+XLSX_MAX_ROWS = 1_048_576
+"""Rows of a spreadsheet (the header included)."""
+
+
+class ExportTooLarge(ValueError):
+    """More responses than the format can hold."""
+
+
 class XlsxWriter:
     """Two sheets: the responses, then the codebook. Constant memory: rows go to disk in order."""
 
@@ -339,6 +347,11 @@ class XlsxWriter:
         self._row = 1
 
     def write(self, rows: list[list[Cell]]) -> None:
+        if self._row + len(rows) > XLSX_MAX_ROWS:
+            raise ExportTooLarge(
+                f"an XLSX sheet holds at most {XLSX_MAX_ROWS - 1:,} responses: "
+                "export as CSV or JSON instead"
+            )
         write_string = self._sheet.write_string
         write_number = self._sheet.write_number
         for cells in rows:

@@ -22,6 +22,7 @@ from storage.codebook import build_columns
 from storage.export import (
     FORMULA_PREFIXES,
     ExportOptions,
+    ExportTooLarge,
     codebook_path,
     export_responses,
     neutralize,
@@ -369,3 +370,13 @@ async def _run(func: Any, args: argparse.Namespace, settings: Settings) -> int:
 
     result: int = await asyncio.to_thread(func, args, settings)
     return result
+
+
+async def test_xlsx_refuses_more_rows_than_a_sheet_holds(
+    store: Store, survey: Survey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seed(store, survey)
+    monkeypatch.setattr("storage.export.XLSX_MAX_ROWS", 10)
+    with pytest.raises(ExportTooLarge, match="CSV or JSON"):
+        await export(store, tmp_path, "xlsx")
+    assert [name for name in files(tmp_path) if "export-" in name] == []
