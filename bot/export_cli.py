@@ -73,9 +73,14 @@ async def _with_store(
 ) -> T:
     from storage.database import create_engine
     from storage.repository import Store
+    from storage.schema import SchemaOutOfDate, ensure_schema
 
     loaded = _load(Path(args.survey) if args.survey else settings.survey_file)
     url = args.database_url or settings.database_url
+    try:
+        await ensure_schema(url)
+    except SchemaOutOfDate as exc:
+        raise SystemExit(f"consultbot: {exc}") from exc
     engine = create_engine(url)
     try:
         store = Store(engine, loaded.survey, file_hash=loaded.file_hash)

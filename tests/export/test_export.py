@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import random
 import re
 import zipfile
@@ -15,7 +16,7 @@ import pytest
 
 from benchmarks.generate import synthetic_answers, synthetic_responses
 from bot.config import Settings
-from bot.export_cli import add_export_commands
+from bot.export_cli import ProgressBar, add_export_commands
 from dialogs import Answer, Phase, Survey
 from dialogs.events import Start, Submit
 from storage.codebook import build_columns
@@ -380,3 +381,23 @@ async def test_xlsx_refuses_more_rows_than_a_sheet_holds(
     with pytest.raises(ExportTooLarge, match="CSV or JSON"):
         await export(store, tmp_path, "xlsx")
     assert [name for name in files(tmp_path) if "export-" in name] == []
+
+
+def test_the_progress_bar_draws_on_a_terminal_only() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    bar = ProgressBar("export csv", terminal)
+    bar(0, 200)
+    bar(200, 200)
+    bar.close()
+    drawn = terminal.getvalue()
+    assert drawn.startswith("\rexport csv [")
+    assert "200/200 (100%)" in drawn and drawn.endswith("\n")
+    piped = io.StringIO()
+    bar = ProgressBar("export csv", piped)
+    bar(100, 200)
+    bar.close()
+    assert piped.getvalue() == ""
