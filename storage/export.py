@@ -167,6 +167,10 @@ class RowEncoder:
                 positions,
                 other[0] if other else -1,
             )
+        self._codes = {
+            qid: plan[1] for qid, plan in self._plans.items() if plan[0] == _CODE and plan[4] < 0
+        }
+        """Questions whose answer goes as it is into one column, without an "other" text."""
         self._unknown: set[tuple[str, str]] = set()
 
     def _times(self, moment: datetime | None) -> tuple[Cell, Cell]:
@@ -191,14 +195,21 @@ class RowEncoder:
         cells[i + 3], cells[i + 4] = self._times(row.started_at)
         cells[i + 5], cells[i + 6] = self._times(row.submitted_at)
         plans = self._plans
+        codes = self._codes
         text = self._text
         for qid, answer in row.answers.items():
-            plan = plans.get(qid)
             value = answer.value
-            if plan is None or value is None:
-                continue  # a question no longer in the file, or skipped
+            if value is None:
+                continue  # skipped
+            index = codes.get(qid)
+            if index is not None:  # the common case: an option id or a number, as it is
+                cells[index] = " ".join(value) if isinstance(value, tuple) else value
+                continue
+            plan = plans.get(qid)
+            if plan is None:
+                continue  # a question no longer in the file
             how, index, end, positions, other_index = plan
-            if how == _CODE:  # single_choice (option id), scale and number (numbers)
+            if how == _CODE:  # single_choice with an "other" text
                 cells[index] = " ".join(value) if isinstance(value, tuple) else value
             elif how == _TEXT:
                 cells[index] = text(value)
