@@ -23,7 +23,6 @@ half-written file behind.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import csv
 import gc
@@ -31,11 +30,11 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Literal, Protocol, TypeVar
+from typing import IO, Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from dialogs.model import QuestionType, Survey
@@ -52,8 +51,6 @@ from storage.pseudonyms import Pseudonymizer, load_pseudonymizer
 from storage.repository import ResponseRow, Store
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 Format = Literal["csv", "xlsx", "json"]
 FORMATS: tuple[Format, ...] = ("csv", "xlsx", "json")
@@ -499,29 +496,6 @@ def collect_between_batches() -> Iterator[Callable[[], None]]:
             gc.enable()
 
 
-async def prefetch(batches: AsyncIterator[T]) -> AsyncIterator[T]:
-    """The items of `batches`, the next one requested before the current one is handed out.
-
-    `Store.stream_responses` reads in a worker thread: while the caller encodes and writes one
-    batch, the database reads the next (SQLite releases the GIL while it steps through rows).
-    """
-    iterator = aiter(batches)
-    pending: asyncio.Future[T] = asyncio.ensure_future(anext(iterator))
-    try:
-        while True:
-            try:
-                item = await pending
-            except StopAsyncIteration:
-                return
-            pending = asyncio.ensure_future(anext(iterator))
-            yield item
-    finally:
-        if not pending.done():
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await pending
-
-
 async def expected_rows(store: Store, include_drafts: bool, include_preview: bool) -> int:
     """How many responses an export with these options will hold (for a progress bar)."""
     counts = await store.counts_by_status()
@@ -576,7 +550,7 @@ async def export_responses(
             options.batch_size, options.include_drafts, options.include_preview
         )
         with collect_between_batches() as between_batches:
-            async for batch in prefetch(batches):
+            async for batch in batches:
                 writer.write([encode(row) for row in batch])
                 written += len(batch)
                 del batch

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 from dialogs.model import Question, QuestionType, Survey
 from storage.codebook import option_label
-from storage.export import collect_between_batches, prefetch
+from storage.export import collect_between_batches
 from storage.repository import ResponseRow, Store
 
 log = logging.getLogger(__name__)
@@ -603,7 +603,7 @@ async def write_report(
         options.batch_size, options.include_drafts, options.include_preview
     )
     with collect_between_batches() as between_batches:
-        async for batch in prefetch(batches):
+        async for batch in batches:
             aggregator.add(batch)
             del batch
             between_batches()
