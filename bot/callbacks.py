@@ -79,14 +79,14 @@ def language(code: str) -> str:
 
 
 def _int(text: str) -> int | None:
-    if text.isdigit() and len(text) <= 9:
+    if text.isascii() and text.isdigit() and len(text) <= 9:
         return int(text)
     return None
 
 
 def _decode_option(question: Question, code: str) -> str | None:
     if question.type is QuestionType.SCALE:
-        if code.lstrip("-").isdigit() and len(code) <= 4:
+        if code.isascii() and code.lstrip("-").isdigit() and len(code) <= 4:
             return code
         return None
     if question.type is QuestionType.CONSENT:

@@ -150,6 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("revision", nargs="?", help="target revision (default: head / one step back)")
     db.add_argument("--database-url", help="default: DATABASE_URL")
     db.set_defaults(func=cmd_db)
+
+    from bot.export_cli import add_export_commands
+
+    add_export_commands(sub)
+    try:
+        from bot.admin_cli import add_admin_commands
+    except ImportError:  # the admin tools are being built
+        pass
+    else:
+        add_admin_commands(sub)
     return parser
 
 

@@ -36,7 +36,7 @@ def _admin_ids(raw: str) -> frozenset[int]:
         part = part.strip()
         if not part:
             continue
-        if not part.lstrip("-").isdigit():
+        if not (part.isascii() and part.lstrip("-").isdigit()):
             raise ConfigError(f"ADMIN_IDS must list numeric Telegram user ids, not {part!r}")
         ids.add(int(part))
     return frozenset(ids)

@@ -35,7 +35,7 @@ from dialogs.events import (
 )
 from dialogs.screens import Output
 from dialogs.state import Phase, State
-from storage.repository import ParticipantKey
+from storage.repository import ParticipantKey, ReferenceTaken
 
 log = logging.getLogger(__name__)
 
@@ -113,13 +113,23 @@ class ParticipantHandlers:
             return transition(ctx.survey, state, concrete, clock())
 
         async with ctx.locks.hold(user.id):
-            applied = await ctx.store.apply(
-                self.key(user),
-                step,
-                clock=clock,
-                update_id=update_id,
-                language_hint=ctx.language_for(user.language_code),
-            )
+            for _attempt in range(5):
+                try:
+                    applied = await ctx.store.apply(
+                        self.key(user),
+                        step,
+                        clock=clock,
+                        update_id=update_id,
+                        language_hint=ctx.language_for(user.language_code),
+                    )
+                    break
+                except ReferenceTaken as exc:
+                    if not isinstance(event, Submit):
+                        raise
+                    log.warning("receipt reference %s taken; drawing another", exc.reference)
+                    event = Submit(new_reference(), event.step)
+            else:
+                raise RuntimeError("no free receipt reference after 5 draws")
         if applied.duplicate:
             log.info("update %s already handled, ignored", update_id)
             return
@@ -301,8 +311,8 @@ class ParticipantHandlers:
             return
         async with self.ctx.locks.hold(user.id):
             erased = await self.ctx.store.erase(self.key(user))
-        log.info("participant erased their data (rows: %s)", erased)
-        await sender.send_text(chat_id, t(lang, "delete.done"))
+        log.info("participant %s erased their data: %s", user.id, erased)
+        await sender.send_text(chat_id, t(lang, "delete.done" if erased else "delete.nothing"))
 
     async def _reply(
         self, bot: Bot, message: Message, text: str, markup: InlineKeyboardMarkup | None = None

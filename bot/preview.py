@@ -1,4 +1,8 @@
-"""Wiring of the terminal preview: the survey, the state store and the terminal session."""
+"""Wiring of the terminal preview: the survey, where its answers are kept, the terminal session.
+
+By default the preview's answers are stored (status `preview`, left out of exports) under a
+name, so that `consultbot try --as NAME` resumes it; `--no-store` keeps them in memory only.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,29 @@ from bot.survey_file import LoadedSurvey
 from bot.terminal import TerminalSession
 from dialogs.engine import Result, new_state
 from dialogs.state import State
+from storage.database import create_engine
+from storage.repository import ParticipantKey, Store
+from storage.schema import ensure_schema
 
 
 async def _read_line() -> str | None:
     line = await asyncio.to_thread(sys.stdin.readline)
     return line if line else None
+
+
+async def _in_memory(
+    loaded: LoadedSurvey, language: str | None, clock: Callable[[], datetime]
+) -> None:
+    state = new_state(loaded.survey, language)
+
+    async def apply(step: Callable[[State], Result]) -> Result:
+        nonlocal state
+        result = step(state)
+        state = result.state
+        return result
+
+    session = TerminalSession(loaded.survey, apply, clock, sys.stdout, state.language)
+    await session.run(_read_line)
 
 
 async def run_preview(
@@ -29,15 +51,28 @@ async def run_preview(
     memory: bool,
     clock: Callable[[], datetime],
 ) -> int:
-    survey = loaded.survey
-    state = new_state(survey, language)
+    if memory:
+        await _in_memory(loaded, language, clock)
+        return 0
+    await ensure_schema(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        store = Store(engine, loaded.survey, file_hash=loaded.file_hash)
+        await store.register_survey()
+        key = ParticipantKey(preview_name=name)
+        if fresh:
+            await store.erase(key)
+        snapshot = await store.load(key, language)
 
-    async def apply(step: Callable[[State], Result]) -> Result:
-        nonlocal state
-        result = step(state)
-        state = result.state
-        return result
+        async def apply(step: Callable[[State], Result]) -> Result:
+            applied = await store.apply(
+                key, step, clock=clock, language_hint=language, preview=True
+            )
+            assert applied.result is not None
+            return applied.result
 
-    session = TerminalSession(survey, apply, clock, sys.stdout, state.language)
-    await session.run(_read_line)
+        session = TerminalSession(loaded.survey, apply, clock, sys.stdout, snapshot.state.language)
+        await session.run(_read_line)
+    finally:
+        await engine.dispose()
     return 0

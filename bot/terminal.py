@@ -98,7 +98,7 @@ class TerminalSession:
         if isinstance(self.screen, ReviewScreen):
             if command == "submit":
                 return Submit(new_reference())
-            if command == "edit" and rest.strip().isdigit():
+            if command == "edit" and rest.strip().isascii() and rest.strip().isdigit():
                 number = int(rest.strip())
                 if 1 <= number <= len(self.screen.items):
                     return Edit(self.screen.items[number - 1].question.id)
