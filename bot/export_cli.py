@@ -47,8 +47,11 @@ class ProgressBar:
         filled = int(self.width * fraction)
         bar = "#" * filled + "-" * (self.width - filled)
         self.stream.write(f"\r{self.label} [{bar}] {done:,}/{total:,} ({fraction:.0%})")
-        self.stream.flush()
         self._drawn = True
+        if done >= total:  # complete: end the line before anything else is logged
+            self.stream.write("\n")
+            self._drawn = False
+        self.stream.flush()
 
     def close(self) -> None:
         if self._drawn:
