@@ -48,7 +48,7 @@ from storage.codebook import (
     codebook,
 )
 from storage.pseudonyms import Pseudonymizer, load_pseudonymizer
-from storage.repository import ResponseRow, Store
+from storage.repository import AnswerBatch, Store
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +169,7 @@ class RowEncoder:
         }
         """Questions whose answer goes as it is into one column, without an "other" text."""
         self._unknown: set[tuple[str, str]] = set()
+        self._values: dict[str, Any] = {}
 
     def _times(self, moment: datetime | None) -> tuple[Cell, Cell]:
         if moment is None:
@@ -179,55 +180,95 @@ class RowEncoder:
             moment.astimezone(self._zone).isoformat(timespec="seconds"),
         )
 
-    def encode(self, row: ResponseRow) -> list[Cell]:
-        cells: list[Cell] = [None] * self.width
-        cells[0] = self._pseudonym(row.telegram_id, row.preview_name)
-        i = 1
-        if self._with_telegram_ids:
-            cells[1] = row.telegram_id
-            i = 2
-        cells[i] = row.reference
-        cells[i + 1] = row.status
-        cells[i + 2] = row.language
-        cells[i + 3], cells[i + 4] = self._times(row.started_at)
-        cells[i + 5], cells[i + 6] = self._times(row.submitted_at)
+    def encode_batch(self, batch: AnswerBatch) -> list[list[Cell]]:
+        """The rows of a batch read as plain tuples (`Store.stream_answer_batches`)."""
+        width = self.width
+        pseudonym = self._pseudonym
+        times = self._times
+        telegram = self._with_telegram_ids
+        by_id: dict[int, list[Cell]] = {}
+        for (
+            rid,
+            telegram_id,
+            preview_name,
+            status,
+            reference,
+            language,
+            started,
+            submitted,
+        ) in batch.responses:
+            cells: list[Cell] = [None] * width
+            cells[0] = pseudonym(telegram_id, preview_name)
+            i = 1
+            if telegram:
+                cells[1] = telegram_id
+                i = 2
+            cells[i] = reference
+            cells[i + 1] = status
+            cells[i + 2] = language
+            cells[i + 3], cells[i + 4] = times(started)
+            cells[i + 5], cells[i + 6] = times(submitted)
+            by_id[rid] = cells
         plans = self._plans
         codes = self._codes
         text = self._text
-        for qid, answer in row.answers.items():
-            value = answer.value
+        value_of = self._values.get
+        decode = self._decode
+        current = None
+        row: list[Cell] | None = None
+        for rid, qid, raw, other in batch.answers:
+            if rid != current:
+                current, row = rid, by_id.get(rid)
+            if row is None or raw == "null":
+                continue
+            value = value_of(raw)
             if value is None:
-                continue  # skipped
+                value = decode(raw)
             index = codes.get(qid)
-            if index is not None:  # the common case: an option id or a number, as it is
-                cells[index] = " ".join(value) if isinstance(value, tuple) else value
+            if index is not None:
+                row[index] = " ".join(value) if isinstance(value, tuple) else value
                 continue
             plan = plans.get(qid)
             if plan is None:
-                continue  # a question no longer in the file
+                continue
             how, index, end, positions, other_index = plan
-            if how == _CODE:  # single_choice with an "other" text
-                cells[index] = " ".join(value) if isinstance(value, tuple) else value
+            if how == _CODE:
+                row[index] = " ".join(value) if isinstance(value, tuple) else value
             elif how == _TEXT:
-                cells[index] = text(value)
+                row[index] = text(value)
             elif how == _MULTI:
-                cells[index:end] = _ZEROS[: end - index]
+                row[index:end] = _ZEROS[: end - index]
                 for option_id in value if type(value) is tuple else (str(value),):
                     position = positions.get(option_id)
                     if position is None:
                         self._warn_unknown(qid, option_id)
                     else:
-                        cells[position] = 1
+                        row[position] = 1
             elif how == _RANK:
                 ranked = value if type(value) is tuple else (str(value),)
-                cells[index : index + min(len(ranked), end - index)] = ranked[: end - index]
-            else:  # consent: True when accepted
-                cells[index] = 1 if value is True else text(value)
-            if other_index >= 0:
-                other = answer.other
-                if other is not None:
-                    cells[other_index] = text(other)
-        return cells
+                row[index : index + min(len(ranked), end - index)] = ranked[: end - index]
+            else:
+                row[index] = 1 if value is True else text(value)
+            if other_index >= 0 and other is not None:
+                row[other_index] = text(other)
+        return list(by_id.values())
+
+    def _decode(self, raw: str) -> Any:
+        """A JSON value: strings without escapes sliced, whole numbers parsed, the rest by json;
+        short ones remembered (option ids, numbers and option lists recur)."""
+        if raw[:1] == '"' and "\\" not in raw:
+            value: Any = raw[1:-1]
+        elif raw.isdigit():
+            value = int(raw)
+        else:
+            value = json.loads(raw)
+            if isinstance(value, list):
+                value = tuple(str(v) for v in value)
+        if len(raw) <= 40:
+            if len(self._values) >= 20_000:
+                self._values.clear()
+            self._values[raw] = value
+        return value
 
     def _warn_unknown(self, question_id: str, option_id: str) -> None:
         if (question_id, option_id) not in self._unknown:
@@ -545,14 +586,13 @@ async def export_responses(
     try:
         if progress is not None:
             progress(0, total)
-        encode = encoder.encode
-        batches = store.stream_responses(
+        batches = store.stream_answer_batches(
             options.batch_size, options.include_drafts, options.include_preview
         )
         with collect_between_batches() as between_batches:
             async for batch in batches:
-                writer.write([encode(row) for row in batch])
-                written += len(batch)
+                writer.write(encoder.encode_batch(batch))
+                written += len(batch.responses)
                 del batch
                 between_batches()
                 if progress is not None:

@@ -316,10 +316,10 @@ async def test_a_failed_export_leaves_no_file(
 ) -> None:
     await seed(store, survey)
 
-    def broken(self: object, row: object) -> list[object]:
+    def broken(self: object, batch: object) -> list[object]:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("storage.export.RowEncoder.encode", broken)
+    monkeypatch.setattr("storage.export.RowEncoder.encode_batch", broken)
     for fmt in FORMATS:
         with pytest.raises(RuntimeError):
             await export(store, tmp_path, fmt)
