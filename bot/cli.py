@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_dotenv
-from bot.survey_file import LoadedSurvey, load_survey_file
+from bot.survey_file import load_or_exit, load_survey_file
 from dialogs import SurveyError
 
 log = logging.getLogger("consultbot")
@@ -19,20 +19,6 @@ log = logging.getLogger("consultbot")
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _load(path: Path) -> LoadedSurvey:
-    try:
-        return load_survey_file(path)
-    except OSError as exc:
-        raise SystemExit(f"consultbot: cannot read the survey file {path}: {exc.strerror}") from exc
-    except SurveyError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        raise SystemExit(
-            f"consultbot: {len(exc.problems)} problem(s) in {path}; fix them and run "
-            f"`consultbot check {path}`"
-        ) from exc
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
@@ -59,7 +45,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_try(args: argparse.Namespace, settings: Settings) -> int:
     from bot.preview import run_preview
 
-    loaded = _load(Path(args.file) if args.file else settings.survey_file)
+    loaded = load_or_exit(Path(args.file) if args.file else settings.survey_file)
     return asyncio.run(
         run_preview(
             loaded,

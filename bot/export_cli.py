@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from bot.config import Settings
-from bot.survey_file import LoadedSurvey, load_survey_file
-from dialogs import SurveyError
+from bot.survey_file import load_or_exit
 
 T = TypeVar("T")
 
@@ -60,17 +59,6 @@ class ProgressBar:
             self._drawn = False
 
 
-def _load(path: Path) -> LoadedSurvey:
-    try:
-        return load_survey_file(path)
-    except OSError as exc:
-        raise SystemExit(f"consultbot: cannot read the survey file {path}: {exc.strerror}") from exc
-    except SurveyError as exc:
-        for problem in exc.problems:
-            sys.stderr.write(f"{problem}\n")
-        raise SystemExit(f"consultbot: {len(exc.problems)} problem(s) in {path}") from exc
-
-
 async def _with_store(
     settings: Settings, args: argparse.Namespace, work: Callable[[Any], Awaitable[T]]
 ) -> T:
@@ -78,7 +66,7 @@ async def _with_store(
     from storage.repository import Store
     from storage.schema import SchemaOutOfDate, ensure_schema
 
-    loaded = _load(Path(args.survey) if args.survey else settings.survey_file)
+    loaded = load_or_exit(Path(args.survey) if args.survey else settings.survey_file)
     url = args.database_url or settings.database_url
     try:
         await ensure_schema(url)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from dialogs import Survey, parse_survey
+from dialogs import Survey, SurveyError, parse_survey
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,21 @@ class LoadedSurvey:
     survey: Survey
     path: Path
     file_hash: str
+
+
+def load_or_exit(path: Path) -> LoadedSurvey:
+    """For the command line: the survey, or exit naming every problem of the file."""
+    try:
+        return load_survey_file(path)
+    except OSError as exc:
+        raise SystemExit(f"consultbot: cannot read the survey file {path}: {exc.strerror}") from exc
+    except SurveyError as exc:
+        for problem in exc.problems:
+            sys.stderr.write(f"{problem}\n")
+        raise SystemExit(
+            f"consultbot: {len(exc.problems)} problem(s) in {path}; fix them and run "
+            f"`consultbot check {path}`"
+        ) from exc
 
 
 def load_survey_file(path: Path) -> LoadedSurvey:

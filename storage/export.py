@@ -1,7 +1,7 @@
 """Staff export of a survey's responses: CSV, XLSX or JSON, each with its codebook (SPEC §6).
 
 One row per response, one column per question (see `storage.codebook` for the layout). Rows are
-read in batches from `Store.stream_responses` and written as they come, so memory stays flat
+read in batches from `Store.stream_answer_batches` and written as they come, so memory stays flat
 however many responses there are:
 
 - CSV: UTF-8 with a byte-order mark (Excel then reads accents right); the codebook is a second
