@@ -1,0 +1,370 @@
+"""The delivery engine: drains the broadcast queue (`storage.broadcasts`) within Telegram's limits.
+
+Rate control is ours, not the Bot API's: a token bucket paces every sendMessage of this process
+(`BROADCAST_RATE`, default 25 per second; Telegram allows about 30), and a chat gets at most one
+message a second. Telegram's answers:
+
+- 429 Too Many Requests: the message was not delivered. The whole engine stops sending for
+  `retry_after` seconds (the bucket is emptied and paused), the row is released and tried again;
+  a 429 does not count as a failed attempt.
+- 403 Forbidden: the participant blocked the bot. The row becomes `blocked` and the participant is
+  marked blocked: later segments leave them out.
+- Anything else (5xx, network errors, 400): retried with exponential backoff, up to
+  `max_attempts`, then `failed` with the last error.
+
+Crash safety - why a broadcast interrupted by SIGKILL sends nobody a second message - is
+explained in `storage.broadcasts`: rows are claimed in a committed transaction just before they
+are sent and their outcome is committed right after (every `RECORD_INTERVAL`). A claimed row
+whose outcome never got committed is in doubt and is never sent again (at-most-once). The window
+is Telegram's answer travelling back plus at most `RECORD_INTERVAL` plus one commit: a few tens
+of milliseconds, and only the messages in flight at that instant are concerned. A graceful stop
+(task cancelled, SIGTERM) lets the sends in flight finish and records them first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
+
+from bot.clock import Clock, system_clock
+from storage.broadcasts import BroadcastStore, Claimed, Counts, Result
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RATE = 25.0
+PER_CHAT_INTERVAL = 1.0
+"""Seconds between two messages to the same chat."""
+RECORD_INTERVAL = 0.02
+"""How often the outcomes of the sends are committed (seconds)."""
+MAX_BATCH = 200
+"""Most deliveries claimed in one transaction."""
+IDLE_POLL = 0.5
+DEFAULT_LEASE = 120.0
+"""Seconds after which a claimed, unrecorded row is surely not being sent by a live process (the
+longest HTTP call is far shorter): it is then in doubt and marked failed, never resent."""
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_BACKOFF = 2.0
+MAX_BACKOFF = 300.0
+
+Progress = Callable[[Counts], None]
+
+
+def rate_from_env(env: dict[str, str] | None = None) -> float:
+    source = os.environ if env is None else env
+    raw = source.get("BROADCAST_RATE", "")
+    try:
+        rate = float(raw) if raw else DEFAULT_RATE
+    except ValueError:
+        log.warning("BROADCAST_RATE=%r is not a number: using %s", raw, DEFAULT_RATE)
+        return DEFAULT_RATE
+    return rate if rate > 0 else DEFAULT_RATE
+
+
+def _float_env(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        return default
+
+
+class TokenBucket:
+    """`rate` tokens a second, at most `capacity` saved up; `pause` empties it for a while."""
+
+    def __init__(
+        self,
+        rate: float,
+        capacity: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate = rate
+        self.capacity = capacity if capacity is not None else max(1.0, rate * 0.05)
+        self.clock = clock
+        self.tokens = self.capacity
+        self.stamp = clock()
+        self.paused_until = 0.0
+
+    def _refill(self) -> None:
+        now = self.clock()
+        if now < self.paused_until:
+            self.stamp = now
+            return
+        start = max(self.stamp, self.paused_until)
+        if now > start:
+            self.tokens = min(self.capacity, self.tokens + (now - start) * self.rate)
+        self.stamp = now
+
+    async def take(self, most: int) -> int:
+        """Wait for at least one token; take up to `most` of them and return how many."""
+        while True:
+            self._refill()
+            if self.tokens >= 1.0:
+                count = min(most, int(self.tokens))
+                self.tokens -= count
+                return count
+            now = self.clock()
+            if now < self.paused_until:
+                await asyncio.sleep(self.paused_until - now)
+            else:
+                await asyncio.sleep((1.0 - self.tokens) / self.rate)
+
+    def give_back(self, count: int) -> None:
+        self.tokens = min(self.capacity, self.tokens + count)
+
+    def pause(self, seconds: float) -> None:
+        self._refill()
+        self.tokens = 0.0
+        self.paused_until = max(self.paused_until, self.clock() + seconds)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Broadcaster:
+    """Sends the queued deliveries of one survey through `bot`."""
+
+    def __init__(
+        self,
+        store: BroadcastStore,
+        bot: Bot,
+        *,
+        rate: float = DEFAULT_RATE,
+        allow_paid_broadcast: bool = False,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        backoff: float = DEFAULT_BACKOFF,
+        lease: float = DEFAULT_LEASE,
+        now: Clock = system_clock,
+        name: str | None = None,
+    ) -> None:
+        self.store = store
+        self.bot = bot
+        self.bucket = TokenBucket(rate)
+        self.allow_paid_broadcast = allow_paid_broadcast
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.lease = timedelta(seconds=lease)
+        self.now = now
+        self.name = name or worker_name()
+        self._last_sent: dict[int, float] = {}
+        self._results: list[Result] = []
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self.wake = asyncio.Event()
+        self.sent_calls = 0
+        self.too_many = 0
+
+    @classmethod
+    def from_env(cls, store: BroadcastStore, bot: Bot, **kwargs: object) -> Broadcaster:
+        """Settings from BROADCAST_RATE, BROADCAST_PAID, BROADCAST_LEASE, BROADCAST_BACKOFF."""
+        return cls(
+            store,
+            bot,
+            rate=rate_from_env(),
+            allow_paid_broadcast=os.environ.get("BROADCAST_PAID", "") in ("1", "true", "yes"),
+            lease=_float_env("BROADCAST_LEASE", DEFAULT_LEASE),
+            backoff=_float_env("BROADCAST_BACKOFF", DEFAULT_BACKOFF),
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    async def run(
+        self,
+        *,
+        broadcast_id: int | None = None,
+        until_idle: bool = False,
+        progress: Progress | None = None,
+    ) -> None:
+        """Drain the queue (only `broadcast_id`'s rows if given). Forever, or with `until_idle`
+        until nothing is left to send. Cancelling it finishes and records the sends in flight."""
+        log.info(
+            "broadcast worker %s: %.0f messages/s%s",
+            self.name,
+            self.bucket.rate,
+            ", paid broadcast" if self.allow_paid_broadcast else "",
+        )
+        await self.store.resolve_in_doubt(self.now(), self.lease)
+        recorder = asyncio.create_task(self._recorder(broadcast_id, progress))
+        last_resolve = time.monotonic()
+        try:
+            while True:
+                if time.monotonic() - last_resolve > self.lease.total_seconds() / 2:
+                    await self.store.resolve_in_doubt(self.now(), self.lease)
+                    last_resolve = time.monotonic()
+                wanted = await self.bucket.take(MAX_BATCH)
+                rows = await self.store.claim(
+                    self.name, self.now(), wanted, broadcast_id=broadcast_id
+                )
+                if len(rows) < wanted:
+                    self.bucket.give_back(wanted - len(rows))
+                for row in rows:
+                    task = asyncio.create_task(self._deliver(row))
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._in_flight.discard)
+                if rows:
+                    continue
+                if await self._idle(broadcast_id, until_idle):
+                    return
+        except asyncio.CancelledError:
+            log.info("broadcast worker %s stopping: finishing the sends in flight", self.name)
+            raise
+        finally:
+            await self._wind_down(recorder)
+
+    async def _idle(self, broadcast_id: int | None, until_idle: bool) -> bool:
+        """Nothing to claim now: True when the worker should stop (`until_idle`)."""
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=IDLE_POLL)
+            return False
+        await self._flush()
+        await self.store.finish_done(self.now())
+        due = await self.store.next_due()
+        if until_idle:
+            if broadcast_id is not None:
+                counts = await self.store.counts(broadcast_id)
+                if counts.pending == 0:
+                    return True
+            elif due is None:
+                return True
+        delay = IDLE_POLL
+        if due is not None:
+            delay = min(IDLE_POLL, max(0.01, (due - self.now()).total_seconds()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wake.wait(), delay)
+        self.wake.clear()
+        return False
+
+    async def _wind_down(self, recorder: asyncio.Task[None]) -> None:
+        in_flight = set(self._in_flight)
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=30)
+        recorder.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await recorder
+        await self._flush()
+        with contextlib.suppress(Exception):
+            await self.store.finish_done(self.now())
+
+    async def _recorder(self, broadcast_id: int | None, progress: Progress | None) -> None:
+        while True:
+            await asyncio.sleep(RECORD_INTERVAL)
+            flushed = await self._flush()
+            if flushed and progress is not None and broadcast_id is not None:
+                progress(await self.store.counts(broadcast_id))
+
+    async def _flush(self) -> int:
+        if not self._results:
+            return 0
+        batch, self._results = self._results, []
+        try:
+            await self.store.record(batch, self.now())
+        except BaseException:
+            self._results[:0] = batch  # committed by the next flush
+            raise
+        return len(batch)
+
+    # -- one message ----------------------------------------------------------------------------
+
+    async def _deliver(self, row: Claimed) -> None:
+        try:
+            result = await self._send(row)
+        except Exception as exc:  # never lose a claimed row's outcome to a bug
+            log.exception(
+                "delivery of broadcast %d to %s failed", row.broadcast_id, row.telegram_id
+            )
+            result = self._retry_or_fail(row, repr(exc))
+        self._results.append(result)
+
+    async def _send(self, row: Claimed) -> Result:
+        chat = row.telegram_id
+        if row.blocked:
+            return Result(row.broadcast_id, row.participant_id, chat, "blocked", error="blocked")
+        last = self._last_sent.get(chat)
+        if last is not None:
+            wait = PER_CHAT_INTERVAL - (time.monotonic() - last)
+            if wait > 0:
+                await asyncio.sleep(wait)
+        self._last_sent[chat] = time.monotonic()
+        if len(self._last_sent) > 100_000:
+            self._forget_old_chats()
+        self.sent_calls += 1
+        try:
+            message = await self.bot.send_message(
+                chat,
+                row.text,
+                parse_mode=None,
+                allow_paid_broadcast=self.allow_paid_broadcast or None,
+            )
+        except TelegramRetryAfter as exc:
+            self.too_many += 1
+            self.bucket.pause(exc.retry_after)
+            log.warning(
+                "429 sending broadcast %d to %s: pausing %ss",
+                row.broadcast_id,
+                chat,
+                exc.retry_after,
+            )
+            return Result(
+                row.broadcast_id,
+                row.participant_id,
+                chat,
+                "retry",
+                error=f"429 retry after {exc.retry_after}",
+                retry_at=self.now() + timedelta(seconds=exc.retry_after),
+                count_attempt=False,
+            )
+        except TelegramForbiddenError as exc:
+            log.info("broadcast %d: user %s blocked the bot", row.broadcast_id, chat)
+            return Result(
+                row.broadcast_id, row.participant_id, chat, "blocked", error=exc.message[:500]
+            )
+        except Exception as exc:
+            message_text = getattr(exc, "message", None) or repr(exc)
+            return self._retry_or_fail(row, str(message_text)[:500])
+        return Result(
+            row.broadcast_id, row.participant_id, chat, "sent", message_id=message.message_id
+        )
+
+    def _retry_or_fail(self, row: Claimed, error: str) -> Result:
+        if row.attempts >= self.max_attempts:
+            log.warning(
+                "broadcast %d to %s failed after %d attempts: %s",
+                row.broadcast_id,
+                row.telegram_id,
+                row.attempts,
+                error,
+            )
+            return Result(
+                row.broadcast_id, row.participant_id, row.telegram_id, "failed", error=error
+            )
+        delay = min(MAX_BACKOFF, self.backoff * 2 ** (row.attempts - 1))
+        log.info(
+            "broadcast %d to %s: %s (attempt %d), retrying in %.1fs",
+            row.broadcast_id,
+            row.telegram_id,
+            error,
+            row.attempts,
+            delay,
+        )
+        return Result(
+            row.broadcast_id,
+            row.participant_id,
+            row.telegram_id,
+            "retry",
+            error=error,
+            retry_at=self.now() + timedelta(seconds=delay),
+        )
+
+    def _forget_old_chats(self) -> None:
+        horizon = time.monotonic() - PER_CHAT_INTERVAL
+        self._last_sent = {c: t for c, t in self._last_sent.items() if t > horizon}

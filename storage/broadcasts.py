@@ -1,0 +1,491 @@
+"""The broadcast queue: broadcasts, one delivery row per recipient, claimed and recorded by workers.
+
+Crash safety (at-most-once delivery)
+------------------------------------
+
+1. When a broadcast is confirmed, the broadcast row and one `pending` delivery row per recipient
+   of the segment are inserted in ONE transaction (`create`): either the whole queue exists or
+   nothing does.
+2. A worker claims the rows it is about to send RIGHT NOW (`claim`: as many as its token bucket
+   allows at this instant) in a committed transaction that sets `claimed_at`, `claimed_by` and
+   `attempts + 1`. On PostgreSQL the rows are chosen with `SELECT … FOR UPDATE SKIP LOCKED`, so
+   several processes can drain one broadcast without ever claiming the same row; on SQLite the
+   claim runs in a `BEGIN IMMEDIATE` transaction (one writer at a time), which gives the same
+   guarantee.
+3. The worker calls sendMessage, then records the outcome (`record`): `sent` with the Telegram
+   `message_id`, `blocked`, `failed`, or - after a 429 or a transient error, when Telegram did not
+   deliver the message - the claim is released (`claimed_at = NULL`) with a `next_attempt_at`.
+   Outcomes are committed in small batches, a few milliseconds after Telegram answered.
+
+A row is "in doubt" only while it is claimed and its outcome is not committed. If the process
+dies (SIGKILL, OOM, power) at that moment we cannot know whether Telegram delivered the message:
+Telegram offers no way to ask. The window that matters is between Telegram accepting the message
+and the commit of `sent`: the HTTP answer's way back plus the recorder's flush (under 20 ms, see
+`bot.broadcaster.RECORD_INTERVAL`) plus one commit (about 1 ms on SQLite in WAL mode). Only the
+messages in flight at the instant of the crash can be in doubt: at most the rows claimed in the
+last fraction of a second (about `rate x 0.05` rows, 1-2 at 25 messages per second).
+
+We choose at-most-once: a row in doubt is NEVER sent again. `resolve_in_doubt` (run by every
+worker at start and periodically) marks the rows claimed longer ago than a lease (well above the
+longest HTTP call) and still pending as `failed` with `last_error = 'unknown outcome: …'`, so
+nobody gets a second message; the admin sees them in the failed count. A graceful stop (SIGTERM)
+lets the sends in flight finish and records them, so it leaves no row in doubt.
+
+Segments: `all` (every participant with a Telegram id who did not block the bot); `not-started`
+(no response to this survey, or one without any answer); `in-progress` (a draft with at least one
+answer); `submitted`. Blocked participants are never part of a segment, and a row whose
+participant blocked the bot after the broadcast was created is marked `blocked` unsent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import (
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import Select
+
+from dialogs.model import Segment
+from storage.database import Runner, is_sqlite, runner_for
+from storage.models import answers, broadcasts, deliveries, participants, responses
+
+log = logging.getLogger(__name__)
+
+SEGMENTS: tuple[str, ...] = tuple(s.value for s in Segment)
+UNKNOWN_OUTCOME = "unknown outcome: the process stopped while the message was being sent"
+
+Outcome = Literal["sent", "blocked", "failed", "retry"]
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery claimed by a worker, with what it needs to send it."""
+
+    broadcast_id: int
+    participant_id: int
+    telegram_id: int
+    language: str
+    text: str
+    attempts: int
+    blocked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What became of one claimed delivery."""
+
+    broadcast_id: int
+    participant_id: int
+    telegram_id: int
+    outcome: Outcome
+    message_id: int | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
+    count_attempt: bool = True
+    """False for a 429: Telegram refused before trying, it does not count toward the limit."""
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastInfo:
+    id: int
+    segment: str
+    status: str
+    created_at: datetime
+    finished_at: datetime | None
+    reminder_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    pending: int = 0
+    sent: int = 0
+    blocked: int = 0
+    failed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.pending + self.sent + self.blocked + self.failed
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.blocked + self.failed
+
+
+def encode_texts(texts: Mapping[str, str]) -> str:
+    """Texts by language (a scheduled reminder) as stored in `broadcasts.text`."""
+    return json.dumps({"by_language": dict(texts)}, ensure_ascii=False)
+
+
+def text_for(stored: str, language: str, default_language: str) -> str:
+    """The text a participant of `language` gets: a plain text, or one of `encode_texts`."""
+    if stored.startswith('{"by_language"'):
+        try:
+            texts: dict[str, str] = json.loads(stored)["by_language"]
+        except (ValueError, KeyError):
+            return stored
+        return texts.get(language) or texts.get(default_language) or next(iter(texts.values()))
+    return stored
+
+
+def segment_query(survey_id: str, segment: str) -> Select[Any]:
+    """The participants (id, telegram_id, language) of a segment, not blocked, by id."""
+    if segment not in SEGMENTS:
+        raise ValueError(f"unknown segment {segment!r}: one of {', '.join(SEGMENTS)}")
+    p, r, a = participants, responses, answers
+    query = select(p.c.id, p.c.telegram_id, p.c.language).where(
+        p.c.telegram_id.is_not(None), p.c.blocked.is_(False)
+    )
+    has_answer = exists().where(a.c.response_id == r.c.id)
+    of_survey = and_(r.c.participant_id == p.c.id, r.c.survey_id == survey_id)
+    if segment == Segment.NOT_STARTED:
+        started = exists().where(of_survey, has_answer)
+        query = query.where(~started)
+    elif segment == Segment.IN_PROGRESS:
+        query = query.where(exists().where(of_survey, r.c.status == "draft", has_answer))
+    elif segment == Segment.SUBMITTED:
+        query = query.where(exists().where(of_survey, r.c.status == "submitted"))
+    return query.order_by(p.c.id)
+
+
+class BroadcastStore:
+    """The broadcast tables of one survey. Safe to share between tasks and processes."""
+
+    def __init__(self, engine: AsyncEngine, survey_id: str, default_language: str = "fr") -> None:
+        self.engine = engine
+        self.survey_id = survey_id
+        self.default_language = default_language
+        self._sqlite = is_sqlite(engine)
+
+    @property
+    def _runner(self) -> Runner:
+        return runner_for(self.engine)
+
+    # -- creating -------------------------------------------------------------------------------
+
+    async def count_recipients(self, segment: str) -> int:
+        query = select(func.count()).select_from(segment_query(self.survey_id, segment).subquery())
+        count: int = await self._runner.read(lambda c: c.scalar(query) or 0)
+        return count
+
+    async def create(
+        self,
+        segment: str,
+        text: str,
+        *,
+        now: datetime,
+        created_by: str | None = None,
+        reminder_id: str | None = None,
+    ) -> int | None:
+        """Queue a broadcast: the broadcast and its delivery rows in one transaction.
+
+        Returns its id; for a reminder already created (by this or another process) None."""
+        recipients = segment_query(self.survey_id, segment).subquery()
+        values = {
+            "survey_id": self.survey_id,
+            "segment": segment,
+            "text": text,
+            "status": "running",
+            "created_by": created_by,
+            "created_at": now,
+            "reminder_id": reminder_id,
+        }
+        insert_fn = sqlite_insert if self._sqlite else pg_insert
+
+        def work(connection: Connection) -> int | None:
+            statement = insert_fn(broadcasts).values(values)
+            if reminder_id is not None:
+                statement = statement.on_conflict_do_nothing(
+                    index_elements=[broadcasts.c.survey_id, broadcasts.c.reminder_id]
+                )
+            result = connection.execute(statement.returning(broadcasts.c.id))
+            broadcast_id = result.scalar()
+            if broadcast_id is None:
+                return None
+            connection.execute(
+                insert(deliveries).from_select(
+                    ["broadcast_id", "participant_id", "status", "attempts", "updated_at"],
+                    select(
+                        literal(broadcast_id),
+                        recipients.c.id,
+                        literal("pending"),
+                        literal(0),
+                        literal(now, type_=deliveries.c.updated_at.type),
+                    ),
+                )
+            )
+            return int(broadcast_id)
+
+        broadcast_id = await self._runner.write(work, what="create broadcast")
+        if broadcast_id is not None:
+            log.info(
+                "broadcast %d queued: segment %s, reminder %s, by %s",
+                broadcast_id,
+                segment,
+                reminder_id,
+                created_by,
+            )
+        return broadcast_id
+
+    # -- draining -------------------------------------------------------------------------------
+
+    async def claim(
+        self,
+        worker: str,
+        now: datetime,
+        limit: int,
+        *,
+        broadcast_id: int | None = None,
+    ) -> list[Claimed]:
+        """Claim up to `limit` due pending deliveries of running broadcasts (oldest first)."""
+        d, b, p = deliveries, broadcasts, participants
+        candidates = (
+            select(d.c.broadcast_id, d.c.participant_id)
+            .join(b, b.c.id == d.c.broadcast_id)
+            .where(
+                b.c.survey_id == self.survey_id,
+                b.c.status == "running",
+                d.c.status == "pending",
+                d.c.claimed_at.is_(None),
+                (d.c.next_attempt_at.is_(None)) | (d.c.next_attempt_at <= now),
+            )
+            .order_by(d.c.broadcast_id, d.c.participant_id)
+            .limit(limit)
+            .with_for_update(of=d, skip_locked=True)
+        )
+        if broadcast_id is not None:
+            candidates = candidates.where(d.c.broadcast_id == broadcast_id)
+
+        def work(connection: Connection) -> list[Claimed]:
+            keys = [tuple(row) for row in connection.execute(candidates).all()]
+            if not keys:
+                return []
+            pairs = tuple_(d.c.broadcast_id, d.c.participant_id).in_(keys)
+            connection.execute(
+                update(d)
+                .where(pairs)
+                .values(
+                    claimed_at=now,
+                    claimed_by=worker,
+                    attempts=d.c.attempts + 1,
+                    updated_at=now,
+                )
+            )
+            rows = connection.execute(
+                select(
+                    d.c.broadcast_id,
+                    d.c.participant_id,
+                    p.c.telegram_id,
+                    p.c.language,
+                    b.c.text,
+                    d.c.attempts,
+                    p.c.blocked,
+                )
+                .join(p, p.c.id == d.c.participant_id)
+                .join(b, b.c.id == d.c.broadcast_id)
+                .where(pairs)
+                .order_by(d.c.broadcast_id, d.c.participant_id)
+            ).all()
+            return [
+                Claimed(
+                    broadcast_id=row[0],
+                    participant_id=row[1],
+                    telegram_id=row[2],
+                    language=row[3],
+                    text=text_for(row[4], row[3], self.default_language),
+                    attempts=row[5],
+                    blocked=bool(row[6]),
+                )
+                for row in rows
+            ]
+
+        return await self._runner.write(work, what="claim deliveries")
+
+    async def record(self, results: Sequence[Result], now: datetime) -> None:
+        """Commit the outcomes of claimed deliveries (one transaction)."""
+        if not results:
+            return
+        d, p = deliveries, participants
+        key = and_(
+            d.c.broadcast_id == bindparam("b_id"),
+            d.c.participant_id == bindparam("p_id"),
+            d.c.status == "pending",
+        )
+        final = (
+            update(d)
+            .where(key)
+            .values(
+                status=bindparam("new_status"),
+                message_id=bindparam("new_message_id"),
+                last_error=bindparam("new_error"),
+                updated_at=now,
+            )
+        )
+        release = (
+            update(d)
+            .where(key)
+            .values(
+                claimed_at=None,
+                claimed_by=None,
+                attempts=d.c.attempts - bindparam("uncount"),
+                next_attempt_at=bindparam("retry_at"),
+                last_error=bindparam("new_error"),
+                updated_at=now,
+            )
+        )
+        finals = [
+            {
+                "b_id": r.broadcast_id,
+                "p_id": r.participant_id,
+                "new_status": r.outcome,
+                "new_message_id": r.message_id,
+                "new_error": r.error,
+            }
+            for r in results
+            if r.outcome != "retry"
+        ]
+        releases = [
+            {
+                "b_id": r.broadcast_id,
+                "p_id": r.participant_id,
+                "uncount": 0 if r.count_attempt else 1,
+                "retry_at": r.retry_at or now,
+                "new_error": r.error,
+            }
+            for r in results
+            if r.outcome == "retry"
+        ]
+        blocked_ids = sorted({r.participant_id for r in results if r.outcome == "blocked"})
+
+        def work(connection: Connection) -> None:
+            if finals:
+                connection.execute(final, finals)
+            if releases:
+                connection.execute(release, releases)
+            if blocked_ids:
+                connection.execute(
+                    update(p)
+                    .where(p.c.id.in_(blocked_ids), p.c.blocked.is_(False))
+                    .values(blocked=True, blocked_at=now)
+                )
+
+        await self._runner.write(work, what="record deliveries")
+
+    async def resolve_in_doubt(self, now: datetime, lease: timedelta) -> int:
+        """Mark `failed` (never resend) the rows claimed before `now - lease` and not recorded:
+        the process that claimed them stopped while sending (see the module's docstring)."""
+        d = deliveries
+        statement = (
+            update(d)
+            .where(
+                d.c.status == "pending",
+                d.c.claimed_at.is_not(None),
+                d.c.claimed_at < now - lease,
+                d.c.broadcast_id.in_(
+                    select(broadcasts.c.id).where(broadcasts.c.survey_id == self.survey_id)
+                ),
+            )
+            .values(status="failed", last_error=UNKNOWN_OUTCOME, updated_at=now)
+        )
+
+        def work(connection: Connection) -> int:
+            return connection.execute(statement).rowcount
+
+        count = await self._runner.write(work, what="resolve deliveries in doubt")
+        if count:
+            log.warning(
+                "%d deliveries were interrupted while being sent: marked failed, not resent "
+                "(at-most-once)",
+                count,
+            )
+        return count
+
+    async def finish_done(self, now: datetime) -> list[int]:
+        """Mark `done` the running broadcasts with no pending delivery; returns their ids."""
+        b, d = broadcasts, deliveries
+        pending = exists().where(d.c.broadcast_id == b.c.id, d.c.status == "pending")
+
+        def work(connection: Connection) -> list[int]:
+            ids = list(
+                connection.execute(
+                    select(b.c.id).where(
+                        b.c.survey_id == self.survey_id, b.c.status == "running", ~pending
+                    )
+                ).scalars()
+            )
+            if ids:
+                connection.execute(
+                    update(b).where(b.c.id.in_(ids)).values(status="done", finished_at=now)
+                )
+            return ids
+
+        ids = await self._runner.write(work, what="finish broadcasts")
+        for broadcast_id in ids:
+            log.info("broadcast %d done", broadcast_id)
+        return ids
+
+    async def next_due(self) -> datetime | None:
+        """The earliest `next_attempt_at` of a pending unclaimed row of a running broadcast."""
+        d, b = deliveries, broadcasts
+        query = (
+            select(func.min(d.c.next_attempt_at))
+            .join(b, b.c.id == d.c.broadcast_id)
+            .where(
+                b.c.survey_id == self.survey_id,
+                b.c.status == "running",
+                d.c.status == "pending",
+                d.c.claimed_at.is_(None),
+            )
+        )
+        value: datetime | None = await self._runner.read(lambda c: c.scalar(query))
+        return value
+
+    # -- reading --------------------------------------------------------------------------------
+
+    async def counts(self, broadcast_id: int) -> Counts:
+        d = deliveries
+        query = (
+            select(d.c.status, func.count())
+            .where(d.c.broadcast_id == broadcast_id)
+            .group_by(d.c.status)
+        )
+        rows = await self._runner.read(lambda c: c.execute(query).all())
+        found = {status: count for status, count in rows}
+        return Counts(
+            pending=found.get("pending", 0),
+            sent=found.get("sent", 0),
+            blocked=found.get("blocked", 0),
+            failed=found.get("failed", 0),
+        )
+
+    async def get(self, broadcast_id: int) -> BroadcastInfo | None:
+        b = broadcasts
+        query = select(
+            b.c.id, b.c.segment, b.c.status, b.c.created_at, b.c.finished_at, b.c.reminder_id
+        ).where(b.c.id == broadcast_id)
+        row = await self._runner.read(lambda c: c.execute(query).first())
+        return BroadcastInfo(*row) if row is not None else None
+
+    async def reminder_ids(self) -> set[str]:
+        query = select(broadcasts.c.reminder_id).where(
+            broadcasts.c.survey_id == self.survey_id, broadcasts.c.reminder_id.is_not(None)
+        )
+        rows = await self._runner.read(lambda c: c.execute(query).scalars().all())
+        return {str(r) for r in rows}
