@@ -193,16 +193,18 @@ class BroadcastStore:
         now: datetime,
         created_by: str | None = None,
         reminder_id: str | None = None,
+        cancelled: bool = False,
     ) -> int | None:
         """Queue a broadcast: the broadcast and its delivery rows in one transaction.
 
-        Returns its id; for a reminder already created (by this or another process) None."""
+        Returns its id; for a reminder already created (by this or another process) None.
+        `cancelled`: record it (a skipped reminder) without any delivery."""
         recipients = segment_query(self.survey_id, segment).subquery()
         values = {
             "survey_id": self.survey_id,
             "segment": segment,
             "text": text,
-            "status": "running",
+            "status": "cancelled" if cancelled else "running",
             "created_by": created_by,
             "created_at": now,
             "reminder_id": reminder_id,
@@ -217,8 +219,8 @@ class BroadcastStore:
                 )
             result = connection.execute(statement.returning(broadcasts.c.id))
             broadcast_id = result.scalar()
-            if broadcast_id is None:
-                return None
+            if broadcast_id is None or cancelled:
+                return None if broadcast_id is None else int(broadcast_id)
             connection.execute(
                 insert(deliveries).from_select(
                     ["broadcast_id", "participant_id", "status", "attempts", "updated_at"],

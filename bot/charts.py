@@ -1,0 +1,205 @@
+"""What admins see of the stats: a short text (Telegram and `consultbot stats`) and chart images.
+
+Charts are drawn with matplotlib's Agg backend (no display needed) as PNG bytes, tall and with
+big fonts so that they stay readable on a phone: one column of panels, 9 inches wide at 110 dpi
+(about 1,000 pixels), labels cut to a few words. Telegram wants width + height ≤ 10,000 pixels
+and a ratio ≤ 20, so the panels are spread over several images of at most `PANELS_PER_IMAGE`.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import textwrap
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from bot.i18n import t
+from dialogs.model import Question, QuestionType
+from storage.stats import REVIEW, Distribution, Stats
+
+log = logging.getLogger(__name__)
+
+PANELS_PER_IMAGE = 4
+WIDTH_INCHES = 9.0
+PANEL_INCHES = 4.2
+DPI = 110
+FONT_SIZE = 15
+LABEL_CHARS = 28
+
+
+def _short(text: str, width: int = LABEL_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def question_label(question: Question, language: str) -> str:
+    return f"Q{question.index + 1}"
+
+
+def value_label(question: Question, key: str, language: str) -> str:
+    if question.type is QuestionType.CONSENT:
+        return t(language, "stats.consent_yes") if key == "yes" else key
+    if question.type is QuestionType.SCALE:
+        return key
+    option = question.option(key)
+    if option is None:
+        return key
+    label = option.label.get(language) or t(language, "stats.other")
+    return _short(label)
+
+
+def format_stats(stats: Stats, language: str, *, top: int = 3) -> str:
+    """The short text: counts, completion, where drafts stopped, the latest days."""
+    rate = stats.completion_rate
+    lines = [
+        t(language, "stats.title"),
+        t(
+            language,
+            "stats.counts",
+            participants=stats.participants,
+            started=stats.started,
+            submitted=stats.submitted,
+            drafts=stats.counts.get("draft", 0),
+            not_started=stats.not_started,
+            blocked=stats.blocked,
+        ),
+        t(
+            language,
+            "stats.completion",
+            rate="—" if rate is None else f"{rate:.0%}",
+        ),
+    ]
+    stopped = sorted((item for item in stats.drop_off if item[1]), key=lambda i: -i[1])[:top]
+    if stopped:
+        parts = []
+        for qid, count in stopped:
+            if qid == REVIEW:
+                parts.append(f"{t(language, 'stats.review')} : {count}")
+            else:
+                parts.append(f"Q{_index(stats, qid)} : {count}")
+        lines.append(t(language, "stats.drop_off", where=", ".join(parts)))
+    if stats.answers_per_day:
+        recent = ", ".join(f"{d.isoformat()} : {n}" for d, n in stats.answers_per_day[-3:])
+        lines.append(t(language, "stats.per_day", days=recent))
+    return "\n".join(lines)
+
+
+def format_distributions(stats: Stats, language: str) -> str:
+    """Every closed question's counts as text (the command line shows this under the summary)."""
+    lines: list[str] = []
+    for dist in stats.distributions:
+        question = dist.question
+        title = _short(question.text.get(language), 70)
+        lines.append(f"Q{question.index + 1} {title} (n={dist.answered})")
+        for key, count in dist.counts:
+            lines.append(f"    {value_label(question, key, language):<30} {count}")
+    return "\n".join(lines)
+
+
+def _index(stats: Stats, question_id: str) -> int:
+    for dist in stats.distributions:
+        if dist.question.id == question_id:
+            return dist.question.index + 1
+    for index, (qid, _) in enumerate(stats.drop_off):
+        if qid == question_id:
+            return index + 1
+    return 0
+
+
+# -- charts ------------------------------------------------------------------------------------
+
+
+def _barh(ax: Axes, labels: list[str], values: list[int], title: str) -> None:
+    positions = list(range(len(labels)))
+    ax.barh(positions, values, color="#3367d6")
+    ax.set_yticks(positions, labels)
+    ax.invert_yaxis()
+    ax.set_title("\n".join(textwrap.wrap(title, 42)), loc="left", fontweight="bold")
+    top = max(values, default=0)
+    for y, value in zip(positions, values, strict=True):
+        ax.text(value + top * 0.01, y, str(value), va="center")
+    ax.set_xlim(0, max(1, top) * 1.15)
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def _overview_panels(stats: Stats, language: str) -> list[tuple[str, list[str], list[int]]]:
+    panels = [
+        (
+            t(language, "stats.chart.status"),
+            [
+                t(language, "stats.chart.not_started"),
+                t(language, "stats.chart.drafts"),
+                t(language, "stats.chart.submitted"),
+            ],
+            [stats.not_started, stats.counts.get("draft", 0), stats.submitted],
+        )
+    ]
+    stopped = [(qid, n) for qid, n in stats.drop_off if n]
+    if stopped:
+        panels.append(
+            (
+                t(language, "stats.chart.drop_off"),
+                [
+                    t(language, "stats.review") if qid == REVIEW else f"Q{_index(stats, qid)}"
+                    for qid, _ in stopped
+                ],
+                [n for _, n in stopped],
+            )
+        )
+    if stats.answers_per_day:
+        days = stats.answers_per_day[-14:]
+        panels.append(
+            (
+                t(language, "stats.chart.per_day"),
+                [d.strftime("%d/%m") for d, _ in days],
+                [n for _, n in days],
+            )
+        )
+    return panels
+
+
+def _distribution_panel(dist: Distribution, language: str) -> tuple[str, list[str], list[int]]:
+    question = dist.question
+    title = f"Q{question.index + 1} · {_short(question.text.get(language), 80)} (n={dist.answered})"
+    return (
+        title,
+        [value_label(question, key, language) for key, _ in dist.counts],
+        [count for _, count in dist.counts],
+    )
+
+
+def _figure(panels: list[tuple[str, list[str], list[int]]]) -> bytes:
+    heights = [max(2.6, 1.1 + 0.5 * len(labels)) for _, labels, _ in panels]
+    with plt.rc_context({"font.size": FONT_SIZE, "axes.titlesize": FONT_SIZE + 1}):
+        fig: Figure = plt.figure(figsize=(WIDTH_INCHES, sum(heights) + 0.4 * len(panels)))
+        try:
+            axes = fig.subplots(len(panels), 1, gridspec_kw={"height_ratios": heights})
+            if len(panels) == 1:
+                axes = [axes]
+            for ax, (title, labels, values) in zip(axes, panels, strict=True):
+                _barh(ax, labels, values, title)
+            fig.tight_layout()
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=DPI)
+        finally:
+            plt.close(fig)
+    return buffer.getvalue()
+
+
+def stats_charts(stats: Stats, language: str) -> list[bytes]:
+    """The charts as PNG images: the overview first, then the closed questions."""
+    panels = _overview_panels(stats, language) + [
+        _distribution_panel(d, language) for d in stats.distributions
+    ]
+    images = [
+        _figure(panels[i : i + PANELS_PER_IMAGE]) for i in range(0, len(panels), PANELS_PER_IMAGE)
+    ]
+    log.info("drew %d stats charts (%d panels)", len(images), len(panels))
+    return images

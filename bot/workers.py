@@ -1,0 +1,113 @@
+"""Background workers of `consultbot run` (`WORKERS`): the broadcast delivery worker and the
+scheduler of the reminders declared in the survey file.
+
+Scheduled reminders: every `REMINDER_POLL` seconds (env, default 30) the scheduler reads the clock
+(`ctx.clock`, so a rehearsal clock or a test's clock drives it) and, while the survey is open,
+queues each reminder whose time (`closes_at - before_close`) has come as a broadcast carrying its
+`reminder_id`. The table's unique (survey_id, reminder_id) makes that exactly once across restarts
+and across processes: a second insert does nothing. When the bot was down long enough that several
+reminders are due at once, only the latest is sent; the earlier ones are recorded as cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from aiogram import Bot
+
+from bot.broadcaster import Broadcaster
+from bot.clock import system_clock
+from bot.context import BotContext
+from storage.broadcasts import BroadcastStore, encode_texts
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REMINDER_POLL = 30.0
+RESTART_DELAY = 2.0
+
+_broadcasters: dict[int, Broadcaster] = {}
+"""The running delivery worker of each context (by id), so that a new broadcast wakes it."""
+
+
+def broadcast_store(ctx: BotContext) -> BroadcastStore:
+    return BroadcastStore(ctx.store.engine, ctx.survey.id, ctx.survey.default_language)
+
+
+def wake(ctx: BotContext) -> None:
+    """Tell this process's delivery worker that there is something new to send."""
+    broadcaster = _broadcasters.get(id(ctx))
+    if broadcaster is not None:
+        broadcaster.wake.set()
+
+
+async def broadcast_worker(ctx: BotContext, bot: Bot) -> None:
+    """Drain the broadcast queue for as long as the bot runs (restarted after an error)."""
+    while True:
+        broadcaster = Broadcaster.from_env(broadcast_store(ctx), bot)
+        _broadcasters[id(ctx)] = broadcaster
+        try:
+            await broadcaster.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("broadcast worker failed; restarting in %ss", RESTART_DELAY)
+            await asyncio.sleep(RESTART_DELAY)
+        finally:
+            _broadcasters.pop(id(ctx), None)
+
+
+async def fire_due_reminders(ctx: BotContext) -> list[int]:
+    """Queue the reminders that are due now (see the module's docstring); returns the new
+    broadcasts' ids."""
+    survey = ctx.survey
+    now = ctx.clock()
+    if not survey.reminders or not (survey.opens_at <= now < survey.closes_at):
+        return []
+    store = broadcast_store(ctx)
+    fired = await store.reminder_ids()
+    due = sorted(
+        (r for r in survey.reminders if r.id not in fired and survey.reminder_time(r) <= now),
+        key=survey.reminder_time,
+    )
+    created: list[int] = []
+    for index, reminder in enumerate(due):
+        latest = index == len(due) - 1
+        broadcast_id = await store.create(
+            reminder.segment.value,
+            encode_texts(reminder.text.values),
+            now=system_clock(),
+            created_by="reminder",
+            reminder_id=reminder.id,
+            cancelled=not latest,
+        )
+        if broadcast_id is None:
+            log.info("reminder %s already queued by another process", reminder.id)
+        elif latest:
+            log.info("reminder %s queued as broadcast %d", reminder.id, broadcast_id)
+            created.append(broadcast_id)
+        else:
+            log.warning("reminder %s is overdue and a later one is due: skipped", reminder.id)
+    if created:
+        wake(ctx)
+    return created
+
+
+async def reminder_scheduler(ctx: BotContext, bot: Bot) -> None:
+    """Fire the survey's reminders at their time, once each."""
+    poll = float(os.environ.get("REMINDER_POLL") or DEFAULT_REMINDER_POLL)
+    while True:
+        try:
+            await fire_due_reminders(ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("reminder scheduler: check failed, trying again in %ss", poll)
+        await asyncio.sleep(poll)
+
+
+Worker = Callable[[BotContext, Bot], Coroutine[Any, Any, None]]
+WORKERS: list[Worker] = [broadcast_worker, reminder_scheduler]
