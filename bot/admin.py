@@ -49,7 +49,15 @@ log = logging.getLogger(__name__)
 
 PREFIX = "adm:"
 TEXT_LIMIT = 4096
-PROGRESS_INTERVAL = float(os.environ.get("ADMIN_PROGRESS_INTERVAL") or 2.0)
+DEFAULT_PROGRESS_INTERVAL = 2.0
+
+
+def progress_interval() -> float:
+    """Seconds between two edits of the progress message (env ADMIN_PROGRESS_INTERVAL)."""
+    try:
+        return float(os.environ.get("ADMIN_PROGRESS_INTERVAL") or DEFAULT_PROGRESS_INTERVAL)
+    except ValueError:
+        return DEFAULT_PROGRESS_INTERVAL
 
 
 class IsAdmin(BaseFilter):
@@ -295,7 +303,7 @@ class AdminHandlers:
         shown = ""
         try:
             while True:
-                await asyncio.sleep(PROGRESS_INTERVAL)
+                await asyncio.sleep(progress_interval())
                 counts = await store.counts(broadcast_id)
                 if counts.pending == 0:
                     break
