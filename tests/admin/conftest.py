@@ -38,3 +38,7 @@ def fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BROADCAST_BACKOFF", "0.05")
     monkeypatch.setenv("REMINDER_POLL", "0.05")
     monkeypatch.setenv("ADMIN_PROGRESS_INTERVAL", "0.1")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: starts bot processes (deselect with -m 'not slow')")
