@@ -1,0 +1,127 @@
+"""`consultbot stats` and `consultbot broadcast`: the admin tools on the command line.
+
+`consultbot broadcast --segment in-progress --text "…"` shows the number of recipients and asks
+for confirmation (unless `--yes`), queues the broadcast exactly as /broadcast does, then drains
+it itself with the same delivery engine (rate `--rate` or BROADCAST_RATE), drawing a progress bar
+on stderr, and prints the final counts. If it is interrupted, the bot's own delivery worker (or
+`consultbot broadcast --resume ID`) finishes the job without sending anybody a second message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from bot.config import ConfigError, Settings
+from bot.export_cli import ProgressBar, _with_store
+from storage.broadcasts import SEGMENTS, BroadcastStore, Counts
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.charts import format_distributions, format_stats
+    from storage.stats import compute_stats
+
+    async def work(store: Any) -> str:
+        language = args.lang or store.survey.default_language
+        stats = await compute_stats(store)
+        return f"{format_stats(stats, language)}\n\n{format_distributions(stats, language)}"
+
+    print(asyncio.run(_with_store(settings, args, work)))
+    return 0
+
+
+def _confirm(question: str) -> bool:
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes", "o", "oui")
+
+
+def cmd_broadcast(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import build_bot
+    from bot.broadcaster import Broadcaster, rate_from_env
+    from bot.clock import system_clock
+
+    if not settings.bot_token:
+        raise ConfigError("BOT_TOKEN is not set: the broadcast needs the bot's token")
+    if args.resume is None and not args.text:
+        raise SystemExit("consultbot broadcast: --text is required (or --resume ID)")
+
+    async def work(store: Any) -> int:
+        queue = BroadcastStore(store.engine, store.survey.id, store.survey.default_language)
+        broadcast_id: int | None = args.resume
+        if broadcast_id is None:
+            count = await queue.count_recipients(args.segment)
+            if count == 0:
+                print(f"nobody in segment {args.segment}: nothing to send")
+                return 0
+            question = f"Send this message to {count} participants ({args.segment})?"
+            if not args.yes and not await asyncio.to_thread(_confirm, question):
+                print("cancelled: nothing sent")
+                return 1
+            broadcast_id = await queue.create(
+                args.segment, args.text, now=system_clock(), created_by="cli"
+            )
+            assert broadcast_id is not None
+        elif await queue.get(broadcast_id) is None:
+            raise SystemExit(f"consultbot broadcast: no broadcast {broadcast_id}")
+        bot = build_bot(settings.bot_token, settings.api_url)
+        bar = ProgressBar(f"broadcast {broadcast_id}")
+
+        def progress(counts: Counts) -> None:
+            bar(counts.done, counts.total)
+
+        try:
+            rate = args.rate or rate_from_env()
+            sender = Broadcaster.from_env(queue, bot)
+            sender.bucket.rate = rate
+            await sender.run(broadcast_id=broadcast_id, until_idle=True, progress=progress)
+        finally:
+            bar.close()
+            await bot.session.close()
+        counts = await queue.counts(broadcast_id)
+        print(
+            f"broadcast {broadcast_id}: {counts.sent} sent, {counts.blocked} blocked the bot, "
+            f"{counts.failed} failed"
+        )
+        return 0
+
+    try:
+        result: int = asyncio.run(_with_store(settings, args, work))
+    except ConfigError as exc:
+        print(f"consultbot: {exc}", file=sys.stderr)
+        return 2
+    return result
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", default=None, help="default: DATABASE_URL")
+    parser.add_argument("--survey", default=None, help="the questionnaire file (SURVEY_FILE)")
+
+
+def add_admin_commands(subparsers: Any) -> None:
+    """Register `stats` and `broadcast` on the `consultbot` subparsers."""
+    stats = subparsers.add_parser("stats", help="the consultation's figures (as /stats shows)")
+    stats.add_argument("--lang", default=None, help="language of the texts (default: the first)")
+    _common(stats)
+    stats.set_defaults(func=cmd_stats)
+
+    broadcast = subparsers.add_parser(
+        "broadcast",
+        help="send a message to a segment of the participants",
+        description="Queue a message to every participant of a segment and deliver it within "
+        "Telegram's limits; blocked users are marked and skipped.",
+    )
+    broadcast.add_argument("--segment", choices=SEGMENTS, default="all")
+    broadcast.add_argument("--text", default=None, help="the message (plain text)")
+    broadcast.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    broadcast.add_argument(
+        "--rate", type=float, default=None, help="messages per second (default BROADCAST_RATE, 25)"
+    )
+    broadcast.add_argument(
+        "--resume", type=int, default=None, metavar="ID", help="finish broadcast ID"
+    )
+    _common(broadcast)
+    broadcast.set_defaults(func=cmd_broadcast)
