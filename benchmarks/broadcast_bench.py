@@ -85,7 +85,7 @@ async def populate(store: Store, count: int) -> None:
         connection.execute(
             insert(participants),
             [
-                {"telegram_id": 1_000_000 + i, "language": "fr", "blocked": False, "created_at": now}
+                {"telegram_id": 10**6 + i, "language": "fr", "blocked": False, "created_at": now}
                 for i in range(count)
             ],
         )
