@@ -258,9 +258,13 @@ class Broadcaster:
     async def _recorder(self, broadcast_id: int | None, progress: Progress | None) -> None:
         while True:
             await asyncio.sleep(RECORD_INTERVAL)
-            flushed = await self._flush()
-            if flushed and progress is not None and broadcast_id is not None:
-                progress(await self.store.counts(broadcast_id))
+            try:
+                flushed = await self._flush()
+                if flushed and progress is not None and broadcast_id is not None:
+                    progress(await self.store.counts(broadcast_id))
+            except Exception:  # the outcomes stay queued for the next flush
+                log.exception("broadcast worker %s: recording outcomes failed", self.name)
+                await asyncio.sleep(1.0)
 
     async def _flush(self) -> int:
         if not self._results:

@@ -176,7 +176,7 @@ def _distribution_panel(dist: Distribution, language: str) -> tuple[str, list[st
 
 
 def _figure(panels: list[tuple[str, list[str], list[int]]]) -> bytes:
-    heights = [max(2.6, 1.1 + 0.5 * len(labels)) for _, labels, _ in panels]
+    heights = [max(1.9, 1.0 + 0.48 * len(labels)) for _, labels, _ in panels]
     with plt.rc_context({"font.size": FONT_SIZE, "axes.titlesize": FONT_SIZE + 1}):
         fig: Figure = plt.figure(figsize=(WIDTH_INCHES, sum(heights) + 0.4 * len(panels)))
         try:
