@@ -47,6 +47,9 @@ PER_CHAT_INTERVAL = 1.0
 RECORD_INTERVAL = 0.02
 """How often the outcomes of the sends are committed (seconds)."""
 MAX_BATCH = 200
+BURST_SECONDS = 0.2
+"""The bucket saves up at most this many seconds of tokens: when the loop falls behind (a slow
+commit, a busy CPU) it catches up with a short burst, well inside Telegram's one-second window."""
 """Most deliveries claimed in one transaction."""
 IDLE_POLL = 0.5
 DEFAULT_LEASE = 120.0
@@ -88,7 +91,7 @@ class TokenBucket:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rate = rate
-        self.capacity = capacity if capacity is not None else max(1.0, rate * 0.05)
+        self.capacity = capacity if capacity is not None else max(1.0, rate * BURST_SECONDS)
         self.clock = clock
         self.tokens = self.capacity
         self.stamp = clock()
