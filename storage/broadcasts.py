@@ -22,8 +22,10 @@ dies (SIGKILL, OOM, power) at that moment we cannot know whether Telegram delive
 Telegram offers no way to ask. The window that matters is between Telegram accepting the message
 and the commit of `sent`: the HTTP answer's way back plus the recorder's flush (under 20 ms, see
 `bot.broadcaster.RECORD_INTERVAL`) plus one commit (about 1 ms on SQLite in WAL mode). Only the
-messages in flight at the instant of the crash can be in doubt: at most the rows claimed in the
-last fraction of a second (about `rate x 0.05` rows, 1-2 at 25 messages per second).
+messages in flight at the instant of the crash can be in doubt: rows are claimed only when the
+token bucket allows sending them at once, so that is about `rate x (HTTP round trip + 20 ms)`
+rows - 0 to 2 at 25 messages per second - plus, right after a pause, the bucket's short burst
+(`bot.broadcaster.BURST_SECONDS`). Everything claimed earlier has its outcome committed.
 
 We choose at-most-once: a row in doubt is NEVER sent again. `resolve_in_doubt` (run by every
 worker at start and periodically) marks the rows claimed longer ago than a lease (well above the
