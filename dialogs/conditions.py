@@ -342,11 +342,10 @@ class _Not(_Node):
 
 
 @dataclass(frozen=True, slots=True)
-class _And(_Node):
-    operands: tuple[_Node, ...]
+class _Junction(_Node):
+    """`and` / `or` over several operands: what they name and compare is their operands'."""
 
-    def evaluate(self, answers: Mapping[str, ConditionValue]) -> bool:
-        return all(operand.evaluate(answers) for operand in self.operands)
+    operands: tuple[_Node, ...]
 
     def names(self) -> Iterator[str]:
         for operand in self.operands:
@@ -358,19 +357,15 @@ class _And(_Node):
 
 
 @dataclass(frozen=True, slots=True)
-class _Or(_Node):
-    operands: tuple[_Node, ...]
+class _And(_Junction):
+    def evaluate(self, answers: Mapping[str, ConditionValue]) -> bool:
+        return all(operand.evaluate(answers) for operand in self.operands)
 
+
+@dataclass(frozen=True, slots=True)
+class _Or(_Junction):
     def evaluate(self, answers: Mapping[str, ConditionValue]) -> bool:
         return any(operand.evaluate(answers) for operand in self.operands)
-
-    def names(self) -> Iterator[str]:
-        for operand in self.operands:
-            yield from operand.names()
-
-    def literals(self) -> Iterator[_CompareResult]:
-        for operand in self.operands:
-            yield from operand.literals()
 
 
 # -- evaluation --------------------------------------------------------------------------------
