@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,8 +15,10 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import BotCommand, ErrorEvent, TelegramObject, Update
 
+from bot import metrics
 from bot.context import BotContext
 from bot.i18n import t
+from bot.logs import update_scope
 from bot.participant import ParticipantHandlers
 from bot.sender import Blocked, Sender
 from bot.session import LeanSession
@@ -88,9 +91,14 @@ class UpdateGuard(BaseMiddleware):
             self.recent.popitem(last=False)
         self.in_flight += 1
         self.idle.clear()
+        started = time.perf_counter()
+        user_id, _ = _who(event)
         try:
-            return await handler(event, data)
+            with update_scope(update_id=event.update_id, user=user_id):
+                return await handler(event, data)
         finally:
+            metrics.UPDATE_LATENCY.observe(time.perf_counter() - started)
+            metrics.UPDATES.labels(metrics.update_kind(event)).inc()
             self.in_flight -= 1
             if self.in_flight == 0:
                 self.idle.set()

@@ -36,6 +36,7 @@ from datetime import timedelta
 from aiogram import Bot
 from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
 
+from bot import metrics
 from bot.clock import Clock, system_clock
 from storage.broadcasts import BroadcastStore, Claimed, Counts, Result
 
@@ -290,6 +291,7 @@ class Broadcaster:
                 "delivery of broadcast %d to %s failed", row.broadcast_id, row.telegram_id
             )
             result = self._retry_or_fail(row, repr(exc))
+        metrics.DELIVERIES.labels(result.outcome).inc()
         self._results.append(result)
 
     async def _send(self, row: Claimed) -> Result:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_dotenv
+from bot.logs import setup_logging
 from bot.survey_file import load_or_exit, load_survey_file
 from dialogs import SurveyError
 
@@ -158,9 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"consultbot: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(settings.log_level, settings.log_format)
     result: int = args.func(args, settings)
     return result
 

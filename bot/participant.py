@@ -16,7 +16,7 @@ from aiogram.types import (
     User,
 )
 
-from bot import callbacks
+from bot import callbacks, metrics
 from bot.callbacks import DeleteChoice, LanguageChoice, SubmitRequest
 from bot.context import BotContext
 from bot.i18n import t
@@ -108,7 +108,10 @@ class ParticipantHandlers:
         ctx = self.ctx
         clock = ctx.clock
 
+        before: list[State] = []
+
         def step(state: State) -> Result:
+            before[:] = [state]
             concrete = event(state) if callable(event) else event
             return transition(ctx.survey, state, concrete, clock())
 
@@ -133,6 +136,7 @@ class ParticipantHandlers:
         if applied.duplicate:
             log.info("update %s already handled, ignored", update_id)
             return
+        metrics.count_applied(before[0] if before else None, applied)
         lang = applied.state.language
         sender = Sender(bot)
         try:
