@@ -1,0 +1,215 @@
+"""Two `consultbot run --webhook` processes on one PostgreSQL database behind one webhook URL
+(a round-robin proxy in front of them): 200 participants whose updates alternate between the
+processes, some sent twice at once, each end with exactly their answers; a broadcast started
+while both run reaches every recipient exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+from aiohttp import ClientSession, web
+from sqlalchemy.engine import make_url
+
+from bot.survey_file import LoadedSurvey
+from dialogs import Survey
+from storage.broadcasts import BroadcastStore
+from storage.repository import ParticipantKey
+from storage.schema import upgrade
+from tests.botapi.server import SentMessage
+from tests.e2e.harness import INSIDE_WINDOW, BotProcess, RecordingBotAPI, open_store
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres]
+
+PARTICIPANTS = int(os.environ.get("TWO_PROCESSES_N", "200"))
+TEXT = "La consultation ferme vendredi : merci à toutes et à tous !"
+SECRET = "two-processes-secret"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+async def fresh_database() -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database next to TEST_DATABASE_URL's, dropped afterwards."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    url = make_url(base)
+    name = f"consultbot_two_{uuid.uuid4().hex[:10]}"
+    dsn = url.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[BotProcess]]:
+    started: list[BotProcess] = []
+    yield started
+    for process in started:
+        process.stop()
+
+
+async def round_robin(ports: list[int]) -> tuple[web.AppRunner, int, list[int]]:
+    """A proxy that forwards each webhook POST to the next process in turn."""
+    turn = itertools.cycle(range(len(ports)))
+    served = [0] * len(ports)
+    session = ClientSession()
+
+    async def forward(request: web.Request) -> web.Response:
+        index = next(turn)
+        served[index] += 1
+        body = await request.read()
+        async with session.post(
+            f"http://127.0.0.1:{ports[index]}{request.path}",
+            data=body,
+            headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+        ) as response:
+            return web.Response(
+                status=response.status,
+                body=await response.read(),
+                content_type=response.content_type,
+            )
+
+    async def close(app: web.Application) -> None:
+        await session.close()
+
+    app = web.Application()
+    app.router.add_post("/hook", forward)
+    app.on_cleanup.append(close)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    port = _free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, port, served
+
+
+async def next_message(
+    api: RecordingBotAPI, user: int, after: int, contains: str | None = None
+) -> SentMessage:
+    def found() -> SentMessage | None:
+        for message in api.transcript(user)[after:]:
+            if contains is None or contains in (message.text or ""):
+                return message
+        return None
+
+    return await api.wait_for(found, timeout=60)
+
+
+async def test_two_webhook_processes_behave_like_one_bot(
+    api: RecordingBotAPI,
+    fresh_database: str,
+    loaded: LoadedSurvey,
+    survey: Survey,
+    processes: list[BotProcess],
+) -> None:
+    await upgrade(fresh_database)
+    ports = [_free_port(), _free_port()]
+    proxy, proxy_port, served = await round_robin(ports)
+    url = f"http://127.0.0.1:{proxy_port}/hook"
+    try:
+        for port in ports:
+            process = BotProcess(
+                api,
+                fresh_database,
+                args=("--webhook",),
+                extra={
+                    "WEBHOOK_URL": url,
+                    "WEBHOOK_SECRET": SECRET,
+                    "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
+                    "BROADCAST_RATE": "1000",
+                },
+            )
+            process.start()
+            processes.append(process)
+        async with ClientSession() as http:
+            for port in ports:
+                for _ in range(200):
+                    try:
+                        async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                            if response.status == 200:
+                                break
+                    except OSError:
+                        pass
+                    await asyncio.sleep(0.1)
+                else:
+                    raise AssertionError(f"the process on {port} did not come up")
+        await api.wait_for(lambda: api.webhook_url == url, 20)
+
+        actor = survey.by_id["actor_type"]
+        first = survey.questions[0]
+        users = [70_000 + i for i in range(PARTICIPANTS)]
+
+        async def participant(i: int, user: int) -> None:
+            api.send_command(user, "/start", language_code="fr")
+            welcome = await next_message(api, user, 0, "Question 1/")
+            seen = len(api.transcript(user))
+            # The same tap twice at once: the two updates go to the two processes.
+            consent = welcome.button_data("J’accepte")
+            api.press_button(user, welcome.message_id, consent, language_code="fr")
+            api.press_button(user, welcome.message_id, consent, language_code="fr")
+            await next_message(api, user, seen, actor.text.get("fr"))
+            await asyncio.sleep(0.5)
+            question = [m for m in api.transcript(user) if actor.text.get("fr") in (m.text or "")]
+            seen = len(api.transcript(user))
+            option = actor.options[i % len(actor.options)]
+            api.press_button(
+                user,
+                question[-1].message_id,
+                question[-1].button_data(option.label.get("fr")),
+                language_code="fr",
+            )
+            await next_message(api, user, seen)
+
+        await asyncio.gather(*(participant(i, u) for i, u in enumerate(users)))
+        await api.wait_idle(quiet=0.3, timeout=30)
+        assert min(served) > PARTICIPANTS, served
+
+        async with open_store(fresh_database, loaded) as store:
+            for i, user in enumerate(users):
+                snapshot = await store.load(ParticipantKey(telegram_id=user))
+                answers = snapshot.state.answers
+                assert set(answers) == {first.id, actor.id}, (user, answers)
+                assert answers[actor.id].value == actor.options[i % len(actor.options)].id
+            counts = await store.counts_by_status()
+            assert counts.get("draft") == PARTICIPANTS, counts
+            assert not counts.get("submitted"), counts
+
+            broadcasts = BroadcastStore(store.engine, survey.id, survey.default_language)
+            assert await broadcasts.count_recipients("all") == PARTICIPANTS
+            created = await broadcasts.create("all", TEXT, now=INSIDE_WINDOW)
+            assert created is not None
+
+            def everyone() -> bool:
+                return all(received(api, user) >= 1 for user in users)
+
+            await api.wait_for(everyone, timeout=90)
+            await asyncio.sleep(1.0)  # anything sent twice would show now
+            assert all(received(api, user) == 1 for user in users)
+        for process in processes:
+            assert await process.terminate(timeout=20) == 0
+    finally:
+        await proxy.cleanup()
+
+
+def received(api: RecordingBotAPI, user: int) -> int:
+    return sum(1 for m in api.transcript(user) if m.text == TEXT)
