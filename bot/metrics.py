@@ -30,7 +30,7 @@ ANSWERS = Counter(
 )
 SUBMISSIONS = Counter(
     "consultbot_submissions_total",
-    "Responses submitted (receipt issued)",
+    "Responses submitted (first submission; a receipt shown again is not counted)",
 )
 REFUSALS = Counter(
     "consultbot_refusals_closed_total",
@@ -76,5 +76,5 @@ def count_applied(before: State | None, applied: Applied) -> None:
         ANSWERS.inc(changed)
     if applied.refused_closed:
         REFUSALS.inc()
-    elif applied.result.output.submitted:
-        SUBMISSIONS.inc()
+    elif applied.result.output.submitted and (before is None or before.submitted_at is None):
+        SUBMISSIONS.inc()  # the first submission only, not a receipt shown again

@@ -1,6 +1,7 @@
 """Two `consultbot run --webhook` processes on one PostgreSQL database behind one webhook URL
 (a round-robin proxy in front of them): 200 participants whose updates alternate between the
-processes, some sent twice at once, each end with exactly their answers; a broadcast started
+processes, some sent twice at once, each end with exactly their answers; a few submit, tapping
+the submit button twice at once, and get one submission each (one reference); a broadcast started
 while both run reaches every recipient exactly once."""
 
 from __future__ import annotations
@@ -19,15 +20,24 @@ from sqlalchemy.engine import make_url
 
 from bot.survey_file import LoadedSurvey
 from dialogs import Survey
+from dialogs.state import Phase
 from storage.broadcasts import BroadcastStore
 from storage.repository import ParticipantKey
 from storage.schema import upgrade
 from tests.botapi.server import SentMessage
-from tests.e2e.harness import INSIDE_WINDOW, BotProcess, RecordingBotAPI, open_store
+from tests.e2e.harness import (
+    INSIDE_WINDOW,
+    BotProcess,
+    Participant,
+    RecordingBotAPI,
+    answer_until,
+    open_store,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres]
 
 PARTICIPANTS = int(os.environ.get("TWO_PROCESSES_N", "200"))
+SUBMITTERS = 4
 TEXT = "La consultation ferme vendredi : merci à toutes et à tous !"
 SECRET = "two-processes-secret"
 
@@ -184,6 +194,32 @@ async def test_two_webhook_processes_behave_like_one_bot(
         await api.wait_idle(quiet=0.3, timeout=30)
         assert min(served) > PARTICIPANTS, served
 
+        # A few go to the end and tap "Envoyer" twice at once: one submission each.
+        submitters = [90_000 + i for i in range(SUBMITTERS)]
+        async with open_store(fresh_database, loaded) as store:
+
+            async def submitter(user: int) -> None:
+                p = Participant(api, user, replies=True)
+                await p.send("/start")
+                await answer_until(p, survey, lambda: store.load(p.key))
+                review = p.last()
+                data = review.button_data("Envoyer")
+                api.press_button(user, review.message_id, data, language_code="fr")
+                api.press_button(user, review.message_id, data, language_code="fr")
+                await api.wait_idle(quiet=0.5, timeout=30)
+
+            await asyncio.gather(*(submitter(user) for user in submitters))
+            for user in submitters:
+                snapshot = await store.load(ParticipantKey(telegram_id=user))
+                assert snapshot.state.phase is Phase.SUBMITTED, user
+                assert snapshot.state.reference
+                receipts = [
+                    m.text or "" for m in api.transcript(user) if "Référence" in (m.text or "")
+                ]
+                # The second tap shows the receipt again (an idempotent submit): same reference.
+                assert receipts, user
+                assert all(snapshot.state.reference in text for text in receipts), receipts
+
         async with open_store(fresh_database, loaded) as store:
             for i, user in enumerate(users):
                 snapshot = await store.load(ParticipantKey(telegram_id=user))
@@ -192,10 +228,11 @@ async def test_two_webhook_processes_behave_like_one_bot(
                 assert answers[actor.id].value == actor.options[i % len(actor.options)].id
             counts = await store.counts_by_status()
             assert counts.get("draft") == PARTICIPANTS, counts
-            assert not counts.get("submitted"), counts
+            assert counts.get("submitted") == SUBMITTERS, counts
 
             broadcasts = BroadcastStore(store.engine, survey.id, survey.default_language)
-            assert await broadcasts.count_recipients("all") == PARTICIPANTS
+            assert await broadcasts.count_recipients("all") == PARTICIPANTS + SUBMITTERS
+            users = users + submitters
             created = await broadcasts.create("all", TEXT, now=INSIDE_WINDOW)
             assert created is not None
 
