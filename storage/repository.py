@@ -55,6 +55,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.schema import Table
 
 from dialogs import Answer, Phase, Result, State, Survey, new_state
@@ -250,6 +251,15 @@ def _answer(value: Any, other: str | None) -> Answer:
     if isinstance(value, list):
         value = tuple(str(v) for v in value)
     return Answer(value, other)
+
+
+def _exported_statuses(include_drafts: bool, include_preview: bool) -> list[str]:
+    statuses = ["submitted"]
+    if include_drafts:
+        statuses.append("draft")
+    if include_preview:
+        statuses.append("preview")
+    return statuses
 
 
 class Store:
@@ -743,16 +753,22 @@ class Store:
             counts[status] = count
         return counts
 
+    def _page_filter(self, statuses: list[str]) -> tuple[ColumnElement[bool], ...]:
+        """Where a page of exported responses comes from: this survey, these statuses, ids after
+        the bound parameter `after` (keyset pagination)."""
+        r = responses
+        return (
+            r.c.survey_id == self.survey.id,
+            r.c.status.in_(statuses),
+            r.c.id > bindparam("after"),
+        )
+
     async def stream_responses(
         self, batch_size: int = 1000, include_drafts: bool = False, include_preview: bool = False
     ) -> AsyncIterator[list[ResponseRow]]:
         """The survey's responses in batches, by increasing id (keyset pagination): memory stays
         flat however many there are. Each batch is read in its own short transaction."""
-        statuses = ["submitted"]
-        if include_drafts:
-            statuses.append("draft")
-        if include_preview:
-            statuses.append("preview")
+        statuses = _exported_statuses(include_drafts, include_preview)
         r, p, a = responses, participants, answers
         page = (
             select(
@@ -770,11 +786,7 @@ class Store:
                 r.c.state,
             )
             .join(p, p.c.id == r.c.participant_id)
-            .where(
-                r.c.survey_id == self.survey.id,
-                r.c.status.in_(statuses),
-                r.c.id > bindparam("after"),
-            )
+            .where(*self._page_filter(statuses))
             .order_by(r.c.id)
             .limit(batch_size)
         )
@@ -834,11 +846,7 @@ class Store:
     ) -> AsyncIterator[AnswerBatch]:
         """The survey's responses in batches as plain tuples, each value as its JSON text: what
         an export of 100,000 responses needs, without an `Answer` or a dict per answer."""
-        statuses = ["submitted"]
-        if include_drafts:
-            statuses.append("draft")
-        if include_preview:
-            statuses.append("preview")
+        statuses = _exported_statuses(include_drafts, include_preview)
         r, p, a = responses, participants, answers
         page = (
             select(
@@ -852,11 +860,7 @@ class Store:
                 r.c.submitted_at,
             )
             .join(p, p.c.id == r.c.participant_id)
-            .where(
-                r.c.survey_id == self.survey.id,
-                r.c.status.in_(statuses),
-                r.c.id > bindparam("after"),
-            )
+            .where(*self._page_filter(statuses))
             .order_by(r.c.id)
             .limit(batch_size)
         )
