@@ -90,6 +90,25 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(database)
 
 
+def _use_wal(cursor: Any) -> None:
+    """Switch the file to WAL (a setting the file keeps). The switch needs the file to itself and
+    SQLite answers "database is locked" at once, without its busy handler, when another
+    connection holds it (two processes opening a new file together): wait and try again."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    attempt = 0
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode")
+            if str(cursor.fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except Exception as error:  # the driver's OperationalError (sqlite3 or aiosqlite's)
+            attempt += 1
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(_retry_delay(attempt))
+
+
 def _install_sqlite_hooks(engine: Engine, *, wal: bool, foreign_keys: bool) -> None:
     """The pragmas of every new connection, and our own BEGIN (see the module's docstring)."""
 
@@ -101,7 +120,7 @@ def _install_sqlite_hooks(engine: Engine, *, wal: bool, foreign_keys: bool) -> N
         try:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             if wal:
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _use_wal(cursor)
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
         finally:
