@@ -18,6 +18,7 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import heap
 from bot.app import UpdateGuard, build_bot, build_dispatcher, set_commands
 from bot.clock import Clock
 from bot.config import ConfigError, Settings
@@ -59,6 +60,7 @@ async def running_bot(settings: Settings, clock: Clock) -> AsyncIterator[Running
         bot = build_bot(settings.bot_token, settings.api_url)
         try:
             dispatcher, guard = build_dispatcher(ctx)
+            heap.settle()
             yield Running(ctx, bot, dispatcher, guard, engine)
         finally:
             await bot.session.close()
