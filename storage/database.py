@@ -27,6 +27,8 @@ a `Connection` inside one transaction.
   close (about 30 hops for one answer); here it is one hop per transaction, about 3 times faster,
   and the event loop stays free while a writer waits for another process's lock. Writers of a
   process use a single thread, so they queue there instead of sleeping in SQLite's busy handler.
+  `write_raw` runs a transaction on that thread's own sqlite3 connection, without SQLAlchemy:
+  `Store.apply`, the path of every answer (see `storage.apply_ops`).
 
 Whole transactions are retried a few times, with jittered exponential backoff, on "database is
 locked" (SQLite), on serialization failures and on deadlocks (PostgreSQL).
@@ -37,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sqlite3
 import threading
 import time
 import weakref
@@ -181,7 +184,11 @@ def is_retryable(error: BaseException) -> bool:
     sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if sqlstate in _RETRYABLE_SQLSTATES:
         return True
-    message = str(orig).lower()
+    return _is_locked(orig)
+
+
+def _is_locked(error: BaseException | None) -> bool:
+    message = str(error).lower()
     return "database is locked" in message or "database table is locked" in message
 
 
@@ -190,8 +197,11 @@ def _retry_delay(attempt: int) -> float:
     return delay * (0.5 + random.random())
 
 
-def _log_retry(what: str, error: DBAPIError, attempt: int, attempts: int, delay: float) -> None:
-    reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+def _log_retry(
+    what: str, error: DBAPIError | sqlite3.Error, attempt: int, attempts: int, delay: float
+) -> None:
+    orig = getattr(error, "orig", None) or error
+    reason = str(orig).strip().splitlines()[0]
     log.warning(
         "%s: %s (attempt %d of %d), retrying in %.0f ms",
         what,
@@ -297,12 +307,14 @@ class ThreadedSQLiteRunner:
         url = engine.url.set(drivername="sqlite+pysqlite")
         self.engine = sqlalchemy.create_engine(
             url,
-            pool_size=SQLITE_READER_THREADS + 1,
+            pool_size=SQLITE_READER_THREADS + 2,
             max_overflow=0,
             connect_args={"check_same_thread": False},
         )
         _install_sqlite_hooks(self.engine, wal=True, foreign_keys=True)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._raw: Any = None
+        """The writer thread's own connection for `write_raw` (a pooled DBAPI connection)."""
         self._readers = ThreadPoolExecutor(
             SQLITE_READER_THREADS, thread_name_prefix="sqlite-reader"
         )
@@ -326,6 +338,39 @@ class ThreadedSQLiteRunner:
                 time.sleep(delay)  # in the writer thread: the event loop goes on
         raise AssertionError("unreachable")
 
+    def _write_raw(self, work: Callable[[sqlite3.Connection], T], what: str) -> T:
+        if self._raw is None:
+            # Checked out of the engine's pool, so it has the pragmas of every connection.
+            self._raw = self.engine.raw_connection()
+        connection: sqlite3.Connection = self._raw.driver_connection
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(connection)
+                    connection.execute("COMMIT")
+                except BaseException:
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
+                    raise
+                return result
+            except sqlite3.OperationalError as error:
+                if attempt == RETRY_ATTEMPTS or not _is_locked(error):
+                    raise
+                delay = _retry_delay(attempt)
+                _log_retry(what, error, attempt, RETRY_ATTEMPTS, delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def write_raw(
+        self, work: Callable[[sqlite3.Connection], T], *, what: str = "transaction"
+    ) -> T:
+        """Like `write`, on the writer thread's plain sqlite3 connection (the hot path: see
+        `storage.apply_ops`): BEGIN IMMEDIATE, `work`, COMMIT; retried when the database is
+        locked by another process beyond the busy timeout."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, self._write_raw, work, what)
+
     async def read(self, work: Callable[[Connection], T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, self._read, work)
@@ -336,6 +381,9 @@ class ThreadedSQLiteRunner:
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
         self._readers.shutdown(wait=True)
         self.engine.dispose()
 

@@ -18,6 +18,9 @@ READ COMMITTED sees everything committed before the lock was granted. The whole 
 `step` included (it is pure), is retried on "database is locked", serialization failures and
 deadlocks.
 
+The statements themselves are in `storage.apply_ops`: SQLAlchemy Core, or plain SQL on the
+SQLite writer thread's connection (the same rows either way).
+
 The closing date is checked here, with `clock()` read after `step`, at the moment of writing: a
 submission written at or after `closes_at` is refused and the draft stays as it was.
 """
@@ -28,6 +31,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -36,11 +40,8 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     CursorResult,
-    Insert,
     Select,
     Text,
-    Update,
-    and_,
     bindparam,
     cast,
     delete,
@@ -53,13 +54,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SQLiteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.schema import Table
 
 from dialogs import Answer, Phase, Result, State, Survey, new_state
-from storage.database import Runner, is_sqlite, runner_for
+from storage.apply_ops import ApplyOps, CoreOps, CoreStatements, ReferenceConflict, SQLiteOps
+from storage.database import Runner, ThreadedSQLiteRunner, is_sqlite, runner_for
 from storage.models import (
     RESPONSE_STATUSES,
     answers,
@@ -247,6 +248,10 @@ def _new_id(result: CursorResult[Any]) -> int:
     return new_id
 
 
+def _key(key: ParticipantKey) -> tuple[int | None, str | None]:
+    return key.telegram_id, key.preview_name
+
+
 def _answer(value: Any, other: str | None) -> Answer:
     if isinstance(value, list):
         value = tuple(str(v) for v in value)
@@ -281,55 +286,10 @@ class Store:
     # -- statements, built once ----------------------------------------------------------------
 
     def _build_statements(self) -> None:
-        p, r, a = participants, responses, answers
-        joined = p.outerjoin(
-            r, and_(r.c.participant_id == p.c.id, r.c.survey_id == self.survey.id)
-        ).outerjoin(a, a.c.response_id == r.c.id)
-        current = select(
-            p.c.id,
-            p.c.telegram_id,
-            p.c.preview_name,
-            p.c.language,
-            p.c.blocked,
-            r.c.id.label("response_id"),
-            r.c.status,
-            r.c.reference,
-            r.c.state,
-            r.c.submitted_at,
-            r.c.version,
-            a.c.question_id,
-            a.c.value,
-            a.c.other,
-        ).select_from(joined)
-        self._current_by_telegram = current.where(p.c.telegram_id == bindparam("key"))
-        self._current_by_preview = current.where(p.c.preview_name == bindparam("key"))
-        lock = select(p.c.id).with_for_update()
-        self._lock_by_telegram = lock.where(p.c.telegram_id == bindparam("key"))
-        self._lock_by_preview = lock.where(p.c.preview_name == bindparam("key"))
-
-        self._insert_update = self._insert(processed_updates).on_conflict_do_nothing()
-        self._insert_participant = self._insert(participants).on_conflict_do_nothing()
-        self._insert_response = r.insert()
-        self._update_response = update(r).where(r.c.id == bindparam("rid"))
-        upsert = self._insert(a)
-        self._upsert_answers = upsert.on_conflict_do_update(
-            index_elements=[a.c.response_id, a.c.question_id],
-            set_={
-                "value": upsert.excluded.value,
-                "other": upsert.excluded.other,
-                "answered_at": upsert.excluded.answered_at,
-            },
-        )
-        self._delete_answers = delete(a).where(
-            a.c.response_id == bindparam("rid"),
-            a.c.question_id.in_(bindparam("qids", expanding=True)),
-        )
-        self._update_participant = update(p).where(p.c.id == bindparam("pid"))
+        self._core = CoreStatements(self.survey.id, sqlite=self._sqlite)
 
     def _key_params(self, key: ParticipantKey) -> tuple[Select[Any], Select[Any], dict[str, Any]]:
-        if key.telegram_id is not None:
-            return self._current_by_telegram, self._lock_by_telegram, {"key": key.telegram_id}
-        return self._current_by_preview, self._lock_by_preview, {"key": key.preview_name}
+        return self._core.by_key(_key(key))
 
     @property
     def _runner(self) -> Runner:
@@ -389,10 +349,9 @@ class Store:
     # -- reading --------------------------------------------------------------------------------
 
     def _read_current(
-        self, connection: Connection, key: ParticipantKey, language_hint: str | None
+        self, ops: ApplyOps, key: ParticipantKey, language_hint: str | None
     ) -> _Current:
-        statement, _, params = self._key_params(key)
-        rows = (connection.execute(statement, params)).all()
+        rows = ops.current_rows(_key(key))
         if not rows:
             return _Current(None, new_state(self.survey, language_hint))
         first = rows[0]
@@ -426,7 +385,9 @@ class Store:
     async def load(self, participant: ParticipantKey, language_hint: str | None = None) -> Snapshot:
         """The participant's stored state (read-only); `new_state` for someone never seen."""
         current = await self._runner.read(
-            lambda connection: self._read_current(connection, participant, language_hint)
+            lambda connection: self._read_current(
+                CoreOps(self._core, connection), participant, language_hint
+            )
         )
         return Snapshot(
             current.state, current.participant, current.response_id, current.status, current.version
@@ -453,17 +414,39 @@ class Store:
         (`Applied.duplicate`). Raises `ReferenceTaken` when a Submit's reference is in use.
         """
         await self._ensure_registered()
+        what = f"apply for {participant}"
+        runner = self._runner
+        if isinstance(runner, ThreadedSQLiteRunner):
+
+            def raw_work(connection: sqlite3.Connection) -> Applied:
+                return self._apply(
+                    SQLiteOps(connection, self.survey.id),
+                    participant,
+                    step,
+                    clock,
+                    update_id,
+                    language_hint,
+                    preview,
+                )
+
+            return await runner.write_raw(raw_work, what=what)
 
         def work(connection: Connection) -> Applied:
             return self._apply(
-                connection, participant, step, clock, update_id, language_hint, preview
+                CoreOps(self._core, connection),
+                participant,
+                step,
+                clock,
+                update_id,
+                language_hint,
+                preview,
             )
 
-        return await self._runner.write(work, what=f"apply for {participant}")
+        return await runner.write(work, what=what)
 
     def _apply(
         self,
-        connection: Connection,
+        ops: ApplyOps,
         key: ParticipantKey,
         step: Step,
         clock: Clock,
@@ -471,23 +454,19 @@ class Store:
         language_hint: str | None,
         preview: bool,
     ) -> Applied:
-        if update_id is not None:
-            inserted = connection.execute(
-                self._insert_update, {"update_id": update_id, "processed_at": clock()}
+        if update_id is not None and not ops.record_update(update_id, clock()):
+            current = self._read_current(ops, key, language_hint)
+            log.info("update %d for %s already processed: skipped", update_id, key)
+            return Applied(
+                current.state,
+                None,
+                duplicate=True,
+                status=current.status,
+                version=current.version,
             )
-            if inserted.rowcount == 0:
-                current = self._read_current(connection, key, language_hint)
-                log.info("update %d for %s already processed: skipped", update_id, key)
-                return Applied(
-                    current.state,
-                    None,
-                    duplicate=True,
-                    status=current.status,
-                    version=current.version,
-                )
         if not self._sqlite:
-            self._lock_participant(connection, key, clock, language_hint)
-        current = self._read_current(connection, key, language_hint)
+            ops.lock_participant(_key(key), new_state(self.survey, language_hint).language, clock())
+        current = self._read_current(ops, key, language_hint)
         before = current.state
         result = step(before)
         now = clock()
@@ -516,117 +495,70 @@ class Store:
             status = "submitted"
         state = replace(state, reference=reference, submitted_at=submitted_at)
 
-        participant_id = self._write_participant(connection, key, current, state, now)
+        participant_id = self._write_participant(ops, key, current, state, now)
         state_json = _dumps(state.to_json())
         old, new = current.answers, state.answers
         changed = [(qid, answer) for qid, answer in new.items() if old.get(qid) != answer]
         removed = [qid for qid in old if qid not in new]
 
         response_id, version = current.response_id, current.version
-        if response_id is None:
-            if state_json == self._fresh_json and not new and reference is None:
-                # Nothing started (e.g. /language or /status before /start): no response row.
-                return Applied(state, result, refused_closed=refused)
-            version = 1
-            inserted = self._write_response(
-                connection,
-                reference,
-                self._insert_response,
-                {
-                    "participant_id": participant_id,
-                    "survey_id": self.survey.id,
-                    "status": status,
-                    "reference": reference,
-                    "state": state_json,
-                    "started_at": now,
-                    "submitted_at": submitted_at,
-                    "updated_at": now,
-                    "version": version,
-                },
-            )
-            response_id = _new_id(inserted)
-        elif (
-            changed
-            or removed
-            or state_json != current.state_json
-            or status != current.status
-            or reference != current.reference
-            or submitted_at != current.submitted_at
-        ):
-            version = current.version + 1
-            self._write_response(
-                connection,
-                reference,
-                self._update_response,
-                {
-                    "rid": response_id,
-                    "status": status,
-                    "reference": reference,
-                    "state": state_json,
-                    "submitted_at": submitted_at,
-                    "updated_at": now,
-                    "version": version,
-                },
-            )
+        try:
+            if response_id is None:
+                if state_json == self._fresh_json and not new and reference is None:
+                    # Nothing started (e.g. /language or /status before /start): no response row.
+                    return Applied(state, result, refused_closed=refused)
+                version = 1
+                response_id = ops.insert_response(
+                    {
+                        "participant_id": participant_id,
+                        "survey_id": self.survey.id,
+                        "status": status,
+                        "reference": reference,
+                        "state": state_json,
+                        "started_at": now,
+                        "submitted_at": submitted_at,
+                        "updated_at": now,
+                        "version": version,
+                    }
+                )
+            elif (
+                changed
+                or removed
+                or state_json != current.state_json
+                or status != current.status
+                or reference != current.reference
+                or submitted_at != current.submitted_at
+            ):
+                version = current.version + 1
+                ops.update_response(
+                    response_id,
+                    {
+                        "status": status,
+                        "reference": reference,
+                        "state": state_json,
+                        "submitted_at": submitted_at,
+                        "updated_at": now,
+                        "version": version,
+                    },
+                )
+        except ReferenceConflict as conflict:
+            assert reference is not None
+            raise ReferenceTaken(reference) from conflict
         if changed:
-            rows = [
-                {
-                    "response_id": response_id,
-                    "question_id": qid,
-                    "value": _value_to_json(answer),
-                    "other": answer.other,
-                    "answered_at": now,
-                }
-                for qid, answer in changed
-            ]
-            connection.execute(self._upsert_answers, rows[0] if len(rows) == 1 else rows)
+            ops.upsert_answers(
+                response_id,
+                [(qid, _value_to_json(answer), answer.other) for qid, answer in changed],
+                now,
+            )
         if removed:
-            connection.execute(self._delete_answers, {"rid": response_id, "qids": removed})
+            ops.delete_answers(response_id, removed)
         if submitting and current.submitted_at is None:
             log.info("%s submitted survey %s: reference %s", key, self.survey.id, reference)
         return Applied(state, result, refused_closed=refused, status=status, version=version)
 
-    def _write_response(
-        self,
-        connection: Connection,
-        reference: str | None,
-        statement: Insert | Update,
-        params: dict[str, Any],
-    ) -> CursorResult[Any]:
-        try:
-            return connection.execute(statement, params)
-        except IntegrityError as error:
-            if reference is not None and "reference" in str(error.orig):
-                raise ReferenceTaken(reference) from error
-            raise
-
-    def _lock_participant(
-        self,
-        connection: Connection,
-        key: ParticipantKey,
-        clock: Clock,
-        language_hint: str | None,
-    ) -> None:
-        """PostgreSQL: lock the participant's row (created first if needed) until commit."""
-        _, lock, params = self._key_params(key)
-        if connection.scalar(lock, params) is not None:
-            return
-        connection.execute(
-            self._insert_participant,
-            {
-                "telegram_id": key.telegram_id,
-                "preview_name": key.preview_name,
-                "language": new_state(self.survey, language_hint).language,
-                "blocked": False,
-                "created_at": clock(),
-            },
-        )
-        if connection.scalar(lock, params) is None:
-            raise RuntimeError(f"participant {key} could not be created")
-
     def _write_participant(
         self,
-        connection: Connection,
+        ops: ApplyOps,
         key: ParticipantKey,
         current: _Current,
         state: State,
@@ -635,28 +567,10 @@ class Store:
         """Create the participant, or update their language and blocked flag if they changed."""
         participant = current.participant
         if participant is None:
-            inserted = connection.execute(
-                participants.insert(),
-                {
-                    "telegram_id": key.telegram_id,
-                    "preview_name": key.preview_name,
-                    "language": state.language,
-                    "blocked": False,
-                    "created_at": now,
-                },
-            )
-            return _new_id(inserted)
+            return ops.insert_participant(_key(key), state.language, now)
         if participant.language != state.language or participant.blocked:
             # Someone who writes to the bot has not blocked it (any more).
-            connection.execute(
-                self._update_participant,
-                {
-                    "pid": participant.id,
-                    "language": state.language,
-                    "blocked": False,
-                    "blocked_at": None,
-                },
-            )
+            ops.update_participant(participant.id, state.language)
         return participant.id
 
     # -- participants ---------------------------------------------------------------------------

@@ -1,0 +1,149 @@
+"""On a SQLite file `Store.apply` runs as plain SQL on the writer thread's sqlite3 connection
+(`storage.apply_ops.SQLiteOps`); elsewhere through SQLAlchemy Core. The same story told through
+both paths must leave the same bytes in the database and return the same results."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dialogs import Survey
+from dialogs.events import Choose, Edit, Start, Submit, SwitchLanguage, TextInput
+from storage import repository
+from storage.database import AsyncRunner, ThreadedSQLiteRunner, create_engine, runner_for
+from storage.repository import Applied, ParticipantKey, ReferenceTaken, Store
+from storage.schema import upgrade
+from tests.storage.helpers import bundled_survey, during, fixed, stepper, tg, walk_to_review
+
+TABLES = ("participants", "responses", "answers", "processed_updates")
+
+
+async def story(store: Store, survey: Survey) -> list[tuple[Any, ...]]:
+    """Every kind of write `apply` does; returns what each call answered."""
+    now = during(survey)
+    seen: list[tuple[Any, ...]] = []
+
+    def note(applied: Applied) -> None:
+        seen.append((applied.state, applied.duplicate, applied.refused_closed, applied.status))
+        seen.append((applied.version,))
+
+    key = tg(7001)
+    state = await walk_to_review(store, key, now)
+    # an edit that hides answers (they are deleted), then a language switch
+    note(
+        await store.apply(
+            key, stepper(survey, Edit("cluster_member", state.step), now), clock=fixed(now)
+        )
+    )
+    note(
+        await store.apply(
+            key,
+            stepper(survey, lambda s: Choose("cluster_member", "no", s.step), now),
+            clock=fixed(now),
+            update_id=501,
+        )
+    )
+    note(
+        await store.apply(
+            key, stepper(survey, SwitchLanguage("en"), now), clock=fixed(now), update_id=502
+        )
+    )
+    # the same update again: nothing happens
+    note(
+        await store.apply(
+            key, stepper(survey, SwitchLanguage("fr"), now), clock=fixed(now), update_id=502
+        )
+    )
+    # blocked, then back: the flag is cleared by the next answer
+    await store.mark_blocked(7001, True, now=now)
+    review = await store.apply(key, stepper(survey, TextInput("ignored"), now), clock=fixed(now))
+    note(review)
+    later = now + timedelta(minutes=5, microseconds=123)
+    note(
+        await store.apply(
+            key, stepper(survey, lambda s: Submit("REF-PATHS", s.step), later), clock=fixed(later)
+        )
+    )
+    # a second participant wants the same reference
+    other = tg(7002)
+    other_state = await walk_to_review(store, other, now)
+    with pytest.raises(ReferenceTaken):
+        await store.apply(
+            other, stepper(survey, Submit("REF-PATHS", other_state.step), now), clock=fixed(now)
+        )
+    # a terminal preview, and a participant who only asked for their status
+    preview = ParticipantKey.preview("alice")
+    note(
+        await store.apply(
+            preview, stepper(survey, Start(), now, preview=True), clock=fixed(now), preview=True
+        )
+    )
+    note(
+        await store.apply(
+            tg(7003), stepper(survey, Start(), now), clock=fixed(now), language_hint="en"
+        )
+    )
+    return seen
+
+
+def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the hot path's tables, as SQLite holds them (types included)."""
+    connection = sqlite3.connect(path)
+    try:
+        return {
+            table: [
+                tuple((type(v).__name__, v) for v in row)
+                for row in connection.execute(f"SELECT * FROM {table} ORDER BY 1, 2")
+            ]
+            for table in TABLES
+        }
+    finally:
+        connection.close()
+
+
+async def run_story(
+    path: Path, survey: Survey, *, core: bool, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[tuple[Any, ...]], dict[str, list[tuple[Any, ...]]]]:
+    url = f"sqlite+aiosqlite:///{path}"
+    await upgrade(url)
+    engine: AsyncEngine = create_engine(url)
+    with monkeypatch.context() as patch:
+        if core:
+            patch.setattr(repository, "runner_for", AsyncRunner)
+        store = Store(engine, survey, file_hash="0" * 64)
+        expected = AsyncRunner if core else ThreadedSQLiteRunner
+        assert isinstance(repository.runner_for(engine), expected)
+        try:
+            results = await story(store, survey)
+        finally:
+            await engine.dispose()
+    return results, dump(path)
+
+
+async def test_plain_sqlite_and_core_write_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    survey = bundled_survey()
+    raw_results, raw_rows = await run_story(
+        tmp_path / "raw.db", survey, core=False, monkeypatch=monkeypatch
+    )
+    core_results, core_rows = await run_story(
+        tmp_path / "core.db", survey, core=True, monkeypatch=monkeypatch
+    )
+    assert raw_results == core_results
+    for table in TABLES:
+        assert raw_rows[table] == core_rows[table], table
+    # the story did write every kind of row
+    assert len(raw_rows["participants"]) == 4
+    assert {row[3][1] for row in raw_rows["responses"]} == {"submitted", "draft", "preview"}
+    assert len(raw_rows["processed_updates"]) == 2
+
+
+def test_default_sqlite_store_takes_the_plain_path(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    assert isinstance(runner_for(engine), ThreadedSQLiteRunner)
