@@ -4,8 +4,10 @@ aiogram validates every answer into pydantic models. For a sent or edited messag
 building the whole Message back, inline keyboard included: in the benchmark that validation was
 about a fifth of the bot's CPU per answer, for a value the handlers drop. This session still lets
 aiogram handle every error (429, 403, 400 ...) exactly as before; only a successful answer of
-the methods below is returned without deep validation (`Message.model_construct`: top-level
-fields such as `message_id` are there; nested objects stay plain dicts).
+the methods below is returned without deep validation: a copy of an empty `Message` with the
+answer's top-level fields (`message_id`, `date`, ...) set, nested objects left as plain dicts.
+(`Message.model_construct` would resolve the defaults of Message's hundred fields on every call:
+0.19 ms, against 3 µs for the copy, with two calls per answer.)
 """
 
 from __future__ import annotations
@@ -22,6 +24,15 @@ from aiogram.types import Message
 LEAN_METHODS = (SendMessage, EditMessageText, AnswerCallbackQuery)
 _LEAN_RESPONSE = Response[Any]
 """Built once: pydantic would otherwise build the generic model again on every call."""
+_EMPTY_MESSAGE = Message.model_construct(message_id=0, date=0, chat=None)
+
+
+def lean_message(result: dict[str, Any]) -> Message:
+    """A Message holding the answer's top-level fields, without validation."""
+    if "from" in result:
+        result = {**result, "from_user": result["from"]}
+        del result["from"]
+    return _EMPTY_MESSAGE.model_copy(update=result)
 
 
 class LeanSession(AiohttpSession):
@@ -40,6 +51,6 @@ class LeanSession(AiohttpSession):
             if isinstance(data, dict) and data.get("ok") is True:
                 result: Any = data.get("result")
                 if isinstance(result, dict):
-                    result = Message.model_construct(**result)
+                    result = lean_message(result)
                 return _LEAN_RESPONSE.model_construct(ok=True, result=result)
         return super().check_response(bot, method, status_code, content)
