@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -271,11 +272,22 @@ class ParticipantHandlers:
         )
 
     async def on_button(self, query: CallbackQuery, bot: Bot, event_update: Update) -> None:
-        # First of all, stop the spinner on the participant's phone.
+        # First of all, stop the spinner on the participant's phone; the tap's own work goes on
+        # meanwhile rather than one round trip to Telegram later.
+        answering = asyncio.create_task(self._answer_query(query))
+        try:
+            await self._handle_button(query, bot, event_update)
+        finally:
+            await answering
+
+    @staticmethod
+    async def _answer_query(query: CallbackQuery) -> None:
         try:
             await query.answer()
         except Exception:
             log.warning("could not answer callback query %s", query.id, exc_info=True)
+
+    async def _handle_button(self, query: CallbackQuery, bot: Bot, event_update: Update) -> None:
         message = query.message
         if message is None or message.chat is None:
             return
