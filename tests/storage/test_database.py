@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialogs import Survey
 from dialogs.events import Start
+from storage import database
 from storage.database import (
     AsyncRunner,
     ThreadedSQLiteRunner,
@@ -26,7 +27,8 @@ from storage.database import (
     sqlite_path,
 )
 from storage.repository import Store
-from tests.storage.helpers import during, fixed, stepper, tg
+from storage.schema import upgrade
+from tests.storage.helpers import bundled_survey, during, fixed, stepper, tg
 
 
 def locked() -> OperationalError:
@@ -79,9 +81,50 @@ async def test_sqlite_settings_and_folder(tmp_path: Path) -> None:
 
         assert await runner.read(pragmas) == ("wal", 1, 1, 10_000)
         assert await runner.write(pragmas) == ("wal", 1, 1, 10_000)
+
+        def raw_pragmas(connection: sqlite3.Connection) -> tuple[object, ...]:
+            names = ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")
+            return tuple(connection.execute(f"PRAGMA {n}").fetchone()[0] for n in names)
+
+        assert await runner.write_raw(raw_pragmas) == ("wal", 1, 1, 10_000)
+        # the process's writers leave checkpoints to the checkpointer thread
+        autocheckpoint = await runner.write_raw(
+            lambda c: c.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+        )
+        assert autocheckpoint == 0
     finally:
         await engine.dispose()
     assert runner_for(engine) is not runner  # disposing the engine closed its runner
+
+
+async def test_the_checkpointer_copies_the_wal_into_the_database_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(database, "CHECKPOINT_INTERVAL", 0.05)
+    path = tmp_path / "consultbot.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await upgrade(url)
+    survey = bundled_survey()
+    engine = create_engine(url)
+    try:
+        store = Store(engine, survey, file_hash="c" * 64)
+        now = during(survey)
+        await store.apply(tg(1), stepper(survey, Start(), now), clock=fixed(now))
+        await asyncio.sleep(0.3)
+        size = path.stat().st_size
+        for user in range(2, 200):
+            await store.apply(tg(user), stepper(survey, Start(), now), clock=fixed(now))
+        wal = path.with_name(path.name + "-wal")
+        assert wal.stat().st_size > 0
+        # Without automatic checkpoints, only the checkpointer can grow the database file
+        # while the engine is open.
+        for _ in range(100):
+            if path.stat().st_size > size:
+                break
+            await asyncio.sleep(0.05)
+        assert path.stat().st_size > size
+    finally:
+        await engine.dispose()
 
 
 async def test_in_memory_sqlite_uses_the_async_engine() -> None:
