@@ -1,5 +1,10 @@
-"""Background workers of `consultbot run` (`WORKERS`): the broadcast delivery worker and the
-scheduler of the reminders declared in the survey file.
+"""Background workers of `consultbot run` (`WORKERS`): the broadcast delivery worker, the
+scheduler of the reminders declared in the survey file, and the trimming of old update ids.
+
+Update ids: every update's id is recorded so that a redelivered update is not applied twice
+(`storage.repository`). Telegram redelivers an update for at most a day; once an hour
+(`UPDATE_IDS_TRIM_EVERY` seconds) the ids older than `UPDATE_IDS_KEEP_DAYS` (default 7) are
+deleted, in small batches.
 
 Scheduled reminders: every `REMINDER_POLL` seconds (env, default 30) the scheduler reads the clock
 (`ctx.clock`, so a rehearsal clock or a test's clock drives it) and, while the survey is open,
@@ -15,6 +20,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot
@@ -27,6 +33,8 @@ from storage.broadcasts import BroadcastStore, encode_texts
 log = logging.getLogger(__name__)
 
 DEFAULT_REMINDER_POLL = 30.0
+DEFAULT_TRIM_EVERY = 3600.0
+DEFAULT_KEEP_DAYS = 7.0
 RESTART_DELAY = 2.0
 
 _broadcasters: dict[int, Broadcaster] = {}
@@ -109,5 +117,21 @@ async def reminder_scheduler(ctx: BotContext, bot: Bot) -> None:
         await asyncio.sleep(poll)
 
 
+async def update_ids_trimmer(ctx: BotContext, bot: Bot) -> None:
+    """Forget the processed update ids older than `UPDATE_IDS_KEEP_DAYS`, every so often."""
+    every = float(os.environ.get("UPDATE_IDS_TRIM_EVERY") or DEFAULT_TRIM_EVERY)
+    keep = timedelta(days=float(os.environ.get("UPDATE_IDS_KEEP_DAYS") or DEFAULT_KEEP_DAYS))
+    while True:
+        try:
+            forgotten = await ctx.store.forget_processed_updates(ctx.clock() - keep)
+            if forgotten:
+                log.info("forgot %d processed update ids older than %s", forgotten, keep)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("update ids trimmer failed; trying again in %ss", every)
+        await asyncio.sleep(every)
+
+
 Worker = Callable[[BotContext, Bot], Coroutine[Any, Any, None]]
-WORKERS: list[Worker] = [broadcast_worker, reminder_scheduler]
+WORKERS: list[Worker] = [broadcast_worker, reminder_scheduler, update_ids_trimmer]

@@ -640,17 +640,28 @@ class Store:
 
         return await self._runner.write(work, what=f"setting {key}")
 
-    async def forget_processed_updates(self, before: datetime) -> int:
+    async def forget_processed_updates(self, before: datetime, *, batch: int = 5_000) -> int:
         """Delete the processed update ids recorded before `before` (Telegram redelivers an update
-        within hours, not weeks); returns how many were deleted."""
+        within hours, not weeks); returns how many were deleted. Deletes `batch` rows per
+        transaction, so that answers are never kept waiting long behind it."""
+        oldest = (
+            select(processed_updates.c.update_id)
+            .where(processed_updates.c.processed_at < before)
+            .limit(batch)
+            .scalar_subquery()
+        )
+        statement = delete(processed_updates).where(processed_updates.c.update_id.in_(oldest))
 
         def work(connection: Connection) -> int:
-            result = connection.execute(
-                delete(processed_updates).where(processed_updates.c.processed_at < before)
-            )
-            return result.rowcount
+            return connection.execute(statement).rowcount
 
-        return await self._runner.write(work, what="forget processed updates")
+        total = 0
+        while True:
+            deleted = await self._runner.write(work, what="forget processed updates")
+            total += deleted
+            if deleted < batch:
+                return total
+            await asyncio.sleep(0)  # let waiting answers in between batches
 
     # -- admin and export -----------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ def fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BROADCAST_RATE", "400")
     monkeypatch.setenv("BROADCAST_BACKOFF", "0.05")
     monkeypatch.setenv("REMINDER_POLL", "0.05")
+    monkeypatch.setenv("UPDATE_IDS_TRIM_EVERY", "0.05")
     monkeypatch.setenv("ADMIN_PROGRESS_INTERVAL", "0.1")
 
 

@@ -420,6 +420,25 @@ async def test_forget_processed_updates(store: Store, survey: Survey) -> None:
     assert replay.duplicate
 
 
+async def test_forget_processed_updates_in_batches(store: Store, survey: Survey) -> None:
+    now = during(survey)
+    for update_id in range(1, 12):
+        moment = now + timedelta(minutes=update_id)
+        await store.apply(
+            tg(1071), stepper(survey, Status(), moment), clock=fixed(moment), update_id=update_id
+        )
+    # the ten oldest go, three by three; the newest stays
+    assert (
+        await store.forget_processed_updates(now + timedelta(minutes=10, seconds=1), batch=3) == 10
+    )
+    assert (
+        await store.apply(tg(1071), stepper(survey, Status(), now), clock=fixed(now), update_id=11)
+    ).duplicate
+    assert not (
+        await store.apply(tg(1071), stepper(survey, Status(), now), clock=fixed(now), update_id=10)
+    ).duplicate
+
+
 def synthetic(survey: Survey, index: int, status: str) -> NewResponse:
     submitted_at = datetime(2022, 2, 1, 10, 0, tzinfo=UTC) + timedelta(minutes=index)
     values: dict[str, Answer] = {
