@@ -31,7 +31,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -415,34 +414,15 @@ class Store:
         """
         await self._ensure_registered()
         what = f"apply for {participant}"
+
+        def run(ops: ApplyOps) -> Applied:
+            return self._apply(ops, participant, step, clock, update_id, language_hint, preview)
+
         runner = self._runner
         if isinstance(runner, ThreadedSQLiteRunner):
-
-            def raw_work(connection: sqlite3.Connection) -> Applied:
-                return self._apply(
-                    SQLiteOps(connection, self.survey.id),
-                    participant,
-                    step,
-                    clock,
-                    update_id,
-                    language_hint,
-                    preview,
-                )
-
-            return await runner.write_raw(raw_work, what=what)
-
-        def work(connection: Connection) -> Applied:
-            return self._apply(
-                CoreOps(self._core, connection),
-                participant,
-                step,
-                clock,
-                update_id,
-                language_hint,
-                preview,
-            )
-
-        return await runner.write(work, what=what)
+            survey_id = self.survey.id
+            return await runner.write_raw(lambda c: run(SQLiteOps(c, survey_id)), what=what)
+        return await runner.write(lambda c: run(CoreOps(self._core, c)), what=what)
 
     def _apply(
         self,

@@ -86,7 +86,8 @@ async def test_sqlite_settings_and_folder(tmp_path: Path) -> None:
             names = ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")
             return tuple(connection.execute(f"PRAGMA {n}").fetchone()[0] for n in names)
 
-        assert await runner.write_raw(raw_pragmas) == ("wal", 1, 1, 10_000)
+        # the lock is free: on the event loop's connection, which never waits for a lock
+        assert await runner.write_raw(raw_pragmas) == ("wal", 1, 1, 0)
         # the process's writers leave checkpoints to the checkpointer thread
         autocheckpoint = await runner.write_raw(
             lambda c: c.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
@@ -177,6 +178,26 @@ async def test_writer_waits_for_another_process_lock(
     assert applied.version == 1
     assert waited >= 0.3
     assert ticks >= 10  # the loop was not blocked while the writer waited
+
+
+async def test_an_answer_does_not_queue_behind_the_writer_thread(
+    store: Store, survey: Survey, backend: str
+) -> None:
+    """The write lock is free but the writer thread is busy (a long job that holds no lock):
+    an answer's transaction runs on the event loop without waiting for it."""
+    if backend != "sqlite":
+        pytest.skip("SQLite only: PostgreSQL has no writer thread")
+    runner = runner_for(store.engine)
+    assert isinstance(runner, ThreadedSQLiteRunner)
+    now = during(survey)
+    await store.apply(tg(1), stepper(survey, Start(), now), clock=fixed(now))
+    busy = asyncio.get_running_loop().run_in_executor(runner._writer, time.sleep, 1.0)
+    started = time.monotonic()
+    applied = await store.apply(tg(2), stepper(survey, Start(), now), clock=fixed(now))
+    waited = time.monotonic() - started
+    await busy
+    assert applied.version == 1
+    assert waited < 0.5
 
 
 async def test_run_transaction_retries_transient_errors(engine: AsyncEngine) -> None:
