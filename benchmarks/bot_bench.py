@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import random
 import secrets
@@ -27,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -265,13 +267,33 @@ async def measure_bot(
     await api.start()
     try:
         async with bot_process(api, command, env) as process:
-            before = cpu_seconds(process.pid)
-            throughput = await closed_loop(api, throughput_scripts, echo)
-            throughput.bot_cpu = cpu_seconds(process.pid) - before
-            latency = await open_loop(api, latency_scripts, echo, args.rate, args.duration)
+            with collector_paused():
+                before = cpu_seconds(process.pid)
+                throughput = await closed_loop(api, throughput_scripts, echo)
+                throughput.bot_cpu = cpu_seconds(process.pid) - before
+            with collector_paused():
+                latency = await open_loop(api, latency_scripts, echo, args.rate, args.duration)
     finally:
         await api.stop()
     return throughput, latency
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No garbage collection in this (the measuring) process while it measures.
+
+    The local server keeps every message the bot sent, inline keyboards included: a full
+    collection of that heap stopped this process for 250 ms, and every update in flight was
+    counted that much slower, whatever the bot did. The bot's own collections still count.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.unfreeze()
 
 
 async def main_async(args: argparse.Namespace) -> None:

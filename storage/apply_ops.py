@@ -34,26 +34,26 @@ state, submitted_at, version, question_id, value, other): one row per answer (or
 no answer), values decoded (datetimes aware UTC, JSON values decoded)."""
 
 
+Key = tuple[int | None, str | None]
+"""A participant: (telegram_id, preview_name), one of them None."""
+
+
 class ReferenceConflict(Exception):
     """The response's receipt reference is already used by another response."""
 
 
 class ApplyOps(Protocol):
-    """What one `Store.apply` transaction executes. Keys are (telegram_id, preview_name)."""
+    """What one `Store.apply` transaction executes."""
 
     def record_update(self, update_id: int, at: datetime) -> bool:
         """Record a processed update id; False if it was there already."""
 
-    def lock_participant(
-        self, key: tuple[int | None, str | None], language: str, now: datetime
-    ) -> None:
+    def lock_participant(self, key: Key, language: str, now: datetime) -> None:
         """PostgreSQL: lock the participant's row, created first if needed, until commit."""
 
-    def current_rows(self, key: tuple[int | None, str | None]) -> Sequence[CurrentRow]: ...
+    def current_rows(self, key: Key) -> Sequence[CurrentRow]: ...
 
-    def insert_participant(
-        self, key: tuple[int | None, str | None], language: str, now: datetime
-    ) -> int: ...
+    def insert_participant(self, key: Key, language: str, now: datetime) -> int: ...
 
     def update_participant(self, participant_id: int, language: str) -> None:
         """Set the language, and clear the blocked flag."""
@@ -124,9 +124,7 @@ class CoreStatements:
         )
         self.update_participant = update(p).where(p.c.id == bindparam("pid"))
 
-    def by_key(
-        self, key: tuple[int | None, str | None]
-    ) -> tuple[Select[Any], Select[Any], dict[str, Any]]:
+    def by_key(self, key: Key) -> tuple[Select[Any], Select[Any], dict[str, Any]]:
         """The current-state select, the lock select and their parameters for a key."""
         telegram_id, preview_name = key
         if telegram_id is not None:
@@ -152,9 +150,7 @@ class CoreOps:
         )
         return bool(inserted.rowcount)
 
-    def lock_participant(
-        self, key: tuple[int | None, str | None], language: str, now: datetime
-    ) -> None:
+    def lock_participant(self, key: Key, language: str, now: datetime) -> None:
         _, lock, params = self.s.by_key(key)
         if self.connection.scalar(lock, params) is not None:
             return
@@ -172,13 +168,11 @@ class CoreOps:
         if self.connection.scalar(lock, params) is None:
             raise RuntimeError(f"participant {key} could not be created")
 
-    def current_rows(self, key: tuple[int | None, str | None]) -> Sequence[CurrentRow]:
+    def current_rows(self, key: Key) -> Sequence[CurrentRow]:
         statement, _, params = self.s.by_key(key)
         return [tuple(row) for row in self.connection.execute(statement, params)]
 
-    def insert_participant(
-        self, key: tuple[int | None, str | None], language: str, now: datetime
-    ) -> int:
+    def insert_participant(self, key: Key, language: str, now: datetime) -> int:
         telegram_id, preview_name = key
         inserted = self.connection.execute(
             participants.insert(),
@@ -302,12 +296,10 @@ class SQLiteOps:
         cursor = self.connection.execute(_INSERT_UPDATE, (update_id, sqlite_time(at)))
         return cursor.rowcount > 0
 
-    def lock_participant(
-        self, key: tuple[int | None, str | None], language: str, now: datetime
-    ) -> None:
+    def lock_participant(self, key: Key, language: str, now: datetime) -> None:
         """Nothing to do: the transaction began with BEGIN IMMEDIATE, the database's write lock."""
 
-    def current_rows(self, key: tuple[int | None, str | None]) -> Sequence[CurrentRow]:
+    def current_rows(self, key: Key) -> Sequence[CurrentRow]:
         telegram_id, preview_name = key
         if telegram_id is not None:
             rows = self.connection.execute(_CURRENT_BY_TELEGRAM, (self.survey_id, telegram_id))
@@ -325,9 +317,7 @@ class SQLiteOps:
             for row in rows
         ]
 
-    def insert_participant(
-        self, key: tuple[int | None, str | None], language: str, now: datetime
-    ) -> int:
+    def insert_participant(self, key: Key, language: str, now: datetime) -> int:
         telegram_id, preview_name = key
         cursor = self.connection.execute(
             _INSERT_PARTICIPANT, (telegram_id, preview_name, language, sqlite_time(now))

@@ -58,7 +58,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.schema import Table
 
 from dialogs import Answer, Phase, Result, State, Survey, new_state
-from storage.apply_ops import ApplyOps, CoreOps, CoreStatements, ReferenceConflict, SQLiteOps
+from storage.apply_ops import ApplyOps, CoreOps, CoreStatements, Key, ReferenceConflict, SQLiteOps
 from storage.database import Runner, ThreadedSQLiteRunner, is_sqlite, runner_for
 from storage.models import (
     RESPONSE_STATUSES,
@@ -247,7 +247,7 @@ def _new_id(result: CursorResult[Any]) -> int:
     return new_id
 
 
-def _key(key: ParticipantKey) -> tuple[int | None, str | None]:
+def _key(key: ParticipantKey) -> Key:
     return key.telegram_id, key.preview_name
 
 
