@@ -395,6 +395,11 @@ class ThreadedSQLiteRunner:
         self._raw: Any = None
         self._inline: sqlite3.Connection | None = None
         """The event loop's connection for `write_raw` (busy timeout 0)."""
+        self._queued = 0
+        """Transactions submitted to the writer thread and not finished (counted on the loop)."""
+        self._writer_idle = asyncio.Event()
+        self.fallbacks = 0
+        """`write_raw` transactions that went to the writer thread."""
         """The writer thread's own connection for `write_raw` (a pooled DBAPI connection)."""
         self._readers = ThreadPoolExecutor(
             SQLITE_READER_THREADS, thread_name_prefix="sqlite-reader"
@@ -467,10 +472,25 @@ class ThreadedSQLiteRunner:
             else:  # another task opened it meanwhile
                 inline.close()
                 inline = self._inline
+        if self._queued:
+            # The writer thread holds or is about to take the lock: let it finish first.
+            await self._writer_idle.wait()
         done, result = self._try_inline(inline, work)
         if done:
             return result  # type: ignore[return-value]
-        return await loop.run_in_executor(self._writer, self._write_raw, work, what)
+        self.fallbacks += 1
+        return await self._on_writer(self._write_raw, work, what)
+
+    async def _on_writer(self, function: Callable[..., T], *args: Any) -> T:
+        """Run on the writer thread, counting what is queued there."""
+        self._queued += 1
+        self._writer_idle.clear()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._writer, function, *args)
+        finally:
+            self._queued -= 1
+            if not self._queued:
+                self._writer_idle.set()
 
     def _open_inline(self) -> sqlite3.Connection:
         raw = self.engine.raw_connection()
@@ -505,8 +525,7 @@ class ThreadedSQLiteRunner:
         return await loop.run_in_executor(self._readers, self._read, work)
 
     async def write(self, work: Callable[[Connection], T], *, what: str = "transaction") -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, self._write, work, what)
+        return await self._on_writer(self._write, work, what)
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)

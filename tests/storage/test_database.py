@@ -178,6 +178,9 @@ async def test_writer_waits_for_another_process_lock(
     assert applied.version == 1
     assert waited >= 0.3
     assert ticks >= 10  # the loop was not blocked while the writer waited
+    runner = runner_for(store.engine)
+    assert isinstance(runner, ThreadedSQLiteRunner)
+    assert runner.fallbacks == 1  # the writer thread waited, not the loop
 
 
 async def test_an_answer_does_not_queue_behind_the_writer_thread(
@@ -198,6 +201,34 @@ async def test_an_answer_does_not_queue_behind_the_writer_thread(
     await busy
     assert applied.version == 1
     assert waited < 0.5
+
+
+async def test_an_answer_waits_for_the_writer_threads_transaction_then_runs_on_the_loop(
+    store: Store, survey: Survey, backend: str
+) -> None:
+    """A transaction of this process holds the write lock on the writer thread (a broadcast's
+    bookkeeping, say): the answer waits for it instead of failing on the lock, then runs."""
+    if backend != "sqlite":
+        pytest.skip("SQLite only: PostgreSQL has no writer thread")
+    runner = runner_for(store.engine)
+    assert isinstance(runner, ThreadedSQLiteRunner)
+    now = during(survey)
+    await store.apply(tg(1), stepper(survey, Start(), now), clock=fixed(now))
+    finished: list[str] = []
+
+    def slow(connection: Connection) -> None:
+        connection.exec_driver_sql("DELETE FROM settings WHERE key = 'none'")
+        time.sleep(0.3)
+        finished.append("writer")
+
+    writing = asyncio.create_task(runner.write(slow))
+    await asyncio.sleep(0.05)
+    applied = await store.apply(tg(2), stepper(survey, Start(), now), clock=fixed(now))
+    finished.append("answer")
+    await writing
+    assert applied.version == 1
+    assert finished == ["writer", "answer"]
+    assert runner.fallbacks == 0  # it ran on the loop, after the writer's commit
 
 
 async def test_run_transaction_retries_transient_errors(engine: AsyncEngine) -> None:
