@@ -457,11 +457,11 @@ class ThreadedSQLiteRunner:
         """Run `work` in a transaction (BEGIN IMMEDIATE … COMMIT) on a plain sqlite3 connection:
         the hot path (see `storage.apply_ops`). `work` must be short and may run more than once.
 
-        When the write lock is free, right here on the event loop: a short transaction costs
-        less than handing it to a thread and back (and the two threads passing the GIL to and
-        fro at each statement). When another connection holds the lock, the event loop never
-        waits for it: the transaction goes to the writer thread, which waits with the busy
-        timeout and retries."""
+        Right here on the event loop, once the writer thread has finished what this process
+        gave it: a short transaction costs less than handing it to a thread and back (and the
+        two threads passing the GIL to and fro at each statement). When another connection (a
+        process) holds the lock, the event loop never waits for it: the transaction goes to the
+        writer thread, which waits with the busy timeout and retries."""
         loop = asyncio.get_running_loop()
         inline = self._inline
         if inline is None:
