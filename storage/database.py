@@ -433,16 +433,7 @@ class ThreadedSQLiteRunner:
         connection: sqlite3.Connection = self._raw.driver_connection
         for attempt in range(1, RETRY_ATTEMPTS + 1):
             try:
-                connection.execute("BEGIN IMMEDIATE")
-                try:
-                    result = work(connection)
-                    connection.execute("COMMIT")
-                except BaseException:
-                    if connection.in_transaction:
-                        connection.execute("ROLLBACK")
-                    raise
-                self._checkpointer.written()
-                return result
+                return self._transaction(connection, work)
             except sqlite3.OperationalError as error:
                 if attempt == RETRY_ATTEMPTS or not _is_locked(error):
                     raise
@@ -505,20 +496,26 @@ class ThreadedSQLiteRunner:
     ) -> tuple[bool, T | None]:
         """(True, result), or (False, None) when the database was locked: nothing was done."""
         try:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(connection)
-                connection.execute("COMMIT")
-            except BaseException:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
-                raise
+            return True, self._transaction(connection, work)
         except sqlite3.OperationalError as error:
             if _is_locked(error):
                 return False, None
             raise
+
+    def _transaction(
+        self, connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]
+    ) -> T:
+        """BEGIN IMMEDIATE, `work`, COMMIT; rolled back on any error."""
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(connection)
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
         self._checkpointer.written()
-        return True, result
+        return result
 
     async def read(self, work: Callable[[Connection], T]) -> T:
         loop = asyncio.get_running_loop()

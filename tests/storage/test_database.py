@@ -183,17 +183,24 @@ async def test_writer_waits_for_another_process_lock(
     assert runner.fallbacks == 1  # the writer thread waited, not the loop
 
 
-async def test_an_answer_does_not_queue_behind_the_writer_thread(
-    store: Store, survey: Survey, backend: str
-) -> None:
-    """The write lock is free but the writer thread is busy (a long job that holds no lock):
-    an answer's transaction runs on the event loop without waiting for it."""
+async def started_sqlite_runner(store: Store, survey: Survey, backend: str) -> ThreadedSQLiteRunner:
+    """The store's SQLite runner, after a first answer (its connections are open)."""
     if backend != "sqlite":
         pytest.skip("SQLite only: PostgreSQL has no writer thread")
     runner = runner_for(store.engine)
     assert isinstance(runner, ThreadedSQLiteRunner)
     now = during(survey)
     await store.apply(tg(1), stepper(survey, Start(), now), clock=fixed(now))
+    return runner
+
+
+async def test_an_answer_does_not_queue_behind_the_writer_thread(
+    store: Store, survey: Survey, backend: str
+) -> None:
+    """The write lock is free but the writer thread is busy (a long job that holds no lock):
+    an answer's transaction runs on the event loop without waiting for it."""
+    runner = await started_sqlite_runner(store, survey, backend)
+    now = during(survey)
     busy = asyncio.get_running_loop().run_in_executor(runner._writer, time.sleep, 1.0)
     started = time.monotonic()
     applied = await store.apply(tg(2), stepper(survey, Start(), now), clock=fixed(now))
@@ -208,12 +215,8 @@ async def test_an_answer_waits_for_the_writer_threads_transaction_then_runs_on_t
 ) -> None:
     """A transaction of this process holds the write lock on the writer thread (a broadcast's
     bookkeeping, say): the answer waits for it instead of failing on the lock, then runs."""
-    if backend != "sqlite":
-        pytest.skip("SQLite only: PostgreSQL has no writer thread")
-    runner = runner_for(store.engine)
-    assert isinstance(runner, ThreadedSQLiteRunner)
+    runner = await started_sqlite_runner(store, survey, backend)
     now = during(survey)
-    await store.apply(tg(1), stepper(survey, Start(), now), clock=fixed(now))
     finished: list[str] = []
 
     def slow(connection: Connection) -> None:
