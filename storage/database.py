@@ -393,14 +393,15 @@ class ThreadedSQLiteRunner:
         self._checkpointer = Checkpointer(self.engine, CHECKPOINT_INTERVAL)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._raw: Any = None
+        """The writer thread's own connection for `write_raw` (a pooled DBAPI connection)."""
         self._inline: sqlite3.Connection | None = None
         """The event loop's connection for `write_raw` (busy timeout 0)."""
         self._queued = 0
         """Transactions submitted to the writer thread and not finished (counted on the loop)."""
-        self._writer_idle = asyncio.Event()
+        self._idle_waiters: list[asyncio.Future[None]] = []
+        """Answers waiting for the writer thread to have nothing queued."""
         self.fallbacks = 0
         """`write_raw` transactions that went to the writer thread."""
-        """The writer thread's own connection for `write_raw` (a pooled DBAPI connection)."""
         self._readers = ThreadPoolExecutor(
             SQLITE_READER_THREADS, thread_name_prefix="sqlite-reader"
         )
@@ -465,7 +466,9 @@ class ThreadedSQLiteRunner:
                 inline = self._inline
         if self._queued:
             # The writer thread holds or is about to take the lock: let it finish first.
-            await self._writer_idle.wait()
+            idle = loop.create_future()
+            self._idle_waiters.append(idle)
+            await idle
         done, result = self._try_inline(inline, work)
         if done:
             return result  # type: ignore[return-value]
@@ -475,13 +478,15 @@ class ThreadedSQLiteRunner:
     async def _on_writer(self, function: Callable[..., T], *args: Any) -> T:
         """Run on the writer thread, counting what is queued there."""
         self._queued += 1
-        self._writer_idle.clear()
         try:
             return await asyncio.get_running_loop().run_in_executor(self._writer, function, *args)
         finally:
             self._queued -= 1
             if not self._queued:
-                self._writer_idle.set()
+                waiters, self._idle_waiters = self._idle_waiters, []
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
 
     def _open_inline(self) -> sqlite3.Connection:
         raw = self.engine.raw_connection()
