@@ -64,6 +64,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import ColumnElement
 
 from dialogs.model import Segment
 from storage.database import Runner, is_sqlite, runner_for
@@ -264,10 +265,7 @@ class BroadcastStore:
             select(d.c.broadcast_id, d.c.participant_id)
             .join(b, b.c.id == d.c.broadcast_id)
             .where(
-                b.c.survey_id == self.survey_id,
-                b.c.status == "running",
-                d.c.status == "pending",
-                d.c.claimed_at.is_(None),
+                *self._waiting(),
                 (d.c.next_attempt_at.is_(None)) | (d.c.next_attempt_at <= now),
             )
             .order_by(d.c.broadcast_id, d.c.participant_id)
@@ -445,18 +443,24 @@ class BroadcastStore:
             log.info("broadcast %d done", broadcast_id)
         return ids
 
+    def _waiting(self) -> tuple[ColumnElement[bool], ...]:
+        """Pending, unclaimed deliveries of this survey's running broadcasts (joined with
+        `broadcasts`)."""
+        d, b = deliveries, broadcasts
+        return (
+            b.c.survey_id == self.survey_id,
+            b.c.status == "running",
+            d.c.status == "pending",
+            d.c.claimed_at.is_(None),
+        )
+
     async def next_due(self) -> datetime | None:
         """The earliest `next_attempt_at` of a pending unclaimed row of a running broadcast."""
         d, b = deliveries, broadcasts
         query = (
             select(func.min(d.c.next_attempt_at))
             .join(b, b.c.id == d.c.broadcast_id)
-            .where(
-                b.c.survey_id == self.survey_id,
-                b.c.status == "running",
-                d.c.status == "pending",
-                d.c.claimed_at.is_(None),
-            )
+            .where(*self._waiting())
         )
         value: datetime | None = await self._runner.read(lambda c: c.scalar(query))
         return value

@@ -257,6 +257,16 @@ def _answer(value: Any, other: str | None) -> Answer:
     return Answer(value, other)
 
 
+_ANSWERS_IN_RANGE = (
+    select(
+        answers.c.response_id, answers.c.question_id, cast(answers.c.value, Text), answers.c.other
+    )
+    .where(answers.c.response_id.between(bindparam("first"), bindparam("last")))
+    .order_by(answers.c.response_id, answers.c.question_id)
+)
+"""The answers of the responses with ids from `first` to `last`, values as JSON text."""
+
+
 def _exported_statuses(include_drafts: bool, include_preview: bool) -> list[str]:
     statuses = ["submitted"]
     if include_drafts:
@@ -674,7 +684,7 @@ class Store:
         """The survey's responses in batches, by increasing id (keyset pagination): memory stays
         flat however many there are. Each batch is read in its own short transaction."""
         statuses = _exported_statuses(include_drafts, include_preview)
-        r, p, a = responses, participants, answers
+        r, p = responses, participants
         page = (
             select(
                 r.c.id,
@@ -695,12 +705,8 @@ class Store:
             .order_by(r.c.id)
             .limit(batch_size)
         )
-        answer_rows = (
-            # The value as its JSON text: decoded below, once per distinct value of the batch.
-            select(a.c.response_id, a.c.question_id, cast(a.c.value, Text), a.c.other)
-            .where(a.c.response_id.between(bindparam("first"), bindparam("last")))
-            .order_by(a.c.response_id, a.c.question_id)
-        )
+        # The value as its JSON text: decoded below, once per distinct value of the batch.
+        answer_rows = _ANSWERS_IN_RANGE
 
         def batch(connection: Connection, *, after: int) -> list[ResponseRow]:
             rows = connection.execute(page, {"after": after}).all()
@@ -752,7 +758,7 @@ class Store:
         """The survey's responses in batches as plain tuples, each value as its JSON text: what
         an export of 100,000 responses needs, without an `Answer` or a dict per answer."""
         statuses = _exported_statuses(include_drafts, include_preview)
-        r, p, a = responses, participants, answers
+        r, p = responses, participants
         page = (
             select(
                 r.c.id,
@@ -769,11 +775,7 @@ class Store:
             .order_by(r.c.id)
             .limit(batch_size)
         )
-        answer_rows = (
-            select(a.c.response_id, a.c.question_id, cast(a.c.value, Text), a.c.other)
-            .where(a.c.response_id.between(bindparam("first"), bindparam("last")))
-            .order_by(a.c.response_id, a.c.question_id)
-        )
+        answer_rows = _ANSWERS_IN_RANGE
         sqlite_answers = (
             "SELECT response_id, question_id, CAST(value AS TEXT), other FROM answers"
             " WHERE response_id BETWEEN ? AND ? ORDER BY response_id, question_id"
