@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bot.config import ConfigError, Settings, load_dotenv
 from bot.logs import setup_logging
@@ -35,6 +36,11 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{path}: {len(exc.problems)} problem(s)", file=sys.stderr)
         return 1
     survey = loaded.survey
+    from dialogs.retention import retention_warnings
+
+    warnings = retention_warnings(survey)
+    for warning in warnings:
+        print(f"{path}: warning: {warning}", file=sys.stderr)
     print(
         f"{path}: OK — {survey.id}: {len(survey.sections)} sections, {len(survey.questions)} "
         f"questions, languages {', '.join(survey.languages)}, open "
@@ -106,6 +112,48 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    """Anonymise the participants once the retention period of the survey file is over."""
+    import os
+
+    from bot.clock import clock_from_env
+    from bot.export_cli import _with_store
+    from storage.retention import PurgeResult, purge
+
+    now = clock_from_env(os.environ.get("CONSULTBOT_NOW"))()
+
+    async def work(store: Any) -> tuple[PurgeResult, str]:
+        return await purge(store, now=now, dry_run=args.dry_run), store.survey.timezone
+
+    result, timezone = asyncio.run(_with_store(settings, args, work))
+    print(describe_purge(result, timezone))
+    return 0
+
+
+def describe_purge(result: Any, timezone: str) -> str:
+    """What `consultbot purge` prints (for the operator, in English like the other commands)."""
+    from zoneinfo import ZoneInfo
+
+    if result.due_at is None:
+        return (
+            "the questionnaire file has no retention: block: nothing is ever anonymised "
+            "(see README, Data protection)"
+        )
+    local = result.due_at.astimezone(ZoneInfo(timezone))
+    when = f"{local.isoformat(timespec='minutes')} ({timezone})"
+    if not result.ran:
+        return f"anonymisation is due at {when}: nothing done before then"
+    counts = result.counts
+    what = (
+        f"{counts.participants} participants (their Telegram id), "
+        f"{counts.email_answers} e-mail answers, {counts.free_texts} free texts, "
+        f"{counts.drafts} unsubmitted responses, {counts.deliveries} pending deliveries"
+    )
+    if result.dry_run:
+        return f"dry run (anonymisation due since {when}): would remove {what}; nothing changed"
+    return f"anonymisation due since {when}: removed {what}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="consultbot", description="A conversational survey bot for public consultations."
@@ -137,6 +185,20 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("revision", nargs="?", help="target revision (default: head / one step back)")
     db.add_argument("--database-url", help="default: DATABASE_URL")
     db.set_defaults(func=cmd_db)
+
+    purge = sub.add_parser(
+        "purge",
+        help="anonymise the participants once the retention period (retention:) is over",
+        description="Before the date of the file's retention: block, says when and does "
+        "nothing. Afterwards removes the participants' Telegram ids and what the block lists "
+        "(e-mail answers, free texts, drafts); responses stay, under their pseudonym.",
+    )
+    purge.add_argument(
+        "--dry-run", action="store_true", help="count what would be removed, change nothing"
+    )
+    purge.add_argument("--database-url", default=None, help="default: DATABASE_URL")
+    purge.add_argument("--survey", default=None, help="the questionnaire file (SURVEY_FILE)")
+    purge.set_defaults(func=cmd_purge)
 
     from bot.export_cli import add_export_commands
 

@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 DOMAIN = "messages"
@@ -55,3 +55,10 @@ def format_deadline(language: str, closes_at: datetime, timezone: str) -> str:
     if (local.hour, local.minute, local.second) == (0, 0, 0):
         local -= timedelta(minutes=1)
     return format_datetime(local, t(language, "format.datetime"), locale=language)
+
+
+def format_last_day_kept(language: str, anonymise_at: datetime, timezone: str) -> str:
+    """The last day data is kept before its anonymisation at `anonymise_at` (in the survey's
+    zone): anonymised at midnight on 1 January means kept until 31 December."""
+    local = (anonymise_at - timedelta(microseconds=1)).astimezone(ZoneInfo(timezone))
+    return format_date(local.date(), t(language, "format.date"), locale=language)

@@ -20,7 +20,7 @@ from aiogram.types import (
 from bot import callbacks, metrics
 from bot.callbacks import DeleteChoice, LanguageChoice, SubmitRequest
 from bot.context import BotContext
-from bot.i18n import t
+from bot.i18n import format_last_day_kept, t
 from bot.sender import Blocked, Sender
 from bot.terminal import new_reference
 from dialogs.engine import Result, transition
@@ -234,7 +234,21 @@ class ParticipantHandlers:
                 ],
             ]
         )
-        await self._reply(bot, message, t(lang, "delete.confirm"), markup)
+        text = t(lang, "delete.confirm")
+        anonymised, day = self.retention(lang)
+        if day is not None:
+            key = "delete.retention_past" if anonymised else "delete.retention_future"
+            text = f"{text}\n\n{t(lang, key, date=day)}"
+        await self._reply(bot, message, text, markup)
+
+    def retention(self, lang: str) -> tuple[bool, str | None]:
+        """Whether the survey's retention date has passed, and the last day data is kept (None
+        without a `retention:` block)."""
+        due = self.ctx.survey.anonymise_time()
+        if due is None:
+            return False, None
+        day = format_last_day_kept(lang, due, self.ctx.survey.timezone)
+        return self.ctx.clock() >= due, day
 
     async def on_unknown_command(self, message: Message, bot: Bot) -> None:
         assert message.from_user is not None
@@ -328,7 +342,14 @@ class ParticipantHandlers:
         async with self.ctx.locks.hold(user.id):
             erased = await self.ctx.store.erase(self.key(user))
         log.info("participant %s erased their data: %s", user.id, erased)
-        await sender.send_text(chat_id, t(lang, "delete.done" if erased else "delete.nothing"))
+        if erased:
+            await sender.send_text(chat_id, t(lang, "delete.done"))
+            return
+        anonymised, day = self.retention(lang)
+        if anonymised:
+            await sender.send_text(chat_id, t(lang, "delete.nothing_anonymised", date=day))
+        else:
+            await sender.send_text(chat_id, t(lang, "delete.nothing"))
 
     async def _reply(
         self, bot: Bot, message: Message, text: str, markup: InlineKeyboardMarkup | None = None

@@ -1,5 +1,6 @@
 """Background workers of `consultbot run` (`WORKERS`): the broadcast delivery worker, the
-scheduler of the reminders declared in the survey file, and the trimming of old update ids.
+scheduler of the reminders declared in the survey file, the trimming of old update ids, and the
+anonymisation at the end of the retention period.
 
 Update ids: every update's id is recorded so that a redelivered update is not applied twice
 (`storage.repository`). Telegram redelivers an update for at most a day; once an hour
@@ -12,6 +13,11 @@ queues each reminder whose time (`closes_at - before_close`) has come as a broad
 `reminder_id`. The table's unique (survey_id, reminder_id) makes that exactly once across restarts
 and across processes: a second insert does nothing. When the bot was down long enough that several
 reminders are due at once, only the latest is sent; the earlier ones are recorded as cancelled.
+
+Retention: once a day (`PURGE_EVERY` seconds, default 86,400), and once at start, the purger reads
+the clock (`ctx.clock`) and, when the survey's `retention:` date has passed, anonymises its
+participants exactly as `consultbot purge` does (`storage.retention`). Before the date it does
+nothing; afterwards, a run finds nothing left to do, except people who wrote to the bot since.
 """
 
 from __future__ import annotations
@@ -29,12 +35,14 @@ from bot.broadcaster import Broadcaster
 from bot.clock import system_clock
 from bot.context import BotContext
 from storage.broadcasts import BroadcastStore, encode_texts
+from storage.retention import purge
 
 log = logging.getLogger(__name__)
 
 DEFAULT_REMINDER_POLL = 30.0
 DEFAULT_TRIM_EVERY = 3600.0
 DEFAULT_KEEP_DAYS = 7.0
+DEFAULT_PURGE_EVERY = 86_400.0
 RESTART_DELAY = 2.0
 
 _broadcasters: dict[int, Broadcaster] = {}
@@ -133,5 +141,31 @@ async def update_ids_trimmer(ctx: BotContext, bot: Bot) -> None:
         await asyncio.sleep(every)
 
 
+async def retention_purger(ctx: BotContext, bot: Bot) -> None:
+    """Anonymise the participants once the survey's retention period is over, checked daily."""
+    if ctx.survey.retention is None:
+        return
+    every = float(os.environ.get("PURGE_EVERY") or DEFAULT_PURGE_EVERY)
+    while True:
+        try:
+            result = await purge(ctx.store, now=ctx.clock())
+            if result.ran and result.counts.participants:
+                log.info(
+                    "retention: anonymised %d participants (due %s)",
+                    result.counts.participants,
+                    result.due_at,
+                )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("retention purge failed; trying again in %ss", every)
+        await asyncio.sleep(every)
+
+
 Worker = Callable[[BotContext, Bot], Coroutine[Any, Any, None]]
-WORKERS: list[Worker] = [broadcast_worker, reminder_scheduler, update_ids_trimmer]
+WORKERS: list[Worker] = [
+    broadcast_worker,
+    reminder_scheduler,
+    update_ids_trimmer,
+    retention_purger,
+]

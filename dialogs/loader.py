@@ -6,7 +6,7 @@ import itertools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,10 +24,12 @@ from dialogs.limits import (
 )
 from dialogs.model import (
     CHOICE_TYPES,
+    DraftsPolicy,
     Option,
     Question,
     QuestionType,
     Reminder,
+    Retention,
     Section,
     Segment,
     Survey,
@@ -56,8 +58,10 @@ TOP_LEVEL_KEYS = {
     "allow_amend",
     "privacy",
     "reminders",
+    "retention",
     "sections",
 }
+RETENTION_KEYS = {"anonymise_at", "anonymise_after", "email_answers", "free_texts", "drafts"}
 COMMON_KEYS = {"id", "type", "text", "help", "required", "show_if"}
 TYPE_KEYS: dict[QuestionType, set[str]] = {
     QuestionType.SINGLE_CHOICE: {"options", "other"},
@@ -176,6 +180,7 @@ class _Loader:
         allow_amend = self.boolean(data.get("allow_amend", False), "allow_amend")
         sections = self.sections(data.get("sections"))
         reminders = self.reminders(data.get("reminders"))
+        retention = self.retention(data.get("retention"), timezone, closes_at)
         if (
             self.problems
             or opens_at is None
@@ -197,7 +202,80 @@ class _Loader:
             estimated_minutes=minutes,
             allow_amend=allow_amend,
             reminders=reminders,
+            retention=retention,
         )
+
+    def retention(self, data: Any, timezone: str, closes_at: datetime | None) -> Retention | None:
+        """The `retention:` block (see `Retention`); None when the file has none."""
+        if data is None:
+            return None
+        if not isinstance(data, dict):
+            self.problem("retention", "must be a mapping (anonymise_at or anonymise_after, ...)")
+            return None
+        for key in sorted(set(data) - RETENTION_KEYS, key=str):
+            self.problem(f"retention: {key}", "unknown key")
+        at: datetime | None = None
+        after: timedelta | None = None
+        if ("anonymise_at" in data) == ("anonymise_after" in data):
+            self.problem(
+                "retention",
+                "give exactly one of anonymise_at (a date, e.g. 2022-12-31) and anonymise_after "
+                "(a delay after closes_at, e.g. 90d)",
+            )
+        elif "anonymise_at" in data:
+            at = self.retention_moment(data["anonymise_at"], timezone)
+        else:
+            raw_after = data["anonymise_after"]
+            after = parse_duration(raw_after) if isinstance(raw_after, str) else None
+            if after is None:
+                self.problem(
+                    "retention: anonymise_after",
+                    "must be a delay after closes_at such as 90d, 12h or 30m",
+                )
+        retention = Retention(
+            anonymise_at=at,
+            anonymise_after=after,
+            email_answers=self.boolean(data.get("email_answers", True), "retention: email_answers"),
+            free_texts=self.boolean(data.get("free_texts", False), "retention: free_texts"),
+            drafts=self.drafts_policy(data.get("drafts", DraftsPolicy.KEEP.value)),
+        )
+        if at is None and after is None:
+            return None
+        if closes_at is not None and retention.moment(closes_at) < closes_at:
+            field_name = "anonymise_at" if at is not None else "anonymise_after"
+            self.problem(
+                f"retention: {field_name}",
+                "must not come before closes_at: anonymising while the consultation is open "
+                "would cut participants off from their answers",
+            )
+        return retention
+
+    def retention_moment(self, data: Any, timezone: str) -> datetime | None:
+        """`anonymise_at`: a date-time with its offset (like opens_at), or a date: the data is
+        kept through that day and anonymised at the midnight that ends it, in `timezone`."""
+        where = "retention: anonymise_at"
+        day: date | None = None
+        if isinstance(data, date) and not isinstance(data, datetime):
+            day = data
+        elif isinstance(data, str) and len(data.strip()) == 10:
+            try:
+                day = date.fromisoformat(data.strip())
+            except ValueError:
+                day = None
+        if day is not None:
+            return datetime.combine(day + timedelta(days=1), time(), ZoneInfo(timezone))
+        if isinstance(data, datetime | str):
+            return self.instant(data, where)
+        self.problem(where, "must be a date (2022-12-31) or an ISO 8601 date-time with an offset")
+        return None
+
+    def drafts_policy(self, data: Any) -> DraftsPolicy:
+        try:
+            return DraftsPolicy(data)
+        except ValueError:
+            names = " or ".join(p.value for p in DraftsPolicy)
+            self.problem("retention: drafts", f"must be {names}, not {data!r}")
+            return DraftsPolicy.KEEP
 
     def sections(self, data: Any) -> tuple[Section, ...]:
         if not isinstance(data, list) or not data:

@@ -111,6 +111,38 @@ class Reminder:
     text: Text
 
 
+class DraftsPolicy(StrEnum):
+    """What anonymisation does with the responses that were never submitted."""
+
+    KEEP = "keep"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class Retention:
+    """The `retention:` block: when the participants' data is anonymised, and what goes.
+
+    Exactly one of `anonymise_at` (a fixed moment) and `anonymise_after` (a delay after
+    `closes_at`) is set. Anonymisation always removes the link to the participant's account
+    (their Telegram id); the other fields say what else is removed.
+    """
+
+    anonymise_at: datetime | None = None
+    anonymise_after: timedelta | None = None
+    email_answers: bool = True
+    """Remove the answers to `email` questions."""
+    free_texts: bool = False
+    """Remove the answers to `text` questions and the "other" texts of choice questions."""
+    drafts: DraftsPolicy = DraftsPolicy.KEEP
+    """Delete the responses that were never submitted (with their answers), or keep them."""
+
+    def moment(self, closes_at: datetime) -> datetime:
+        """When the anonymisation is due, for a survey closing at `closes_at`."""
+        if self.anonymise_at is not None:
+            return self.anonymise_at
+        return closes_at + (self.anonymise_after or timedelta(0))
+
+
 @dataclass(frozen=True)
 class Survey:
     id: str
@@ -125,6 +157,7 @@ class Survey:
     estimated_minutes: int = 0
     allow_amend: bool = False
     reminders: tuple[Reminder, ...] = ()
+    retention: Retention | None = None
     questions: tuple[Question, ...] = field(init=False)
     by_id: Mapping[str, Question] = field(init=False)
 
@@ -142,3 +175,9 @@ class Survey:
 
     def reminder_time(self, reminder: Reminder) -> datetime:
         return self.closes_at - reminder.before_close
+
+    def anonymise_time(self) -> datetime | None:
+        """When the participants' data is anonymised (`retention:`); None if never."""
+        if self.retention is None:
+            return None
+        return self.retention.moment(self.closes_at)

@@ -196,9 +196,10 @@ class RowEncoder:
             language,
             started,
             submitted,
+            stored,
         ) in batch.responses:
             cells: list[Cell] = [None] * width
-            cells[0] = pseudonym(telegram_id, preview_name)
+            cells[0] = stored or pseudonym(telegram_id, preview_name)
             i = 1
             if telegram:
                 cells[1] = telegram_id

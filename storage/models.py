@@ -56,6 +56,14 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
+PARTICIPANT_KEY_CHECK = (
+    "(anonymised_at IS NULL AND (telegram_id IS NULL) <> (preview_name IS NULL))"
+    " OR (anonymised_at IS NOT NULL AND telegram_id IS NULL AND preview_name IS NULL"
+    " AND pseudonym IS NOT NULL)"
+)
+"""A participant is a Telegram user or a named preview, or, once anonymised, neither (but keeps
+their pseudonym)."""
+
 surveys = Table(
     "surveys",
     metadata,
@@ -75,9 +83,13 @@ participants = Table(
     Column("blocked", Boolean, nullable=False, server_default=false()),
     Column("blocked_at", UTCDateTime(), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
-    CheckConstraint("(telegram_id IS NULL) <> (preview_name IS NULL)", name="one_key"),
+    Column("anonymised_at", UTCDateTime(), nullable=True),
+    Column("pseudonym", String(16), nullable=True),
+    CheckConstraint(PARTICIPANT_KEY_CHECK, name="one_key"),
 )
-"""Someone who talked to the bot (`telegram_id`) or a named terminal preview (`preview_name`)."""
+"""Someone who talked to the bot (`telegram_id`) or a named terminal preview (`preview_name`).
+Once anonymised (`storage.retention`), neither: `anonymised_at` says when, and `pseudonym` keeps
+the export's pseudonym, computed from the Telegram id before it was removed."""
 
 responses = Table(
     "responses",

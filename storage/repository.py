@@ -181,6 +181,8 @@ class ResponseRow:
     version: int
     state_json: str
     answers: dict[str, Answer]
+    pseudonym: str | None = None
+    """The pseudonym stored when the participant was anonymised (`storage.retention`)."""
 
     @property
     def state_data(self) -> dict[str, Any]:
@@ -194,10 +196,12 @@ class AnswerBatch:
     """Responses as `Store.stream_answer_batches` reads them."""
 
     responses: list[
-        tuple[int, int | None, str | None, str, str | None, str, datetime, datetime | None]
+        tuple[
+            int, int | None, str | None, str, str | None, str, datetime, datetime | None, str | None
+        ]
     ]
-    """(id, telegram_id, preview_name, status, reference, language, started_at, submitted_at),
-    by increasing id."""
+    """(id, telegram_id, preview_name, status, reference, language, started_at, submitted_at,
+    stored pseudonym of an anonymised participant), by increasing id."""
     answers: list[tuple[int, str, str, str | None]]
     """(response_id, question_id, value as JSON text, other), by response_id; may hold answers
     of responses in the id range that the batch leaves out (other statuses): skip those."""
@@ -699,6 +703,7 @@ class Store:
                 r.c.updated_at,
                 r.c.version,
                 r.c.state,
+                p.c.pseudonym,
             )
             .join(p, p.c.id == r.c.participant_id)
             .where(*self._page_filter(statuses))
@@ -740,6 +745,7 @@ class Store:
                     version=row[10],
                     state_json=row[11],
                     answers=found[row[0]],
+                    pseudonym=row[12],
                 )
                 for row in rows
             ]
@@ -769,6 +775,7 @@ class Store:
                 p.c.language,
                 r.c.started_at,
                 r.c.submitted_at,
+                p.c.pseudonym,
             )
             .join(p, p.c.id == r.c.participant_id)
             .where(*self._page_filter(statuses))

@@ -128,13 +128,14 @@ async def compute_stats(store: Store) -> Stats:
         days: Counter[date] = Counter()
         for (moment,) in connection.execute(times_query):
             days[moment.astimezone(zone).date()] += 1
+        # Telegram participants, anonymised ones included (no Telegram id, no preview name).
         people = connection.execute(
-            select(func.count()).select_from(p).where(p.c.telegram_id.is_not(None))
+            select(func.count()).select_from(p).where(p.c.preview_name.is_(None))
         ).scalar()
         blocked = connection.execute(
             select(func.count())
             .select_from(p)
-            .where(p.c.telegram_id.is_not(None), p.c.blocked.is_(True))
+            .where(p.c.preview_name.is_(None), p.c.blocked.is_(True))
         ).scalar()
         return days, int(people or 0), int(blocked or 0)
 
