@@ -6,6 +6,9 @@ database and kept in the `settings` table (`pseudonym_key`): the same participan
 pseudonym in every export, and nobody without the key can find whose pseudonym it is by hashing
 candidate Telegram ids (a bare hash of an id would be reversed by enumerating the ids).
 
+An anonymised participant (`storage.retention`) has no Telegram id any more: their pseudonym was
+computed before it was removed and is kept in `participants.pseudonym`, which the export uses.
+
 12 hex digits are 48 bits: at 100,000 participants the chance that two of them share a pseudonym
 is about 1 in 50,000 (`birthday` bound n²/2⁴⁹).
 """
