@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, exists, func, select, update
+from sqlalchemy import Select, and_, bindparam, delete, exists, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -95,6 +95,12 @@ class _Plan:
         self.email_ids = [q.id for q in survey.questions if q.type is QuestionType.EMAIL]
         self.text_ids = [q.id for q in survey.questions if q.type is QuestionType.TEXT]
         self.survey_id = survey.id
+        self.anonymise = (
+            update(p)
+            .where(p.c.id == bindparam("participant"))
+            .values(telegram_id=None, pseudonym=bindparam("kept"), anonymised_at=bindparam("at"))
+        )
+        """The link to the account removed, the pseudonym kept (executemany, one row each)."""
 
     def responses_of(self, people: Any) -> Select[Any]:
         r = responses
@@ -194,16 +200,17 @@ class _Plan:
             .where(self.pending_rows(people))
             .values(status="failed", last_error=CANCELLED_REASON, updated_at=now)
         ).rowcount
-        for participant_id, telegram_id in found:
-            connection.execute(
-                update(p)
-                .where(p.c.id == participant_id)
-                .values(
-                    telegram_id=None,
-                    pseudonym=pseudonyms.for_key(telegram_id, None),
-                    anonymised_at=now,
-                )
-            )
+        connection.execute(
+            self.anonymise,
+            [
+                {
+                    "participant": participant_id,
+                    "kept": pseudonyms.for_key(telegram_id, None),
+                    "at": now,
+                }
+                for participant_id, telegram_id in found
+            ],
+        )
         return PurgeCounts(len(found), emails, free, drafts, cancelled)
 
 
