@@ -15,8 +15,9 @@ Participants appear under a stable pseudonym (`storage.pseudonyms`), never their
 unless `with_telegram_ids` is asked for (then an extra `telegram_id` column).
 
 In CSV and XLSX a participant's text that starts with a character a spreadsheet would take for
-the start of a formula (`= + - @`, tab, CR, LF, and their full-width forms) is prefixed with a
-single quote (OWASP's advice against CSV injection). Only text is touched: numbers stay numbers.
+the start of a formula (`= + - @`, tab, CR, LF, and their full-width and small forms) is prefixed
+with a single quote (OWASP's advice against CSV injection). Only text is touched: numbers stay
+numbers. An e-mail answer is exported as given when it cannot be a formula (`email_cell`).
 Files are written under a temporary name and renamed when complete, so a failed export leaves no
 half-written file behind.
 """
@@ -29,6 +30,7 @@ import gc
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -59,9 +61,13 @@ Progress = Callable[[int, int], None]
 
 DEFAULT_BATCH_SIZE = 2000
 
-FORMULA_PREFIXES = frozenset("=+-@\t\r\n＝＋－＠")
-"""Leading characters that make a spreadsheet evaluate a cell (with their full-width forms,
-which some spreadsheets normalise)."""
+FORMULA_PREFIXES = frozenset(
+    "=+-@\t\r\n"
+    "\uff1d\uff0b\uff0d\uff20"  # fullwidth = + - @
+    "\ufe66\ufe62\ufe63"  # small = + -
+)
+"""Leading characters that make a spreadsheet evaluate a cell (with their full-width and small
+forms, which some spreadsheets normalise to the ASCII ones)."""
 
 
 def neutralize(text: str) -> str:
@@ -69,6 +75,27 @@ def neutralize(text: str) -> str:
     if text and text[0] in FORMULA_PREFIXES:
         return "'" + text
     return text
+
+
+_PLAIN_ADDRESS = re.compile(r"[+-][A-Za-z0-9._+-]*@[A-Za-z0-9.-]+")
+"""An e-mail address starting with + or - whose other characters are letters, digits and
+`. _ + - @` only: a spreadsheet reading it as a formula finds no function, reference or DDE call
+(`|`, `!`, `'`, parentheses…) in it, only a #NAME? error."""
+
+
+def email_cell(value: object) -> Cell:
+    """The cell of an e-mail answer (validated by `dialogs.answers.parse_email`).
+
+    Rule: an address is exported exactly as given unless it could run as a formula. It is
+    neutralised like any text (`neutralize`) when it starts with `=` (or another trigger such as
+    `@` or a full-width form, which a valid address cannot), or when it starts with `+` or `-` and
+    holds any character beyond letters, digits and `. _ + - @` (`+cmd|'/C calc'!A0@x.org` is a
+    valid address and a DDE call). `+tag@example.org` and `-john@example.org` stay as they are.
+    """
+    text = value if type(value) is str else str(value)
+    if text[:1] in ("+", "-") and _PLAIN_ADDRESS.fullmatch(text):
+        return text
+    return neutralize(text)
 
 
 _ZEROS: tuple[int, ...] = (0,) * 64
@@ -104,7 +131,7 @@ class ExportResult:
 
 # -- rows --------------------------------------------------------------------------------------
 
-_CODE, _TEXT, _MULTI, _RANK, _CONSENT = range(5)
+_CODE, _TEXT, _MULTI, _RANK, _CONSENT, _EMAIL = range(6)
 
 _Plan = tuple[int, int, int, dict[str, int], int]
 """Where one question's answer goes in a row: (how, first column, one past the last column,
@@ -142,6 +169,7 @@ class RowEncoder:
         self._pseudonym = pseudonymizer.for_key
         self._zone = ZoneInfo(survey.timezone)
         self._text: Callable[[object], Cell] = _neutralize_any if neutralize_text else _text_any
+        self._email: Callable[[object], Cell] = email_cell if neutralize_text else _text_any
         names = [c.name for c in columns]
         self._with_telegram_ids = "telegram_id" in names[:2]
         self._plans: dict[str, _Plan] = {}
@@ -153,7 +181,7 @@ class RowEncoder:
                 QuestionType.MULTI_CHOICE: _MULTI,
                 QuestionType.RANKING: _RANK,
                 QuestionType.TEXT: _TEXT,
-                QuestionType.EMAIL: _TEXT,
+                QuestionType.EMAIL: _EMAIL,
                 QuestionType.CONSENT: _CONSENT,
             }.get(question.type, _CODE)
             positions = {columns[i].option_id or "": i for i in data}
@@ -236,6 +264,8 @@ class RowEncoder:
                 row[index] = " ".join(value) if isinstance(value, tuple) else value
             elif how == _TEXT:
                 row[index] = text(value)
+            elif how == _EMAIL:
+                row[index] = self._email(value)
             elif how == _MULTI:
                 row[index:end] = _ZEROS[: end - index]
                 for option_id in value if type(value) is tuple else (str(value),):
