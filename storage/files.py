@@ -90,7 +90,7 @@ def check_target(path: Path, *, overwrite: bool, protected: Protected = NOTHING_
     """Raise `OutputRefused` (or `OutputExists`) when `path` must not be written."""
     what = protected.reason(path)
     if what is not None:
-        raise OutputRefused(f"{path} is {what}: an export never replaces it, even with --force")
+        raise OutputRefused(f"{path} is {what}: never written over, even with --force")
     if path.is_dir():
         raise OutputRefused(f"{path} is a folder: give the path of a file")
     if os.path.lexists(path) and not overwrite:

@@ -151,13 +151,16 @@ async def test_the_live_database_is_never_overwritten(
     link = tmp_path / "elsewhere" / "innocent.json"
     link.parent.mkdir()
     link.symlink_to(database)
-    for target in (database, link):
+    hard = tmp_path / "elsewhere" / "hard-link.csv"
+    os.link(database, hard)
+    for target in (database, link, hard):
         options = ["--format", "json"] if command == "export" else []
         done = run_cli(tmp_path, url, command, "--out", str(target), "--force", *options)
         one_line_error(done, "database")
     assert database.stat().st_ino == before
     assert database.read_bytes().startswith(b"SQLite format 3\0")
     assert link.is_symlink()
+    assert hard.stat().st_ino == before
     assert leftovers(tmp_path) == []
     # the bot's data is all there
     done = run_cli(tmp_path, url, "export", "--out", str(tmp_path / "check.json"))
