@@ -118,10 +118,10 @@ async def test_the_running_bot_creates_a_private_database(
     process = BotProcess(api, f"sqlite+aiosqlite:///{database}")
     process.start()
     try:
-        await process.wait_polling()
+        await process.wait_polling(timeout=90)  # a slow start on a busy machine
         found = assert_private(database, tmp_path / "data")
         assert f"{database.name}-wal" in found  # WAL mode: the companions exist while it runs
-        assert await process.terminate() == 0
+        assert await process.terminate(timeout=60) == 0
     finally:
         process.stop()
 
