@@ -6,6 +6,8 @@
 # final stage copies only that environment and the survey files, and runs as a non-root user.
 # The compiled catalogues (bot/locales/*/LC_MESSAGES/*.mo) and the Alembic migrations are
 # package data of the wheel. tests/deploy/test_image_install.py runs the same install steps.
+# /data (the SQLite database: personal data) is 0700 and owned by the app user; a new named volume
+# takes that mode and owner. The program sets umask 077: its files are 0600.
 
 FROM python:3.11-slim AS builder
 ENV PIP_NO_CACHE_DIR=1 \
@@ -30,8 +32,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     LOG_FORMAT=json
 RUN groupadd --system --gid 10001 consultbot \
     && useradd --system --uid 10001 --gid consultbot --home-dir /app --shell /usr/sbin/nologin consultbot \
-    && mkdir -p /data /app \
-    && chown consultbot:consultbot /data
+    && mkdir -p /app \
+    && install -d -m 0700 -o consultbot -g consultbot /data
 COPY --from=builder /opt/venv /opt/venv
 COPY surveys /app/surveys
 WORKDIR /app

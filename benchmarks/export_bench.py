@@ -86,7 +86,8 @@ async def _child_export(database: Path, out: Path, fmt: str) -> dict[str, float]
         store = Store(engine, loaded.survey, file_hash=loaded.file_hash)
         chosen = next(f for f in FORMATS if f == fmt)
         started = time.perf_counter()
-        result = await export_responses(store, ExportOptions(format=chosen, out=out))
+        options = ExportOptions(format=chosen, out=out, overwrite=True)  # a scratch file
+        result = await export_responses(store, options)
         seconds = time.perf_counter() - started
     finally:
         await engine.dispose()

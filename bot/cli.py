@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -67,8 +68,6 @@ def cmd_try(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    import os
-
     from bot.clock import clock_from_env
     from bot.runner import run_polling, run_webhook
     from storage.schema import SchemaOutOfDate
@@ -212,18 +211,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PRIVATE_UMASK = 0o077
+"""Every file and folder the commands create (the SQLite database and its -wal/-shm, exports,
+codebooks, reports, charts) holds personal data: readable by the owner only (0600 / 0700)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    load_dotenv()
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    previous = os.umask(PRIVATE_UMASK)
     try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        print(f"consultbot: {exc}", file=sys.stderr)
-        return 2
-    setup_logging(settings.log_level, settings.log_format)
-    result: int = args.func(args, settings)
-    return result
+        load_dotenv()
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        try:
+            settings = Settings.from_env()
+        except ConfigError as exc:
+            print(f"consultbot: {exc}", file=sys.stderr)
+            return 2
+        setup_logging(settings.log_level, settings.log_format)
+        result: int = args.func(args, settings)
+        return result
+    finally:
+        os.umask(previous)  # main() called in a process that goes on (tests)
 
 
 if __name__ == "__main__":

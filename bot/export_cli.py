@@ -1,11 +1,16 @@
 """The `consultbot export` and `consultbot report` subcommands (wired into `bot.cli`).
 
     consultbot export --format csv --out responses.csv [--include-drafts] [--include-preview]
-                      [--lang fr|en] [--with-telegram-ids] [--delimiter ';']
-    consultbot report --out report.html [--lang fr|en] [--include-drafts]
+                      [--lang fr|en] [--with-telegram-ids] [--delimiter ';'] [--force]
+    consultbot report --out report.html [--lang fr|en] [--include-drafts] [--force]
 
 Both read the database of `DATABASE_URL` (or `--database-url`) for the survey of `SURVEY_FILE`.
 A progress bar is drawn on stderr when it is a terminal; the summary goes to stdout.
+
+An existing output file is replaced only with `--force`; the database (and its -wal, -shm,
+-journal), the questionnaire, `.env` and anything inside the installed packages never are
+(`protected_outputs`). A refused path gets one line on stderr and exit status 2, before the
+database is opened.
 """
 
 from __future__ import annotations
@@ -18,8 +23,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+import bot
+import dialogs
+import storage
 from bot.config import Settings
 from bot.survey_file import load_or_exit
+from storage.files import OutputRefused, Protected, check_target
 
 T = TypeVar("T")
 
@@ -80,6 +89,37 @@ async def _with_store(
         await engine.dispose()
 
 
+def protected_outputs(settings: Settings, args: argparse.Namespace) -> Protected:
+    """What an export or report must never replace: the SQLite databases (the one read and the
+    bot's DATABASE_URL) and their companions, the questionnaires (the one read and SURVEY_FILE),
+    `.env`, the installed packages."""
+    from sqlalchemy.engine import make_url
+
+    from storage.database import sqlite_path
+
+    databases = set()
+    for raw in {settings.database_url, args.database_url or settings.database_url}:
+        url = make_url(raw)
+        path = sqlite_path(url) if url.get_backend_name() == "sqlite" else None
+        if path is not None:
+            databases.add(path)
+    questionnaires = {settings.survey_file, *([Path(args.survey)] if args.survey else [])}
+    return Protected.of(
+        databases=sorted(databases),
+        others=[(path, "the questionnaire") for path in sorted(questionnaires)]
+        + [(Path(".env"), "the settings file .env")],
+        folders=[
+            (Path(package.__file__ or "").resolve().parent, "inside the installed program")
+            for package in (bot, dialogs, storage)
+        ],
+    )
+
+
+def _refused(error: OutputRefused) -> int:
+    sys.stderr.write(f"consultbot: {error}\n")
+    return 2
+
+
 def _check_language(args: argparse.Namespace, store: Any) -> None:
     if args.lang is not None and args.lang not in store.survey.languages:
         raise SystemExit(
@@ -89,13 +129,19 @@ def _check_language(args: argparse.Namespace, store: Any) -> None:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.export import FORMATS, ExportOptions, export_responses
+    from storage.export import FORMATS, ExportOptions, export_responses, output_paths
 
     out = Path(args.out)
     chosen: str = args.format or (out.suffix.lstrip(".").lower() or "csv")
     fmt = next((f for f in FORMATS if f == chosen), None)
     if fmt is None:
         raise SystemExit(f"consultbot: --format must be csv, xlsx or json (not {chosen!r})")
+    protected = protected_outputs(settings, args)
+    try:
+        for path in output_paths(fmt, out):
+            check_target(path, overwrite=args.force, protected=protected)
+    except OutputRefused as error:
+        return _refused(error)
     options = ExportOptions(
         format=fmt,
         out=out,
@@ -104,6 +150,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         include_preview=args.include_preview,
         with_telegram_ids=args.with_telegram_ids,
         delimiter=args.delimiter,
+        overwrite=args.force,
+        protected=protected,
     )
     bar = ProgressBar(f"export {fmt}")
 
@@ -113,6 +161,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         result = asyncio.run(_with_store(settings, args, work))
+    except OutputRefused as error:  # a file that appeared meanwhile
+        return _refused(error)
     finally:
         bar.close()
     sys.stdout.write(
@@ -127,8 +177,18 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from storage.report import ReportOptions, write_report
 
+    out = Path(args.out)
+    protected = protected_outputs(settings, args)
+    try:
+        check_target(out, overwrite=args.force, protected=protected)
+    except OutputRefused as error:
+        return _refused(error)
     options = ReportOptions(
-        out=Path(args.out), language=args.lang, include_drafts=args.include_drafts
+        out=out,
+        language=args.lang,
+        include_drafts=args.include_drafts,
+        overwrite=args.force,
+        protected=protected,
     )
     bar = ProgressBar("report")
 
@@ -138,6 +198,8 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         result = asyncio.run(_with_store(settings, args, work))
+    except OutputRefused as error:  # a file that appeared meanwhile
+        return _refused(error)
     finally:
         bar.close()
     sys.stdout.write(f"report of {result.responses:,} responses written to {result.path}\n")
@@ -146,6 +208,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="the file to write")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing file (never the database, the questionnaire or the program)",
+    )
     parser.add_argument("--lang", default=None, help="language of the texts (default: the first)")
     parser.add_argument(
         "--include-drafts", action="store_true", help="also responses not submitted yet"

@@ -59,6 +59,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from storage.files import create_private_file, make_private_dirs, warn_if_shared
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -159,16 +161,23 @@ def create_engine(
 ) -> AsyncEngine:
     """An async engine for `sqlite+aiosqlite://…` or `postgresql+asyncpg://…`.
 
-    For SQLite the folder of the file is created if missing. `foreign_keys=False` is for
-    migrations only (SQLite table rebuilds must not cascade).
+    For SQLite the folder of the file is created if missing (mode 0700), and the file itself if
+    missing (empty, mode 0600: SQLite gives its -wal, -shm and -journal the file's mode), so
+    that the participants' data is readable by its owner only, whatever the umask.
+    `foreign_keys=False` is for migrations only (SQLite table rebuilds must not cascade).
     """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         path = sqlite_path(parsed)
         if path is not None and not path.parent.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(path.parent)
             log.info("created the database folder %s", path.parent)
+        if path is not None:
+            if create_private_file(path):
+                log.info("created the database file %s", path)
+            else:
+                warn_if_shared(path, "the database file")
         pool: dict[str, Any] = {}
         if path is not None:  # in-memory databases use a StaticPool, which takes no sizes
             pool = {"pool_size": pool_size or 5, "max_overflow": 10, "pool_timeout": 60}

@@ -15,10 +15,12 @@ Participants appear under a stable pseudonym (`storage.pseudonyms`), never their
 unless `with_telegram_ids` is asked for (then an extra `telegram_id` column).
 
 In CSV and XLSX a participant's text that starts with a character a spreadsheet would take for
-the start of a formula (`= + - @`, tab, CR, LF, and their full-width forms) is prefixed with a
-single quote (OWASP's advice against CSV injection). Only text is touched: numbers stay numbers.
-Files are written under a temporary name and renamed when complete, so a failed export leaves no
-half-written file behind.
+the start of a formula (`= + - @`, tab, CR, LF, and their full-width and small forms) is prefixed
+with a single quote (OWASP's advice against CSV injection). Only text is touched: numbers stay
+numbers. An e-mail answer is exported as given when it cannot be a formula (`email_cell`).
+Files are written through `storage.files.StagedFiles`: mode 0600, under a temporary name renamed
+when complete, so a failed export leaves no half-written file behind; an existing file is replaced
+only with `overwrite`, and never a protected one (the database, the questionnaire, the program).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import csv
 import gc
 import json
 import logging
-import os
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -47,6 +49,7 @@ from storage.codebook import (
     build_columns,
     codebook,
 )
+from storage.files import NOTHING_PROTECTED, Protected, StagedFiles
 from storage.pseudonyms import Pseudonymizer, load_pseudonymizer
 from storage.repository import AnswerBatch, Store
 
@@ -59,9 +62,13 @@ Progress = Callable[[int, int], None]
 
 DEFAULT_BATCH_SIZE = 2000
 
-FORMULA_PREFIXES = frozenset("=+-@\t\r\n＝＋－＠")
-"""Leading characters that make a spreadsheet evaluate a cell (with their full-width forms,
-which some spreadsheets normalise)."""
+FORMULA_PREFIXES = frozenset(
+    "=+-@\t\r\n"
+    "\uff1d\uff0b\uff0d\uff20"  # fullwidth = + - @
+    "\ufe66\ufe62\ufe63"  # small = + -
+)
+"""Leading characters that make a spreadsheet evaluate a cell (with their full-width and small
+forms, which some spreadsheets normalise to the ASCII ones)."""
 
 
 def neutralize(text: str) -> str:
@@ -71,6 +78,27 @@ def neutralize(text: str) -> str:
     return text
 
 
+_PLAIN_ADDRESS = re.compile(r"[+-][A-Za-z0-9._+-]*@[A-Za-z0-9.-]+")
+"""An e-mail address starting with + or - whose other characters are letters, digits and
+`. _ + - @` only: a spreadsheet reading it as a formula finds no function, reference or DDE call
+(`|`, `!`, `'`, parentheses…) in it, only a #NAME? error."""
+
+
+def email_cell(value: object) -> Cell:
+    """The cell of an e-mail answer (validated by `dialogs.answers.parse_email`).
+
+    Rule: an address is exported exactly as given unless it could run as a formula. It is
+    neutralised like any text (`neutralize`) when it starts with `=` (or another trigger such as
+    `@` or a full-width form, which a valid address cannot), or when it starts with `+` or `-` and
+    holds any character beyond letters, digits and `. _ + - @` (`+cmd|'/C calc'!A0@x.org` is a
+    valid address and a DDE call). `+tag@example.org` and `-john@example.org` stay as they are.
+    """
+    text = value if type(value) is str else str(value)
+    if text[:1] in ("+", "-") and _PLAIN_ADDRESS.fullmatch(text):
+        return text
+    return neutralize(text)
+
+
 _ZEROS: tuple[int, ...] = (0,) * 64
 """More 0 cells than any multi_choice has options (MAX_OPTIONS)."""
 
@@ -78,6 +106,11 @@ _ZEROS: tuple[int, ...] = (0,) * 64
 def codebook_path(out: Path) -> Path:
     """Where the codebook of a CSV export goes: `<stem>-codebook.csv` beside it."""
     return out.with_name(f"{out.stem}-codebook.csv")
+
+
+def output_paths(format: Format, out: Path) -> tuple[Path, ...]:
+    """The files an export writes: `out`, and for CSV its codebook."""
+    return (out, codebook_path(out)) if format == "csv" else (out,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +125,9 @@ class ExportOptions:
     batch_size: int = DEFAULT_BATCH_SIZE
     delimiter: str = ","
     """CSV only (`;` suits a spreadsheet set up for French)."""
+    overwrite: bool = False
+    """Replace existing files (never a protected one)."""
+    protected: Protected = NOTHING_PROTECTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +140,7 @@ class ExportResult:
 
 # -- rows --------------------------------------------------------------------------------------
 
-_CODE, _TEXT, _MULTI, _RANK, _CONSENT = range(5)
+_CODE, _TEXT, _MULTI, _RANK, _CONSENT, _EMAIL = range(6)
 
 _Plan = tuple[int, int, int, dict[str, int], int]
 """Where one question's answer goes in a row: (how, first column, one past the last column,
@@ -142,6 +178,7 @@ class RowEncoder:
         self._pseudonym = pseudonymizer.for_key
         self._zone = ZoneInfo(survey.timezone)
         self._text: Callable[[object], Cell] = _neutralize_any if neutralize_text else _text_any
+        self._email: Callable[[object], Cell] = email_cell if neutralize_text else _text_any
         names = [c.name for c in columns]
         self._with_telegram_ids = "telegram_id" in names[:2]
         self._plans: dict[str, _Plan] = {}
@@ -153,7 +190,7 @@ class RowEncoder:
                 QuestionType.MULTI_CHOICE: _MULTI,
                 QuestionType.RANKING: _RANK,
                 QuestionType.TEXT: _TEXT,
-                QuestionType.EMAIL: _TEXT,
+                QuestionType.EMAIL: _EMAIL,
                 QuestionType.CONSENT: _CONSENT,
             }.get(question.type, _CODE)
             positions = {columns[i].option_id or "": i for i in data}
@@ -237,6 +274,8 @@ class RowEncoder:
                 row[index] = " ".join(value) if isinstance(value, tuple) else value
             elif how == _TEXT:
                 row[index] = text(value)
+            elif how == _EMAIL:
+                row[index] = self._email(value)
             elif how == _MULTI:
                 row[index:end] = _ZEROS[: end - index]
                 for option_id in value if type(value) is tuple else (str(value),):
@@ -288,49 +327,29 @@ class RowEncoder:
 class _Writer(Protocol):
     def write(self, rows: list[list[Cell]]) -> None: ...
 
-    def finish(self) -> tuple[Path, ...]: ...
+    def finish(self) -> None:
+        """Complete and close the files (the caller then commits them)."""
 
-    def abort(self) -> None: ...
-
-
-def _temporary(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
-class _Staged:
-    """Files written under temporary names, renamed into place together at the end."""
-
-    def __init__(self, *paths: Path) -> None:
-        self.final = paths
-        self.temporary = tuple(_temporary(p) for p in paths)
-        for path in paths:
-            path.parent.mkdir(parents=True, exist_ok=True)
-
-    def commit(self) -> tuple[Path, ...]:
-        for temporary, final in zip(self.temporary, self.final, strict=True):
-            os.replace(temporary, final)
-        return self.final
-
-    def discard(self) -> None:
-        for temporary in self.temporary:
-            temporary.unlink(missing_ok=True)
+    def abort(self) -> None:
+        """Close the files after a failure (the caller then discards them)."""
 
 
 class CsvWriter:
+    """Into `files` = (the rows, the codebook)."""
+
     def __init__(
         self,
-        out: Path,
+        files: tuple[Path, ...],
         columns: Sequence[Column],
         entries: Sequence[CodebookEntry],
         delimiter: str = ",",
     ) -> None:
-        self._staged = _Staged(out, codebook_path(out))
-        with open(self._staged.temporary[1], "w", encoding="utf-8-sig", newline="") as handle:
+        with open(files[1], "w", encoding="utf-8-sig", newline="") as handle:
             book = csv.writer(handle, delimiter=delimiter)
             book.writerow(CODEBOOK_FIELDS)
             book.writerows([neutralize(field) for field in entry.as_tuple()] for entry in entries)
         self._file: IO[str] = open(  # noqa: SIM115 (closed in finish/abort)
-            self._staged.temporary[0], "w", encoding="utf-8-sig", newline=""
+            files[0], "w", encoding="utf-8-sig", newline=""
         )
         self._csv = csv.writer(self._file, delimiter=delimiter)
         self._csv.writerow([c.name for c in columns])
@@ -338,13 +357,11 @@ class CsvWriter:
     def write(self, rows: list[list[Cell]]) -> None:
         self._csv.writerows(rows)
 
-    def finish(self) -> tuple[Path, ...]:
+    def finish(self) -> None:
         self._file.close()
-        return self._staged.commit()
 
     def abort(self) -> None:
         self._file.close()
-        self._staged.discard()
 
 
 XLSX_MAX_ROWS = 1_048_576
@@ -360,16 +377,15 @@ class XlsxWriter:
 
     def __init__(
         self,
-        out: Path,
+        files: tuple[Path, ...],
         columns: Sequence[Column],
         entries: Sequence[CodebookEntry],
         sheet_names: tuple[str, str] = ("responses", "codebook"),
     ) -> None:
         import xlsxwriter
 
-        self._staged = _Staged(out)
         self._book = xlsxwriter.Workbook(
-            str(self._staged.temporary[0]),
+            str(files[0]),
             {
                 "constant_memory": True,
                 "strings_to_formulas": False,
@@ -417,15 +433,11 @@ class XlsxWriter:
                     write_string(row, index, str(value))
             self._row = row + 1
 
-    def finish(self) -> tuple[Path, ...]:
+    def finish(self) -> None:
         self._book.close()
-        return self._staged.commit()
 
     def abort(self) -> None:
-        try:
-            self._book.close()
-        finally:
-            self._staged.discard()
+        self._book.close()
 
 
 def _json_meta(survey: Survey, language: str, now: datetime) -> dict[str, Any]:
@@ -446,14 +458,13 @@ class JsonWriter:
 
     def __init__(
         self,
-        out: Path,
+        files: tuple[Path, ...],
         columns: Sequence[Column],
         entries: Sequence[CodebookEntry],
         meta: dict[str, Any],
     ) -> None:
-        self._staged = _Staged(out)
         self._file: IO[str] = open(  # noqa: SIM115 (closed in finish/abort)
-            self._staged.temporary[0], "w", encoding="utf-8"
+            files[0], "w", encoding="utf-8"
         )
         self._names = [c.name for c in columns]
         self._count = 0
@@ -485,14 +496,12 @@ class JsonWriter:
             separator = ",\n    "
         self._count += len(rows)
 
-    def finish(self) -> tuple[Path, ...]:
+    def finish(self) -> None:
         self._file.write(f'\n  ],\n  "count": {self._count}\n}}\n')
         self._file.close()
-        return self._staged.commit()
 
     def abort(self) -> None:
         self._file.close()
-        self._staged.discard()
 
 
 # -- the export --------------------------------------------------------------------------------
@@ -574,17 +583,23 @@ async def export_responses(
         if progress is not None
         else 0
     )
-    writer: _Writer
-    if options.format == "csv":
-        writer = CsvWriter(options.out, columns, entries, options.delimiter)
-    elif options.format == "xlsx":
-        names = _SHEET_NAMES.get(language, _SHEET_NAMES["en"])
-        writer = XlsxWriter(options.out, columns, entries, names)
-    else:
-        meta = _json_meta(survey, language, now or datetime.now(UTC))
-        writer = JsonWriter(options.out, columns, entries, meta)
+    staged = StagedFiles(
+        *output_paths(options.format, options.out),
+        overwrite=options.overwrite,
+        protected=options.protected,
+    )
+    files = staged.temporary
+    writer: _Writer | None = None
     written = 0
     try:
+        if options.format == "csv":
+            writer = CsvWriter(files, columns, entries, options.delimiter)
+        elif options.format == "xlsx":
+            names = _SHEET_NAMES.get(language, _SHEET_NAMES["en"])
+            writer = XlsxWriter(files, columns, entries, names)
+        else:
+            meta = _json_meta(survey, language, now or datetime.now(UTC))
+            writer = JsonWriter(files, columns, entries, meta)
         if progress is not None:
             progress(0, total)
         batches = store.stream_answer_batches(
@@ -598,9 +613,15 @@ async def export_responses(
                 between_batches()
                 if progress is not None:
                     progress(written, max(total, written))
-        paths = writer.finish()
+        writer.finish()
+        paths = staged.commit()
     except BaseException:
-        writer.abort()
+        if writer is not None:
+            try:
+                writer.abort()
+            except Exception:  # the first failure is the one to report; this one is logged
+                log.exception("export to %s: closing the files after a failure", options.out)
+        staged.discard()
         raise
     seconds = time.perf_counter() - started
     log.info(

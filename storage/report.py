@@ -19,7 +19,9 @@ What each chart shows:
   few, otherwise ten equal bins between the question's bounds), with the mean.
 
 E-mail addresses are personal data: the report gives how many were left, never the addresses.
-Every text from the questionnaire or from participants is HTML-escaped.
+Every text from the questionnaire or from participants is HTML-escaped. The page is written like
+an export (`storage.files`): mode 0600, through a temporary file renamed into place, an existing
+file replaced only with `overwrite`, a protected one never.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from zoneinfo import ZoneInfo
 from dialogs.model import Question, QuestionType, Survey
 from storage.codebook import option_label
 from storage.export import collect_between_batches
+from storage.files import NOTHING_PROTECTED, Protected, check_target, staged_text
 from storage.repository import ResponseRow, Store
 
 log = logging.getLogger(__name__)
@@ -127,6 +130,9 @@ class ReportOptions:
     include_preview: bool = False
     text_limit: int = DEFAULT_TEXT_LIMIT
     batch_size: int = 2000
+    overwrite: bool = False
+    """Replace an existing file (never a protected one)."""
+    protected: Protected = NOTHING_PROTECTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -590,6 +596,7 @@ async def write_report(
         raise ValueError(
             f"language {language!r} is not one of the survey's ({', '.join(survey.languages)})"
         )
+    check_target(options.out, overwrite=options.overwrite, protected=options.protected)
     counts = await store.counts_by_status()
     total = counts.get("submitted", 0)
     if options.include_drafts:
@@ -618,10 +625,10 @@ async def write_report(
         now=now or datetime.now(UTC),
     )
     out = options.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(f".{out.name}.tmp")
-    temporary.write_text(page, encoding="utf-8")
-    temporary.replace(out)
+    with staged_text(
+        out, overwrite=options.overwrite, protected=options.protected, encoding="utf-8"
+    ) as handle:
+        handle.write(page)
     log.info(
         "report of %d responses of survey %s (%d charts) written to %s",
         aggregator.responses,

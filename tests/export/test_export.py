@@ -197,6 +197,14 @@ async def test_pseudonyms_are_stable_keyed_and_never_the_telegram_id(
 
 
 DANGEROUS = ["=1+1", "+33 6 12 34 56 78", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd", "\ncmd", "＝1+1"]
+DANGEROUS += [
+    "\ufe66HYPERLINK(1)",  # small equals sign
+    "\uff0bcmd|'/C calc'!A0",  # fullwidth plus
+    "\ufe62cmd|'/C calc'!A0",  # small plus
+    "\uff0d2+3",  # fullwidth hyphen-minus
+    "\ufe632+3",  # small hyphen-minus
+    "\uff20SUM(A1)",  # fullwidth commercial at
+]
 
 
 async def test_formulas_are_neutralised_in_csv_and_xlsx(
@@ -246,9 +254,39 @@ async def test_formulas_are_neutralised_in_csv_and_xlsx(
 
 def test_neutralize() -> None:
     assert neutralize("=cmd") == "'=cmd"
+    for trigger in "\ufe66\uff1d\uff0b\ufe62\uff0d\ufe63\uff20":
+        assert neutralize(trigger + "SUM(A1)") == "'" + trigger + "SUM(A1)", hex(ord(trigger))
     assert neutralize("") == ""
     assert neutralize("ok = fine") == "ok = fine"
     assert neutralize("'quoted") == "'quoted"
+
+
+EMAILS_AS_GIVEN = ["+tag@example.org", "-john@example.org", "jeanne+news@example.fr"]
+EMAILS_NEUTRALISED = ["=1+2@example.org", "+cmd|'/Ccalc'!A0@example.org", "-2+3!x@example.org"]
+
+
+async def test_email_addresses_are_exported_as_given_unless_they_could_be_formulas(
+    store: Store, survey: Survey, tmp_path: Path
+) -> None:
+    """A valid address that starts with + or - and holds only letters, digits and . _ + - is
+    no formula a spreadsheet could run: it is exported as given. Anything else that starts like
+    a formula (= always; + or - with a | ! ' or other sign) keeps its quote."""
+    from dialogs.answers import parse_email
+
+    emails = EMAILS_AS_GIVEN + EMAILS_NEUTRALISED
+    rows = []
+    for i, email in enumerate(emails):
+        assert parse_email(email) == Answer(email)  # each one a valid answer
+        answers = dict(SHORT)
+        answers["contact_email"] = Answer(email)
+        rows.append(response(survey, 6000 + i, answers, reference=f"E-{i}"))
+    await store.bulk_insert_responses(rows)
+    csv_rows = by_reference(read_csv(await export(store, tmp_path, "csv")))
+    xlsx_rows = by_reference(read_xlsx(await export(store, tmp_path, "xlsx")))
+    for i, email in enumerate(emails):
+        expected = email if email in EMAILS_AS_GIVEN else "'" + email
+        assert csv_rows[f"E-{i}"]["contact_email"] == expected
+        assert xlsx_rows[f"E-{i}"]["contact_email"] == expected
 
 
 async def test_accents_and_emoji_survive_csv_and_xlsx(
