@@ -20,6 +20,7 @@ from aiogram.types import (
 from bot import callbacks, metrics
 from bot.callbacks import DeleteChoice, LanguageChoice, SubmitRequest
 from bot.context import BotContext
+from bot.groups import PrivateOnly
 from bot.i18n import t
 from bot.sender import Blocked, Sender
 from bot.terminal import new_reference
@@ -69,6 +70,9 @@ class ParticipantHandlers:
 
     def router(self) -> Router:
         router = Router(name="participant")
+        private = PrivateOnly()  # never in a group: bot.groups answers there
+        router.message.filter(private)
+        router.callback_query.filter(private)
         router.message.register(self.on_start, Command("start"))
         router.message.register(self.on_help, Command("help"))
         router.message.register(self.on_language, Command("language", "langue"))
