@@ -342,8 +342,7 @@ class ParticipantHandlers:
         of the question it was tapped on; any other Yes is refused and erases nothing."""
         sender = Sender(bot)
         lang = await self.language(user)
-        if not choice.confirmed:
-            await self._close_question(bot, chat_id, tapped)
+        if not choice.confirmed:  # nothing to prove (so no edit: it may be forged on any message)
             await sender.send_text(chat_id, t(lang, "delete.cancelled"))
             return
         now = int(self.ctx.clock().timestamp())
@@ -361,7 +360,7 @@ class ParticipantHandlers:
 
     @staticmethod
     async def _close_question(bot: Bot, chat_id: int, message_id: int) -> None:
-        """Take the buttons off a question answered (it cannot be tapped again)."""
+        """Take the buttons off the /delete question confirmed (it cannot be tapped again)."""
         try:
             await call(
                 lambda: bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id),
