@@ -1,9 +1,10 @@
 """The admins' commands in Telegram: /stats, /broadcast, /export (SPEC §5).
 
 Authorization is one filter, `IsAdmin`, set on the whole admin router (messages and buttons):
-`ctx.is_admin(user_id)`, the numeric ids of `ADMIN_IDS`. For anyone else no admin handler
-matches, so the update goes on to the participant router, where an admin command gets exactly
-the unknown-command reply and an admin button is treated like any stale button.
+`ctx.is_admin(user_id)`, the numeric ids of `ADMIN_IDS`; with `PrivateOnly` before it, so that an
+admin command in a group never sends anything there (bot.groups answers in groups). For anyone
+else no admin handler matches, so the update goes on to the participant router, where an admin
+command gets exactly the unknown-command reply and an admin button is treated like any stale button.
 
 /broadcast is a short conversation kept in memory (by admin id; a restart forgets an unfinished
 one, which is harmless): the text → a segment button → a preview with the number of recipients
@@ -37,6 +38,7 @@ from aiogram.types import (
 
 from bot.clock import system_clock
 from bot.context import BotContext
+from bot.groups import PrivateOnly
 from bot.i18n import t
 from bot.participant import ParticipantHandlers
 from bot.sender import Blocked, Sender, call
@@ -91,8 +93,9 @@ class AdminHandlers:
     def router(self) -> Router:
         router = Router(name="admin")
         admin = IsAdmin(self.ctx)
-        router.message.filter(admin)
-        router.callback_query.filter(admin)
+        private = PrivateOnly()  # never in a group: an export or the stats would go to all
+        router.message.filter(private, admin)
+        router.callback_query.filter(private, admin)
         router.message.register(self.on_stats, Command("stats"))
         router.message.register(self.on_broadcast, Command("broadcast"))
         router.message.register(self.on_export, Command("export"))

@@ -17,6 +17,7 @@ from aiogram.types import BotCommand, ErrorEvent, TelegramObject, Update
 
 from bot import metrics
 from bot.context import BotContext
+from bot.groups import GroupHandlers
 from bot.i18n import t
 from bot.logs import update_scope
 from bot.participant import ParticipantHandlers
@@ -25,6 +26,9 @@ from bot.session import LeanSession
 
 log = logging.getLogger(__name__)
 COMMANDS = ("start", "help", "status", "language", "delete")
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+"""The updates the bot asks Telegram for; `my_chat_member` tells it it was added to a group or
+a channel, which it leaves (bot.groups)."""
 RECENT_UPDATES = 50_000
 
 
@@ -55,6 +59,7 @@ def pin_response_models() -> None:
         methods.AnswerCallbackQuery,
         methods.SendDocument,
         methods.SendPhoto,
+        methods.LeaveChat,
     )
     for method in used:
         _PINNED_RESPONSE_MODELS.append(Response[method.__returning__])  # type: ignore[name-defined]
@@ -117,6 +122,8 @@ def build_dispatcher(ctx: BotContext) -> tuple[Dispatcher, UpdateGuard]:
     guard = UpdateGuard()
     dispatcher.update.outer_middleware(guard)
     participant = ParticipantHandlers(ctx)
+    # First: whatever comes from a group or a channel stops there (private chats only).
+    dispatcher.include_router(GroupHandlers(ctx).router())
     try:
         from bot.admin import AdminHandlers
     except ImportError:  # the admin layer is optional while it is being built
@@ -128,6 +135,8 @@ def build_dispatcher(ctx: BotContext) -> tuple[Dispatcher, UpdateGuard]:
     async def on_error(event: ErrorEvent, bot: Bot) -> None:
         update = event.update
         user_id, chat_id = _who(update)
+        if chat_id is not None and chat_id != user_id:
+            chat_id = None  # never tell a group: the bot writes in private chats only
         log.error(
             "update %s from user %s failed: %r",
             update.update_id,

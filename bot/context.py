@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.callbacks import delete_key
 from bot.clock import Clock
 from bot.config import Settings
 from bot.locks import KeyedLocks
@@ -20,9 +21,12 @@ class BotContext:
     settings: Settings
     renderer: Renderer = field(init=False)
     locks: KeyedLocks = field(default_factory=KeyedLocks)
+    delete_key: bytes = field(init=False, repr=False)
+    """The key of the /delete confirmations' proofs (bot.callbacks), from the bot's token."""
 
     def __post_init__(self) -> None:
         self.renderer = Renderer(self.survey)
+        self.delete_key = delete_key(self.settings.bot_token)
 
     def language_for(self, code: str | None) -> str:
         """A new participant's language from their Telegram client's language."""

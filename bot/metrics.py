@@ -16,7 +16,7 @@ from storage.repository import Applied
 
 UPDATES = Counter(
     "consultbot_updates_handled_total",
-    "Updates handled by this process, by kind (message, callback_query, other)",
+    "Updates handled by this process, by kind (message, callback_query, my_chat_member, other)",
     ["kind"],
 )
 UPDATE_LATENCY = Histogram(
@@ -42,7 +42,7 @@ DELIVERIES = Counter(
     ["outcome"],
 )
 
-for _kind in ("message", "callback_query", "other"):
+for _kind in ("message", "callback_query", "my_chat_member", "other"):
     UPDATES.labels(_kind)
 for _outcome in ("sent", "blocked", "retry", "failed"):
     DELIVERIES.labels(_outcome)
@@ -54,6 +54,8 @@ def update_kind(update: Update) -> str:
         return "message"
     if update.callback_query is not None:
         return "callback_query"
+    if update.my_chat_member is not None:
+        return "my_chat_member"
     return "other"
 
 

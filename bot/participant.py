@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import (
     CallbackQuery,
@@ -20,8 +21,9 @@ from aiogram.types import (
 from bot import callbacks, metrics
 from bot.callbacks import DeleteChoice, LanguageChoice, SubmitRequest
 from bot.context import BotContext
+from bot.groups import PrivateOnly
 from bot.i18n import format_last_day_kept, t
-from bot.sender import Blocked, Sender
+from bot.sender import Blocked, Sender, call
 from bot.terminal import new_reference
 from dialogs.engine import Result, transition
 from dialogs.events import (
@@ -69,6 +71,9 @@ class ParticipantHandlers:
 
     def router(self) -> Router:
         router = Router(name="participant")
+        private = PrivateOnly()  # never in a group: bot.groups answers there
+        router.message.filter(private)
+        router.callback_query.filter(private)
         router.message.register(self.on_start, Command("start"))
         router.message.register(self.on_help, Command("help"))
         router.message.register(self.on_language, Command("language", "langue"))
@@ -218,28 +223,39 @@ class ParticipantHandlers:
         await self._reply(bot, message, t(lang, "language.prompt"), markup)
 
     async def on_delete(self, message: Message, bot: Bot) -> None:
+        """Ask for a confirmation whose Yes is bound to this question and valid a few minutes:
+        the question is sent first, its buttons added once its message id is known."""
         assert message.from_user is not None
-        lang = await self.language(message.from_user)
-        markup = InlineKeyboardMarkup(
-            inline_keyboard=[
-                [
-                    InlineKeyboardButton(
-                        text=t(lang, "button.delete_yes"), callback_data=callbacks.DELETE_YES
-                    )
-                ],
-                [
-                    InlineKeyboardButton(
-                        text=t(lang, "button.delete_no"), callback_data=callbacks.DELETE_NO
-                    )
-                ],
-            ]
-        )
-        text = t(lang, "delete.confirm")
-        anonymised, day = self.retention(lang)
-        if day is not None:
-            key = "delete.retention_past" if anonymised else "delete.retention_future"
-            text = f"{text}\n\n{t(lang, key, date=day)}"
-        await self._reply(bot, message, text, markup)
+        user = message.from_user
+        lang = await self.language(user)
+        chat_id = message.chat.id
+        try:
+            text = t(lang, "delete.confirm")
+            anonymised, day = self.retention(lang)
+            if day is not None:
+                key = "delete.retention_past" if anonymised else "delete.retention_future"
+                text = f"{text}\n\n{t(lang, key, date=day)}"
+            asked = await Sender(bot).send_text(chat_id, text)
+            issued = int(self.ctx.clock().timestamp())
+            yes = callbacks.delete_yes(self.ctx.delete_key, user.id, asked.message_id, issued)
+            markup = InlineKeyboardMarkup(
+                inline_keyboard=[
+                    [InlineKeyboardButton(text=t(lang, "button.delete_yes"), callback_data=yes)],
+                    [
+                        InlineKeyboardButton(
+                            text=t(lang, "button.delete_no"), callback_data=callbacks.DELETE_NO
+                        )
+                    ],
+                ]
+            )
+            await call(
+                lambda: bot.edit_message_reply_markup(
+                    chat_id=chat_id, message_id=asked.message_id, reply_markup=markup
+                ),
+                chat_id=chat_id,
+            )
+        except Blocked:
+            await self.ctx.store.mark_blocked(user.id, True)
 
     def retention(self, lang: str) -> tuple[bool, str | None]:
         """Whether the survey's retention date has passed, and the last day data is kept (None
@@ -314,7 +330,7 @@ class ParticipantHandlers:
             await self.run(bot, user, chat_id, Stale(), update_id=event_update.update_id)
             return
         if isinstance(action, DeleteChoice):
-            await self.delete(bot, user, chat_id, action.confirmed)
+            await self.delete(bot, user, chat_id, action, tapped)
             return
         if isinstance(action, LanguageChoice):
             await self.run(
@@ -333,12 +349,24 @@ class ParticipantHandlers:
             return
         await self.run(bot, user, chat_id, action, update_id=event_update.update_id, tapped=tapped)
 
-    async def delete(self, bot: Bot, user: User, chat_id: int, confirmed: bool) -> None:
+    async def delete(
+        self, bot: Bot, user: User, chat_id: int, choice: DeleteChoice, tapped: int
+    ) -> None:
+        """A tap on /delete's Yes or No: a Yes erases only when it is the genuine, fresh button
+        of the question it was tapped on; any other Yes is refused and erases nothing."""
         sender = Sender(bot)
         lang = await self.language(user)
-        if not confirmed:
+        if not choice.confirmed:  # nothing to prove (so no edit: it may be forged on any message)
             await sender.send_text(chat_id, t(lang, "delete.cancelled"))
             return
+        now = int(self.ctx.clock().timestamp())
+        if not callbacks.delete_confirmed(
+            self.ctx.delete_key, choice, user_id=user.id, message_id=tapped, now=now
+        ):
+            log.info("participant %s: /delete confirmation expired or forged, refused", user.id)
+            await sender.send_text(chat_id, t(lang, "delete.expired"))
+            return
+        await self._close_question(bot, chat_id, tapped)
         async with self.ctx.locks.hold(user.id):
             erased = await self.ctx.store.erase(self.key(user))
         log.info("participant %s erased their data: %s", user.id, erased)
@@ -350,6 +378,17 @@ class ParticipantHandlers:
             await sender.send_text(chat_id, t(lang, "delete.nothing_anonymised", date=day))
         else:
             await sender.send_text(chat_id, t(lang, "delete.nothing"))
+
+    @staticmethod
+    async def _close_question(bot: Bot, chat_id: int, message_id: int) -> None:
+        """Take the buttons off the /delete question confirmed (it cannot be tapped again)."""
+        try:
+            await call(
+                lambda: bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id),
+                chat_id=chat_id,
+            )
+        except TelegramBadRequest as exc:  # already without buttons, or too old to edit
+            log.info("buttons of message %s in chat %s kept: %s", message_id, chat_id, exc.message)
 
     async def _reply(
         self, bot: Bot, message: Message, text: str, markup: InlineKeyboardMarkup | None = None

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import heap
-from bot.app import UpdateGuard, build_bot, build_dispatcher, set_commands
+from bot.app import ALLOWED_UPDATES, UpdateGuard, build_bot, build_dispatcher, set_commands
 from bot.clock import Clock
 from bot.config import ConfigError, Settings
 from bot.context import BotContext
@@ -106,7 +106,7 @@ async def run_polling(settings: Settings, clock: Clock, background: list[Backgro
                 running.bot,
                 handle_signals=False,
                 close_bot_session=False,
-                allowed_updates=["message", "callback_query"],
+                allowed_updates=ALLOWED_UPDATES,
             )
         )
         log.info("polling %s for updates", settings.api_url)
@@ -168,7 +168,7 @@ async def run_webhook(settings: Settings, clock: Clock, background: list[Backgro
         await running.bot.set_webhook(
             settings.webhook_url,
             secret_token=settings.webhook_secret,
-            allowed_updates=["message", "callback_query"],
+            allowed_updates=ALLOWED_UPDATES,
             drop_pending_updates=False,
         )
         await set_commands(running.bot, running.ctx.survey.languages)

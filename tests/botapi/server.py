@@ -66,6 +66,10 @@ CAPTION_LIMIT = 1024
 CALLBACK_DATA_LIMIT = 64
 UPLOAD_LIMIT = 50 * 1024 * 1024
 
+GROUP_ANONYMOUS_BOT_ID = 1087968824
+"""The `from` of a message an anonymous group admin sends (its `sender_chat` is the group)."""
+ERR_NOT_MEMBER = "Forbidden: bot is not a member of the {kind} chat"
+
 ERR_QUERY_INVALID = (
     "Bad Request: query is too old and response timeout expired or query ID is invalid"
 )
@@ -660,6 +664,7 @@ class FakeBotAPI:
         self._queries: dict[str, dict[str, Any]] = {}
         self._query_counter = itertools.count(4_000_000_000_000_000_001)
         self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.left_chats: set[int] = set()  # groups and channels the bot left (leaveChat)
 
         # Updates.
         self._last_update_id = 0
@@ -876,6 +881,9 @@ class FakeBotAPI:
         chat_id = params.get("chat_id")
         if chat_id in self._blocked:
             raise BotAPIError(403, "Forbidden: bot was blocked by the user")
+        if chat_id in self.left_chats:
+            kind = self._chats.get(chat_id, {}).get("type", "group")
+            raise BotAPIError(403, ERR_NOT_MEMBER.format(kind=kind))
         if method == "sendChatAction":
             return
         if self._inject_count > 0:
@@ -1422,6 +1430,151 @@ class FakeBotAPI:
                 return self.press_button(user_id, message.message_id, data)
         raise LookupError(f"no button {label!r} in chat {user_id}")
 
+    # ---------------------------------------------------------------------------- groups
+
+    def group_chat(
+        self, chat_id: int, *, kind: str | None = None, title: str = "Test group"
+    ) -> dict[str, Any]:
+        """Register (or retype) the group, supergroup or channel ``chat_id`` (negative); by
+        default a "-100…" id is a supergroup, any other negative id a basic group."""
+        if chat_id >= 0:
+            raise ValueError("group and channel ids are negative")
+        if kind is None:
+            kind = "supergroup" if str(chat_id).startswith("-100") else "group"
+        if kind not in ("group", "supergroup", "channel"):
+            raise ValueError(f"not a group or channel type: {kind!r}")
+        chat = {"id": chat_id, "type": kind, "title": title}
+        self._chats[chat_id] = chat
+        return dict(chat)
+
+    def send_in_chat(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        user_id: int | None = None,
+        sender_chat_id: int | None = None,
+        anonymous_admin: bool = False,
+        language_code: str | None = None,
+    ) -> int:
+        """A message in the group or channel ``chat_id``: from ``user_id``; from an anonymous
+        admin (``from`` GroupAnonymousBot, ``sender_chat`` the group); or without ``from``
+        at all (a channel-style post, ``sender_chat`` = ``sender_chat_id`` or the chat itself).
+        A text starting with "/" carries its bot_command entity.  Returns the update_id."""
+        chat = self._chat(chat_id)
+        message: dict[str, Any] = {
+            "message_id": self._new_message_id(chat_id),
+            "chat": chat,
+            "date": int(time.time()),
+            "text": text,
+        }
+        if text.startswith("/"):
+            length = _utf16_len(text.split(" ", 1)[0])
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        if anonymous_admin:
+            message["from"] = {
+                "id": GROUP_ANONYMOUS_BOT_ID,
+                "is_bot": True,
+                "first_name": "Group",
+                "username": "GroupAnonymousBot",
+            }
+            message["sender_chat"] = chat
+        elif user_id is not None:
+            message["from"] = self.add_user(user_id, language_code=language_code)
+            if sender_chat_id is not None:
+                message["sender_chat"] = self._chat(sender_chat_id)
+        else:
+            message["sender_chat"] = self._chat(sender_chat_id or chat_id)
+        self._user_messages[chat_id].add(message["message_id"])
+        self._marks[chat_id] = self._seq
+        return self.push_raw_update({"message": message})
+
+    def press_button_in_chat(
+        self, chat_id: int, user_id: int, message_id: int, callback_data: str
+    ) -> tuple[int, str]:
+        """``user_id`` taps a button of the bot's message ``message_id`` in the group
+        ``chat_id``; a message the server does not hold (one from before it started, as after
+        an upgrade of the bot) is given as a plain text message of the bot in that chat.
+        Returns (update_id, query id)."""
+        chat = self._chat(chat_id)
+        held = self._messages.get(chat_id, {}).get(message_id)
+        raw = (
+            held.raw
+            if held is not None and not held.deleted
+            else {
+                "message_id": message_id,
+                "from": self.bot_user,
+                "chat": chat,
+                "date": int(time.time()) - 60,
+                "text": "Question",
+            }
+        )
+        user = self.add_user(user_id)
+        query_id = str(next(self._query_counter))
+        self._queries[query_id] = {"chat_id": chat_id, "message_id": message_id, "answered": False}
+        self._marks[chat_id] = self._seq
+        query = {
+            "id": query_id,
+            "from": user,
+            "message": raw,
+            "chat_instance": str(-(abs(chat_id) * 7919 + 13)),
+            "data": callback_data,
+        }
+        return self.push_raw_update({"callback_query": query}), query_id
+
+    def add_bot_to_chat(self, chat_id: int, by_user: int, *, administrator: bool = False) -> None:
+        """``by_user`` adds the bot to the group or channel ``chat_id``: a ``my_chat_member``
+        update and, in a group, the service message with ``new_chat_members``."""
+        chat = self._chat(chat_id)
+        self.left_chats.discard(chat_id)
+        user = self.add_user(by_user)
+        now = int(time.time())
+        old = {"status": "left", "user": self.bot_user}
+        if administrator:
+            new: dict[str, Any] = {
+                "status": "administrator",
+                "user": self.bot_user,
+                "can_be_edited": False,
+                "is_anonymous": False,
+                "can_manage_chat": True,
+                "can_delete_messages": False,
+                "can_manage_video_chats": False,
+                "can_restrict_members": False,
+                "can_promote_members": False,
+                "can_change_info": False,
+                "can_invite_users": False,
+                "can_post_stories": False,
+                "can_edit_stories": False,
+                "can_delete_stories": False,
+                "can_send_welcome_messages": False,
+            }
+        else:
+            new = {"status": "member", "user": self.bot_user}
+        self._marks[chat_id] = self._seq
+        self.push_raw_update(
+            {
+                "my_chat_member": {
+                    "chat": chat,
+                    "from": user,
+                    "date": now,
+                    "old_chat_member": old,
+                    "new_chat_member": new,
+                }
+            }
+        )
+        if chat["type"] != "channel":
+            self.push_raw_update(
+                {
+                    "message": {
+                        "message_id": self._new_message_id(chat_id),
+                        "from": user,
+                        "chat": chat,
+                        "date": now,
+                        "new_chat_members": [self.bot_user],
+                    }
+                }
+            )
+
     # ---------------------------------------------------------------------------- helpers
 
     def _new_message_id(self, chat_id: int) -> int:
@@ -1452,7 +1605,11 @@ class FakeBotAPI:
             raise BotAPIError(400, "Bad Request: chat_id is empty")
         if not isinstance(value, int) or isinstance(value, bool):
             raise BotAPIError(400, "Bad Request: chat not found")
-        if self.strict_chats and value not in self._users:
+        if (
+            self.strict_chats
+            and value not in self._users
+            and (value > 0 or value not in self._chats)
+        ):
             raise BotAPIError(400, "Bad Request: chat not found")
         return value
 
@@ -1707,6 +1864,7 @@ class FakeBotAPI:
             "answerCallbackQuery": self._answer_callback_query,
             "sendChatAction": self._send_chat_action,
             "getChat": self._get_chat,
+            "leaveChat": self._leave_chat,
         }
 
     async def _true(self, params: dict[str, Any], request: web.Request | None) -> Any:
@@ -1736,6 +1894,18 @@ class FakeBotAPI:
                 "gifts_from_channels": True,
             },
         }
+
+    async def _leave_chat(self, params: dict[str, Any], request: web.Request | None) -> Any:
+        chat_id = self._chat_id(params)
+        if chat_id > 0:
+            raise BotAPIError(
+                400, "Bad Request: chat member status can't be changed in private chats"
+            )
+        if chat_id in self.left_chats:
+            kind = self._chat(chat_id)["type"]
+            raise BotAPIError(403, ERR_NOT_MEMBER.format(kind=kind))
+        self.left_chats.add(chat_id)
+        return True
 
     async def _send_message(self, params: dict[str, Any], request: web.Request | None) -> Any:
         chat_id = self._chat_id(params)

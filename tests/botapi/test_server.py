@@ -533,3 +533,47 @@ def test_sent_message_helpers() -> None:
     with pytest.raises(LookupError):
         message.button_data("No")
     assert json.dumps(message.buttons) == '[["Yes", "y"]]'
+
+
+async def test_group_updates_and_leave_chat(api: FakeBotAPI, bot: Bot) -> None:
+    group, channel = -1001234, -1005678
+    api.group_chat(channel, kind="channel", title="News")
+    api.send_in_chat(group, "/start", user_id=7)
+    api.send_in_chat(group, "/start", anonymous_admin=True)
+    api.send_in_chat(group, "/status")  # no `from`: a channel-style post
+    api.send_in_chat(group, "hello", user_id=8, sender_chat_id=channel)
+    api.press_button_in_chat(group, 7, 99, "c:1:0:0")
+    api.add_bot_to_chat(group, 7)
+    api.add_bot_to_chat(channel, 7, administrator=True)
+    updates = await bot.get_updates(timeout=0, allowed_updates=[])
+    # aiogram accepts every one of them.
+    first, anonymous, post, as_channel, tap, added, service, promoted = updates
+    assert first.message is not None and first.message.chat.type == "supergroup"
+    assert first.message.from_user is not None and first.message.from_user.id == 7
+    assert first.message.entities and first.message.entities[0].type == "bot_command"
+    assert anonymous.message is not None and anonymous.message.sender_chat is not None
+    assert anonymous.message.from_user is not None
+    assert anonymous.message.from_user.username == "GroupAnonymousBot"
+    assert post.message is not None and post.message.from_user is None
+    assert post.message.sender_chat is not None and post.message.sender_chat.id == group
+    assert as_channel.message is not None and as_channel.message.sender_chat is not None
+    assert as_channel.message.sender_chat.type == "channel"
+    assert tap.callback_query is not None and tap.callback_query.message is not None
+    assert tap.callback_query.message.chat.id == group
+    assert added.my_chat_member is not None
+    assert added.my_chat_member.new_chat_member.status == "member"
+    assert service.message is not None and service.message.new_chat_members
+    assert promoted.my_chat_member is not None
+    assert promoted.my_chat_member.chat.type == "channel"
+    assert promoted.my_chat_member.new_chat_member.status == "administrator"
+
+    await bot.send_message(group, "once")
+    assert await bot.leave_chat(group) is True
+    assert api.left_chats == {group}
+    with pytest.raises(TelegramForbiddenError, match="not a member of the supergroup chat"):
+        await bot.send_message(group, "twice")
+    with pytest.raises(TelegramBadRequest, match="private chats"):
+        await bot.leave_chat(CHAT)
+    api.add_bot_to_chat(group, 7)  # added again: it can write there again
+    await bot.send_message(group, "again")
+    assert [m.text for m in api.transcript(group)] == ["once", "again"]

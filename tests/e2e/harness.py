@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.app import set_commands
+from bot.app import ALLOWED_UPDATES, set_commands
 from bot.config import DEFAULT_SURVEY, Settings
 from bot.runner import Running, running_bot
 from bot.survey_file import LoadedSurvey
@@ -95,7 +95,7 @@ async def polling_bot(
                 handle_signals=False,
                 close_bot_session=False,
                 polling_timeout=1,
-                allowed_updates=["message", "callback_query"],
+                allowed_updates=ALLOWED_UPDATES,
             )
         )
         try:

@@ -523,6 +523,52 @@ async def test_delete_asks_for_confirmation_and_erases(
     assert again.state.answers == {}
 
 
+async def test_a_forged_or_old_delete_confirmation_erases_nothing(
+    api: RecordingBotAPI, running: Running, survey: Survey, clock: ManualClock
+) -> None:
+    p = participant(api, running, 1402)
+    before = await start_and_answer(p, survey, running, 3)
+    expired = "Cette confirmation a expiré"
+    ask = await p.send("/delete")
+    yes = ask.button_data("Oui")
+    first = p.messages()[0]
+    assert first.message_id != ask.message_id
+
+    other = participant(api, running, 1403)
+    other_ask = await other.send("/delete")
+    others_yes = other_ask.button_data("Oui")
+
+    tampered = yes[:-1] + ("A" if yes[-1] != "A" else "B")
+    parts = yes.split(":")
+    if len(parts) == 5:  # D:y:<message id>:<time>:<proof>: another time, the same proof
+        parts[3] = str(int(parts[3]) + 9)
+    later = ":".join(parts)
+    for data, message in (
+        ("D:y", ask),  # the confirmation button of earlier versions: no proof at all
+        (later, ask),
+        (tampered, ask),  # a forged proof
+        (yes, first),  # the right data on another message of the bot
+        (others_yes, ask),  # another participant's confirmation
+        ("D:y:x:y:z", ask),
+    ):
+        reply = await p.press(data, message)
+        assert expired in text_of(reply), (data, reply.text)
+        same_stored(before, await stored(running, p))
+
+    # The genuine button, six minutes later: expired too.
+    clock.advance(6 * 60)
+    reply = await p.press(yes, ask)
+    assert expired in text_of(reply) and "/delete" in text_of(reply)
+    same_stored(before, await stored(running, p))
+
+    # A fresh confirmation still erases, and its buttons are gone once used.
+    ask = await p.send("/delete")
+    reply = await p.tap("Oui", ask)
+    assert "Vos données ont été effacées" in text_of(reply)
+    assert (await stored(running, p)).participant is None
+    assert ask.buttons == []
+
+
 # -- 6. the same update twice; a double tap on Submit ------------------------------------------
 
 

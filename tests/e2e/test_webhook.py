@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 from aiohttp import ClientSession, web
 
-from bot.app import set_commands
+from bot.app import ALLOWED_UPDATES, set_commands
 from bot.runner import Running, build_web_app, running_bot
 from dialogs import Survey
 from dialogs.state import Answer, Phase
@@ -56,7 +56,7 @@ async def webhook_bot(
             await running.bot.set_webhook(
                 served.url,
                 secret_token=SECRET,
-                allowed_updates=["message", "callback_query"],
+                allowed_updates=ALLOWED_UPDATES,
             )
             await set_commands(running.bot, running.ctx.survey.languages)
             yield served
