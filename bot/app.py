@@ -18,7 +18,7 @@ from aiogram.types import BotCommand, ErrorEvent, TelegramObject, Update
 from bot import metrics
 from bot.context import BotContext
 from bot.i18n import t
-from bot.logs import update_scope
+from bot.logs import describe_exception, failing_step, update_scope
 from bot.participant import ParticipantHandlers
 from bot.sender import Blocked, Sender
 from bot.session import LeanSession
@@ -128,11 +128,12 @@ def build_dispatcher(ctx: BotContext) -> tuple[Dispatcher, UpdateGuard]:
     async def on_error(event: ErrorEvent, bot: Bot) -> None:
         update = event.update
         user_id, chat_id = _who(update)
-        log.error(
-            "update %s from user %s failed: %r",
+        log.error(  # the type and the step, never the message: it may quote the participant
+            "update %s from user %s failed at %s: %s",
             update.update_id,
             user_id,
-            event.exception,
+            failing_step(event.exception),
+            describe_exception(event.exception),
             exc_info=event.exception,
         )
         if chat_id is None:
