@@ -135,6 +135,7 @@ def build_dispatcher(ctx: BotContext) -> tuple[Dispatcher, UpdateGuard]:
             failing_step(event.exception),
             describe_exception(event.exception),
             exc_info=event.exception,
+            extra={"update_id": update.update_id, "user": user_id},
         )
         if chat_id is None:
             return

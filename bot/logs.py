@@ -223,9 +223,10 @@ def safe_record(record: logging.LogRecord) -> logging.LogRecord:
         # a message may have the exception written into it (asyncio's "Task exception was
         # never retrieved" holds the task's repr): each form of it gives way to its description
         for exc in _chain(safe.exc_info[1]):
+            described = describe_exception(exc)
             for form in {repr(exc), str(exc)}:
-                if len(form) >= 8:
-                    message = message.replace(form, describe_exception(exc))
+                if len(form) >= 8 and form not in described:
+                    message = message.replace(form, described)
     safe.msg, safe.args = scrub(message), ()
     for key, value in vars(record).items():
         if key not in _STANDARD and isinstance(value, BaseException):
@@ -288,3 +289,5 @@ def setup_logging(
             root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # aiosqlite logs every call with its arguments at DEBUG: the statements' parameters
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, root.level))
