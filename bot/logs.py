@@ -65,8 +65,8 @@ _OUR_PACKAGES = tuple(str(_PROJECT / name) for name in ("bot", "storage", "dialo
 _PARAMETERS = re.compile(r"\[parameters: .*?\](?=\n|$)", re.DOTALL)
 _INPUT_VALUE = re.compile(r"input_value=.*?(?=, input_type=|\n|\Z)")
 _CONTENT = re.compile(r"\nContent: [^\n]*")
-_UNSAFE_PYDANTIC_TYPES = ("value_error", "assertion_error")
-"""pydantic error types whose message is a validator's own text, which may quote the input."""
+_UNSAFE_PYDANTIC_TYPES = ("value_error", "assertion_error", "union_tag_invalid")
+"""pydantic error types whose message may quote the input (a validator's own text, a tag)."""
 
 
 def _first_line(text: str, limit: int = 200) -> str:
