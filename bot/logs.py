@@ -123,7 +123,9 @@ def describe_exception(exc: BaseException) -> str:
             )
         return f"{name}: {exc.error_count()} error(s) for {exc.title}: " + "; ".join(errors)
     if isinstance(exc, ClientDecodeError):
-        return f"{name}: {exc.message} ({describe_exception(exc.original)})"
+        described = f"{name}: {exc.message} ({describe_exception(exc.original)})"
+        ids = _update_ids(exc.data)
+        return f"{described}; update ids {', '.join(ids)}" if ids else described
     if isinstance(exc, UnicodeError):
         encoding = getattr(exc, "encoding", "?")
         start, end = getattr(exc, "start", "?"), getattr(exc, "end", "?")
@@ -137,6 +139,18 @@ def describe_exception(exc: BaseException) -> str:
         inner = "; ".join(describe_exception(e) for e in exc.exceptions)
         return f"{name}: {len(exc.exceptions)} exception(s): {inner}"
     return f"{name} (message withheld: it may quote what a participant typed)"
+
+
+def _update_ids(data: Any) -> list[str]:
+    """The update ids of a `getUpdates` answer (numbers only, never the updates' content)."""
+    result = data.get("result") if isinstance(data, Mapping) else None
+    if not isinstance(result, list):
+        return []
+    return [
+        str(item["update_id"])
+        for item in result
+        if isinstance(item, Mapping) and isinstance(item.get("update_id"), int)
+    ]
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

@@ -113,6 +113,8 @@ def test_what_stays_useful() -> None:
     telegram = TelegramBadRequest(method, "Bad Request: chat not found")
     assert describe_exception(telegram).endswith("Bad Request: chat not found")
     assert describe_exception(ConnectionResetError("peer reset")).endswith("peer reset")
+    decode = EXCEPTIONS["aiogram decode"]()
+    assert describe_exception(decode).endswith("update ids 77")
     exc = raised(ValueError(SECRET))
     assert failing_step(exc) == "?"  # raised in the tests, not in the bot's code
 

@@ -160,10 +160,11 @@ async def test_a_database_error_on_the_answer_keeps_it_out_of_the_logs(
 async def test_an_update_the_bot_cannot_read_stays_out_of_the_logs_polling(
     api: RecordingBotAPI, running: Running, logs: CapturedLogs
 ) -> None:
-    api.push_raw_update(malformed_update(3003))
+    update_id = api.push_raw_update(malformed_update(3003))
     await logs.wait_for("Failed to fetch updates")
     logs.assert_clean(TYPED)
     assert "message.text" in logs.text.getvalue()  # where the update is wrong
+    assert f"update ids {update_id}" in logs.text.getvalue()  # and which it is
 
 
 async def test_an_update_the_bot_cannot_read_stays_out_of_the_logs_webhook(
