@@ -19,7 +19,7 @@ from bot import metrics
 from bot.context import BotContext
 from bot.groups import GroupHandlers
 from bot.i18n import t
-from bot.logs import update_scope
+from bot.logs import describe_exception, failing_step, update_scope
 from bot.participant import ParticipantHandlers
 from bot.sender import Blocked, Sender
 from bot.session import LeanSession
@@ -137,12 +137,14 @@ def build_dispatcher(ctx: BotContext) -> tuple[Dispatcher, UpdateGuard]:
         user_id, chat_id = _who(update)
         if chat_id is not None and chat_id != user_id:
             chat_id = None  # never tell a group: the bot writes in private chats only
-        log.error(
-            "update %s from user %s failed: %r",
+        log.error(  # the type and the step, never the message: it may quote the participant
+            "update %s from user %s failed at %s: %s",
             update.update_id,
             user_id,
-            event.exception,
+            failing_step(event.exception),
+            describe_exception(event.exception),
             exc_info=event.exception,
+            extra={"update_id": update.update_id, "user": user_id},
         )
         if chat_id is None:
             return

@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,6 +24,7 @@ from bot.app import ALLOWED_UPDATES, UpdateGuard, build_bot, build_dispatcher, s
 from bot.clock import Clock
 from bot.config import ConfigError, Settings
 from bot.context import BotContext
+from bot.logs import describe_exception
 from bot.survey_file import load_survey_file
 from storage.database import create_engine
 from storage.repository import Store
@@ -123,10 +125,28 @@ async def run_polling(settings: Settings, clock: Clock, background: list[Backgro
         await _finish(running, tasks)
 
 
+class WebhookHandler(SimpleRequestHandler):
+    """aiogram's webhook handler, whose background task logs an update it cannot read (a
+    pydantic ValidationError) by its update id and error locations. Left to aiogram, the task's
+    exception would be logged by asyncio with its repr, the update's values included."""
+
+    async def _background_feed_update(self, bot: Bot, update: dict[str, Any]) -> None:
+        try:
+            await super()._background_feed_update(bot, update)
+        except ValidationError as exc:
+            log.error(
+                "webhook update %s could not be read: %s",
+                update.get("update_id") if isinstance(update, dict) else None,
+                describe_exception(exc),
+            )
+        except Exception as exc:  # aiogram logged it already ("Cause exception while ...")
+            log.debug("webhook update failed: %s", describe_exception(exc))
+
+
 def build_web_app(running: Running, settings: Settings) -> web.Application:
     app = web.Application()
     path = urlparse(settings.webhook_url).path or "/webhook"
-    SimpleRequestHandler(
+    WebhookHandler(
         dispatcher=running.dispatcher,
         bot=running.bot,
         secret_token=settings.webhook_secret or None,
@@ -137,7 +157,7 @@ def build_web_app(running: Running, settings: Settings) -> web.Application:
             async with running.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
         except Exception as exc:
-            log.error("health check: database unreachable: %r", exc)
+            log.error("health check: database unreachable: %s", describe_exception(exc))
             return web.json_response({"status": "error", "database": "unreachable"}, status=503)
         return web.json_response({"status": "ok", "in_flight": running.guard.in_flight})
 

@@ -1,9 +1,18 @@
-"""Validation of typed answers, question type by question type."""
+"""Validation of typed answers, question type by question type.
+
+Every typed text first goes through `check_text`: text that no backend can store or no front end
+can show is refused at the edge, the same way everywhere (a lone UTF-16 surrogate, which Python
+strings can hold but UTF-8 cannot encode; NUL, which PostgreSQL text refuses; other control
+characters; Unicode non-characters). Then `is_blank` tells text made only of spaces and invisible
+characters (zero-width space, BOM, soft hyphen, Hangul fillers, braille blank...), which counts
+as empty.
+"""
 
 from __future__ import annotations
 
 import math
 import re
+import unicodedata
 
 from dialogs.limits import MAX_EMAIL_LENGTH, MAX_OTHER_TEXT
 from dialogs.model import Question, QuestionType
@@ -22,13 +31,66 @@ INTEGER_RE = re.compile(r"-?\d{1,9}")
 and short, so that `int` never meets a string past its 4,300-digit limit."""
 
 
+ALLOWED_CONTROLS = frozenset("\n\t")
+"""The only control characters a typed text may hold (CR LF is read as LF first)."""
+INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
+"""Spaces (NBSP included), line and paragraph separators, controls and format characters
+(zero-width space and joiners, word joiner, BOM, soft hyphen, bidi marks, tags...)."""
+INVISIBLE_EXTRA = frozenset(
+    {
+        0x034F,  # combining grapheme joiner
+        0x115F,  # Hangul choseong filler
+        0x1160,  # Hangul jungseong filler
+        0x17B4,  # Khmer vowel inherent aq
+        0x17B5,  # Khmer vowel inherent aa
+        0x2800,  # braille pattern blank
+        0x3164,  # Hangul filler
+        0xFFA0,  # halfwidth Hangul filler
+        *range(0xFE00, 0xFE10),  # variation selectors
+        *range(0xE0100, 0xE01F0),  # variation selectors supplement
+    }
+)
+"""Characters outside those categories that show nothing on their own."""
+
+
+def _refused_character(char: str) -> bool:
+    code = ord(char)
+    if 0xD800 <= code <= 0xDFFF:  # a lone surrogate: not encodable in UTF-8
+        return True
+    if 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE:  # non-characters
+        return True
+    return unicodedata.category(char) == "Cc" and char not in ALLOWED_CONTROLS
+
+
+def check_text(text: str) -> str | Notice:
+    """`text` as it may be taken (CR LF read as LF), or the notice refusing it: it holds a
+    character no database stores or no screen shows (see the module's docstring)."""
+    value = text.replace("\r\n", "\n")
+    for position, char in enumerate(value, start=1):
+        if _refused_character(char):
+            return Notice("invalid_character", {"position": position})
+    return value
+
+
+def is_visible(char: str) -> bool:
+    """Whether `char` shows something on its own (not a space, not an invisible character)."""
+    return (
+        unicodedata.category(char) not in INVISIBLE_CATEGORIES and ord(char) not in INVISIBLE_EXTRA
+    )
+
+
+def is_blank(text: str) -> bool:
+    """Text with no visible character: empty, spaces, or only invisible characters."""
+    return not any(is_visible(char) for char in text)
+
+
 def _fmt(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def parse_text(question: Question, text: str) -> Answer | Notice:
     value = text.strip()
-    if not value:
+    if is_blank(value):
         return Notice("text_empty")
     if not question.multiline:
         value = " ".join(value.split())
@@ -79,7 +141,7 @@ def parse_scale(question: Question, text: str) -> Answer | Notice:
 
 def parse_other(text: str) -> str | Notice:
     value = " ".join(text.split())
-    if not value:
+    if is_blank(value):
         return Notice("text_empty")
     if len(value) > MAX_OTHER_TEXT:
         return Notice("other_too_long", {"max": MAX_OTHER_TEXT, "length": len(value)})

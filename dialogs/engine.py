@@ -369,7 +369,11 @@ class _Engine:
 
     # -- answers ------------------------------------------------------------------------------
 
-    def text(self, question: Question, text: str) -> Result:
+    def text(self, question: Question, typed: str) -> Result:
+        checked = parse.check_text(typed)
+        if isinstance(checked, Notice):
+            return self.refuse(checked)
+        text = checked
         state = self.state
         if state.awaiting_other:
             other = parse.parse_other(text)

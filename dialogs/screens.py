@@ -30,6 +30,7 @@ NOTICE_KEYS = frozenset(
         "too_large",
         "scale_range",
         "text_empty",
+        "invalid_character",
         "text_too_short",
         "text_too_long",
         "other_too_long",

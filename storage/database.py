@@ -161,9 +161,11 @@ def create_engine(
 ) -> AsyncEngine:
     """An async engine for `sqlite+aiosqlite://…` or `postgresql+asyncpg://…`.
 
-    For SQLite the folder of the file is created if missing (mode 0700), and the file itself if
-    missing (empty, mode 0600: SQLite gives its -wal, -shm and -journal the file's mode), so
-    that the participants' data is readable by its owner only, whatever the umask.
+    Its errors never show the statement's parameters (`hide_parameters`): they would put what
+    participants typed into the logs. For SQLite the folder of the file is created if missing
+    (mode 0700), and the file itself if missing (empty, mode 0600: SQLite gives its -wal, -shm
+    and -journal the file's mode), so that the participants' data is readable by its owner only,
+    whatever the umask.
     `foreign_keys=False` is for migrations only (SQLite table rebuilds must not cascade).
     """
     parsed = make_url(url)
@@ -181,13 +183,14 @@ def create_engine(
         pool: dict[str, Any] = {}
         if path is not None:  # in-memory databases use a StaticPool, which takes no sizes
             pool = {"pool_size": pool_size or 5, "max_overflow": 10, "pool_timeout": 60}
-        engine = create_async_engine(parsed, echo=echo, **pool)
+        engine = create_async_engine(parsed, echo=echo, hide_parameters=True, **pool)
         _install_sqlite_hooks(engine.sync_engine, wal=path is not None, foreign_keys=foreign_keys)
         return engine
     if backend == "postgresql":
         return create_async_engine(
             parsed,
             echo=echo,
+            hide_parameters=True,
             pool_size=pool_size or 10,
             max_overflow=10,
             pool_timeout=30,
@@ -397,6 +400,7 @@ class ThreadedSQLiteRunner:
             pool_size=SQLITE_READER_THREADS + 3,
             max_overflow=0,
             connect_args={"check_same_thread": False},
+            hide_parameters=True,
         )
         _install_sqlite_hooks(self.engine, wal=True, foreign_keys=True, autocheckpoint=False)
         self._checkpointer = Checkpointer(self.engine, CHECKPOINT_INTERVAL)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialogs import Survey
@@ -284,3 +284,34 @@ async def test_postgresql_pool(engine: AsyncEngine, backend: str) -> None:
         pytest.skip("PostgreSQL only")
     assert engine.pool.size() == 10  # type: ignore[attr-defined]
     assert isinstance(runner_for(engine), AsyncRunner)
+
+
+async def test_database_errors_never_show_the_statements_parameters(engine: AsyncEngine) -> None:
+    """A failed statement's error (which the bot logs) names the statement, never its values:
+    they are what participants typed. Through the async engine and the runner, and on
+    PostgreSQL a NUL in a text value, which it refuses."""
+    typed = "Mon-avis-tres-personnel-4711"
+    orphan = text(
+        "INSERT INTO answers (response_id, question_id, value, other, answered_at) "
+        "VALUES (999999, 'comment', :value, :other, '2022-02-01 10:00:00')"
+    )
+    values = {"value": f'"{typed}"', "other": typed}
+    errors: list[BaseException] = []
+    with pytest.raises(IntegrityError) as caught:
+        async with engine.begin() as connection:
+            await connection.execute(orphan, values)
+    errors.append(caught.value)
+    with pytest.raises(IntegrityError) as caught:
+        await runner_for(engine).write(lambda connection: connection.execute(orphan, values))
+    errors.append(caught.value)
+    if engine.dialect.name == "postgresql":
+        with pytest.raises(DBAPIError) as refused:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text("INSERT INTO settings (key, value) VALUES ('note', :value)"),
+                    {"value": f"{typed}\x00"},
+                )
+        errors.append(refused.value)
+    for error in errors:
+        assert "INSERT INTO" in str(error)
+        assert typed not in str(error), str(error)
