@@ -58,3 +58,33 @@ def imported(
 
 def questions(result: ImportResult) -> dict[str, dict[str, Any]]:
     return {q["id"]: q for s in result.questionnaire["sections"] for q in s["questions"]}
+
+
+def table(rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+    """Rows given as mappings (column -> value) as a sheet: the header first, the union of the
+    columns in order of appearance."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    return [columns, *[[row.get(c) for c in columns] for row in rows]]
+
+
+def form(
+    survey: Sequence[Mapping[str, Any]],
+    choices: Sequence[Mapping[str, Any]] = (),
+    settings: Mapping[str, Any] | None = None,
+) -> dict[str, list[list[Any]]]:
+    sheets = {"survey": table(survey)}
+    if choices:
+        sheets["choices"] = table(choices)
+    if settings:
+        sheets["settings"] = table([settings])
+    return sheets
+
+
+def choice_rows(list_name: str, *names: str, **labels: str) -> list[dict[str, Any]]:
+    """Choices of one list, labelled with their name in upper case unless `labels` says."""
+    return [
+        {"list_name": list_name, "name": name, "label": labels.get(name, name.upper())}
+        for name in names
+    ]
