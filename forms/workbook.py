@@ -37,18 +37,18 @@ def read_workbook(path: Path) -> dict[str, Sheet]:
 
     size = path.stat().st_size
     if size == 0:
-        raise FormError(None, None, f"{path}: the file is empty")
+        raise FormError(None, None, "the file is empty")
     if path.suffix.lower() == ".xls" or path.read_bytes()[:4] == b"\xd0\xcf\x11\xe0":
         raise FormError(
             None,
             None,
-            f"{path}: the old Excel .xls format cannot be read; open it in Excel or "
+            "the old Excel .xls format cannot be read; open it in Excel or "
             "LibreOffice and save it as .xlsx",
         )
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as exc:
-        raise FormError(None, None, f"{path}: not an Excel workbook (.xlsx): {exc}") from exc
+        raise FormError(None, None, f"not an Excel workbook (.xlsx): {exc}") from exc
     try:
         sheets: dict[str, Sheet] = {}
         for worksheet in book.worksheets:

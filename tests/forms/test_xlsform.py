@@ -43,8 +43,13 @@ def test_every_mapped_type_becomes_its_question() -> None:
         {"type": "decimal", "name": "height", "label": "Height", "constraint": ". <= 2.5"},
         {"type": "range", "name": "sat", "label": "Satisfied?", "parameters": "start=0 end=10"},
         {"type": "text", "name": "why", "label": "Why?", "hint": "Be brief", "required": "1"},
-        {"type": "text", "name": "story", "label": "Tell", "appearance": "multiline",
-         "constraint": "string-length(.) <= 300"},
+        {
+            "type": "text",
+            "name": "story",
+            "label": "Tell",
+            "appearance": "multiline",
+            "constraint": "string-length(.) <= 300",
+        },
         {"type": "acknowledge", "name": "ok", "label": "I agree"},
     ]
     result = imported(form(survey, YES_NO + COLOURS))
@@ -63,27 +68,48 @@ def test_every_mapped_type_becomes_its_question() -> None:
     assert q["order"]["top"] == 3
     assert "required" not in q["order"]
     assert q["age"] == {
-        "id": "age", "type": "number", "text": "Age", "required": False,
-        "integer": True, "min": 0, "max": 120,
+        "id": "age",
+        "type": "number",
+        "text": "Age",
+        "required": False,
+        "integer": True,
+        "min": 0,
+        "max": 120,
     }
     assert q["height"]["type"] == "number"
     assert q["height"]["max"] == 2.5 and "min" not in q["height"] and "integer" not in q["height"]
     assert q["sat"] | {} == {
-        "id": "sat", "type": "scale", "text": "Satisfied?", "required": False, "min": 0, "max": 10,
+        "id": "sat",
+        "type": "scale",
+        "text": "Satisfied?",
+        "required": False,
+        "min": 0,
+        "max": 10,
     }
     assert q["why"] == {"id": "why", "type": "text", "text": "Why?", "help": "Be brief"}
     assert q["story"]["multiline"] is True and q["story"]["max_length"] == 300
     assert q["ok"] == {"id": "ok", "type": "consent", "text": "I agree"}
     assert result.unsupported == []
     assert result.counts() == {
-        "single_choice": 1, "multi_choice": 1, "ranking": 1, "number": 2, "scale": 1,
-        "text": 2, "consent": 1,
+        "single_choice": 1,
+        "multi_choice": 1,
+        "ranking": 1,
+        "number": 2,
+        "scale": 1,
+        "text": 2,
+        "consent": 1,
     }
     survey_loaded = loads(result)
     assert [q.type for q in survey_loaded.questions] == [
-        QuestionType.SINGLE_CHOICE, QuestionType.MULTI_CHOICE, QuestionType.RANKING,
-        QuestionType.NUMBER, QuestionType.NUMBER, QuestionType.SCALE, QuestionType.TEXT,
-        QuestionType.TEXT, QuestionType.CONSENT,
+        QuestionType.SINGLE_CHOICE,
+        QuestionType.MULTI_CHOICE,
+        QuestionType.RANKING,
+        QuestionType.NUMBER,
+        QuestionType.NUMBER,
+        QuestionType.SCALE,
+        QuestionType.TEXT,
+        QuestionType.TEXT,
+        QuestionType.CONSENT,
     ]
     assert survey_loaded.by_id["likes"].choices()[-1].id == "other"
 
@@ -100,7 +126,11 @@ def test_aliases_and_spellings_of_types() -> None:
     ]
     q = questions(imported(form(survey, YES_NO + COLOURS)))
     assert [v["type"] for v in q.values()] == [
-        "single_choice", "multi_choice", "number", "text", "consent",
+        "single_choice",
+        "multi_choice",
+        "number",
+        "text",
+        "consent",
     ]
 
 
@@ -110,8 +140,13 @@ def test_a_range_too_wide_for_a_scale_becomes_a_bounded_number() -> None:
     ]
     result = imported(form(survey))
     assert questions(result)["pct"] | {} == {
-        "id": "pct", "type": "number", "text": "Percent", "required": False,
-        "min": 0, "max": 100, "integer": True,
+        "id": "pct",
+        "type": "number",
+        "text": "Percent",
+        "required": False,
+        "min": 0,
+        "max": 100,
+        "integer": True,
     }
     assert [n.row for n in result.notes] == [2]
     loads(result)
@@ -126,8 +161,12 @@ def test_strict_and_reversed_integer_constraints() -> None:
     survey = [
         {"type": "integer", "name": "n", "label": "N", "constraint": "0 < . and . < 10"},
         {"type": "integer", "name": "m", "label": "M", "constraint": "regex(., '^[0-9]+$')"},
-        {"type": "select_multiple colours", "name": "c", "label": "C",
-         "constraint": "count-selected(.) <= 2"},
+        {
+            "type": "select_multiple colours",
+            "name": "c",
+            "label": "C",
+            "constraint": "count-selected(.) <= 2",
+        },
     ]
     result = imported(form(survey, COLOURS))
     q = questions(result)
@@ -247,8 +286,12 @@ def test_relevant_forms_become_show_if(relevant: str, show_if: str) -> None:
 def test_conditions_hold_exactly_when_the_relevant_does() -> None:
     survey = [
         *BASE,
-        {"type": "text", "name": "then", "label": "Then",
-         "relevant": "(${member} = 'yes' and ${age} >= 18) or count-selected(${likes}) > 2"},
+        {
+            "type": "text",
+            "name": "then",
+            "label": "Then",
+            "relevant": "(${member} = 'yes' and ${age} >= 18) or count-selected(${likes}) > 2",
+        },
     ]
     condition = loads(imported(form(survey, YES_NO + COLOURS))).by_id["then"].show_if
     assert condition is not None
@@ -264,8 +307,7 @@ def test_conditions_hold_exactly_when_the_relevant_does() -> None:
 def test_a_group_relevant_applies_to_each_of_its_questions() -> None:
     survey = [
         *BASE[:3],
-        {"type": "begin_group", "name": "adults", "label": "Adults",
-         "relevant": "${age} >= 18"},
+        {"type": "begin_group", "name": "adults", "label": "Adults", "relevant": "${age} >= 18"},
         {"type": "text", "name": "job", "label": "Job"},
         {"type": "text", "name": "boss", "label": "Boss", "relevant": "${member} = 'yes'"},
         {"type": "end_group"},
@@ -326,11 +368,15 @@ def test_on_unsupported_skip_leaves_the_question_out() -> None:
 # -- languages ----------------------------------------------------------------------------------
 
 LANG_SURVEY = [
-    {"type": "select_one yn", "name": "a", "label::Français (fr)": "Membre ?",
-     "label::English (en)": "Member?", "hint::Français (fr)": "Une seule réponse",
-     "hint::English (en)": "One answer"},
-    {"type": "text", "name": "b", "label::Français (fr)": "Pourquoi ?",
-     "label::English (en)": ""},
+    {
+        "type": "select_one yn",
+        "name": "a",
+        "label::Français (fr)": "Membre ?",
+        "label::English (en)": "Member?",
+        "hint::Français (fr)": "Une seule réponse",
+        "hint::English (en)": "One answer",
+    },
+    {"type": "text", "name": "b", "label::Français (fr)": "Pourquoi ?", "label::English (en)": ""},
 ]
 LANG_CHOICES = [
     {"list_name": "yn", "name": "yes", "label::Français (fr)": "Oui", "label::English (en)": "Yes"},
@@ -353,7 +399,9 @@ def test_language_columns_become_the_questionnaire_languages() -> None:
 
 
 def test_language_names_without_codes_and_the_default_language_setting() -> None:
-    survey = [{"type": "text", "name": "a", "label::English": "Why?", "label::French": "Pourquoi ?"}]
+    survey = [
+        {"type": "text", "name": "a", "label::English": "Why?", "label::French": "Pourquoi ?"}
+    ]
     result = imported(form(survey, settings={"default_language": "French"}))
     assert result.questionnaire["languages"] == ["fr", "en"]
     result = imported(form(survey, settings={"default_language": "English"}))
@@ -429,10 +477,18 @@ def test_every_unsupported_construct_is_reported_with_its_row() -> None:
         {"type": "begin_repeat", "name": "kids", "label": "Children"},
         {"type": "text", "name": "kid", "label": "Child's name"},
         {"type": "end_repeat"},
-        {"type": "select_one colours", "name": "cf", "label": "C",
-         "choice_filter": "colour_group = ${a}"},
-        {"type": "select_one colours", "name": "simple", "label": "S",
-         "choice_filter": "warm = 'yes'"},
+        {
+            "type": "select_one colours",
+            "name": "cf",
+            "label": "C",
+            "choice_filter": "colour_group = ${a}",
+        },
+        {
+            "type": "select_one colours",
+            "name": "simple",
+            "label": "S",
+            "choice_filter": "warm = 'yes'",
+        },
         {"type": "start", "name": "started"},
     ]
     choices = [
@@ -442,8 +498,15 @@ def test_every_unsupported_construct_is_reported_with_its_row() -> None:
     ]
     result = imported(form(survey, choices))
     assert where(result) == [
-        (3, "calc"), (4, "where"), (5, "path"), (6, "photo"), (7, "voice"), (8, "film"),
-        (9, "code"), (10, "kids"), (13, "cf"),
+        (3, "calc"),
+        (4, "where"),
+        (5, "path"),
+        (6, "photo"),
+        (7, "voice"),
+        (8, "film"),
+        (9, "code"),
+        (10, "kids"),
+        (13, "cf"),
     ]
     assert "repeat" in result.unsupported[7].what
     assert "choice_filter" in result.unsupported[8].what
@@ -465,8 +528,14 @@ def test_a_list_of_more_than_14_choices_is_written_inline_as_a_long_list() -> No
     names = [f"c{i}" for i in range(30)]
     result = imported(
         form(
-            [{"type": "select_one towns", "name": "town", "label": "Town",
-              "appearance": "autocomplete"}],
+            [
+                {
+                    "type": "select_one towns",
+                    "name": "town",
+                    "label": "Town",
+                    "appearance": "autocomplete",
+                }
+            ],
             choice_rows("towns", *names),
         )
     )
@@ -489,10 +558,12 @@ def test_select_one_from_file_writes_the_list_beside_the_questionnaire() -> None
     assert "options" not in q["town"]
     assert q["why"]["show_if"] == 'town == "t3"'
     assert result.option_files["towns.csv"][:2] == [
-        {"id": "t1", "label": "Town 1"}, {"id": "t2", "label": "Town 2"},
+        {"id": "t1", "label": "Town 1"},
+        {"id": "t2", "label": "Town 2"},
     ]
     assert options_csv(result.option_files["towns.csv"]).splitlines()[:2] == [
-        "id,label", "t1,Town 1",
+        "id,label",
+        "t1,Town 1",
     ]
     assert where(result) == [(4, "gone")]
     yaml_text = questionnaire_yaml(result, "form.xlsx")
@@ -504,8 +575,14 @@ def test_a_bilingual_file_list_has_a_label_column_per_language() -> None:
         {"name": "a", "label::Français (fr)": "Un", "label::English (en)": "One"},
         {"name": "b", "label::Français (fr)": "Deux", "label::English (en)": "Two"},
     ]
-    survey = [{"type": "select_one_from_file l.csv", "name": "n", "label::Français (fr)": "N",
-               "label::English (en)": "N"}]
+    survey = [
+        {
+            "type": "select_one_from_file l.csv",
+            "name": "n",
+            "label::Français (fr)": "N",
+            "label::English (en)": "N",
+        }
+    ]
     result = imported(form(survey), files={"l.csv": rows})
     assert result.option_files["l.csv"] == [
         {"id": "a", "label_fr": "Un", "label_en": "One"},
@@ -528,8 +605,9 @@ def test_no_survey_sheet() -> None:
 
 
 def test_a_select_naming_a_missing_list() -> None:
-    error = error_of(form([{"type": "text", "name": "a"}, {"type": "select_one nope",
-                                                            "name": "b"}], YES_NO))
+    error = error_of(
+        form([{"type": "text", "name": "a"}, {"type": "select_one nope", "name": "b"}], YES_NO)
+    )
     assert str(error) == (
         "sheet 'survey', row 3: select_one nope: the 'choices' sheet has no list 'nope'"
     )
@@ -546,8 +624,14 @@ def test_duplicate_choices() -> None:
 
 
 def test_a_relevant_naming_an_unknown_field() -> None:
-    error = error_of(form([{"type": "text", "name": "a"},
-                           {"type": "text", "name": "b", "relevant": "${ghost} = 'x'"}]))
+    error = error_of(
+        form(
+            [
+                {"type": "text", "name": "a"},
+                {"type": "text", "name": "b", "relevant": "${ghost} = 'x'"},
+            ]
+        )
+    )
     assert str(error) == "sheet 'survey', row 3: relevant names an unknown field ${ghost}"
 
 
