@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
 
+import yaml
+
 from dialogs.conditions import ConditionError, parse_condition
 from dialogs.limits import (
     MAX_BUTTON_LABEL,
@@ -27,6 +29,7 @@ from dialogs.limits import (
     MAX_TEXT_ANSWER,
     OTHER_OPTION_ID,
 )
+from dialogs.loader import SurveyError, parse_survey
 from forms.xpath import Field, Untranslatable, references, translate_relevant
 
 OnUnsupported = Literal["keep", "skip", "fail"]
@@ -344,6 +347,8 @@ class _Translation:
         self.missing: dict[str, list[str]] = {}
         self.pending_notes: list[tuple[Row, dict[str, str]]] = []
         self.plain_language = options.default_language
+        self.original: dict[str, str] = {}
+        """Question id -> its name in the form."""
 
     # -- issues ---------------------------------------------------------------------------------
 
@@ -399,10 +404,58 @@ class _Translation:
         }
         for name, rows in self.result.option_files.items():
             self.result.option_files[name] = [self.csv_row(r) for r in rows]
+        if not self.result.long_lists:
+            self.settle(data)
+        if not data["sections"]:
+            raise FormError(survey.name, None, "no question of the form can be asked in a chat")
+        sections = [s for s in sections if any(d["id"] == s.id for d in data["sections"])]
         self.result.questionnaire = data
         self.result.section_rows = {s.id: s.row for s in sections}
         self.result.languages = tuple(self.languages)
         return self.result
+
+    def settle(self, data: dict[str, Any]) -> None:
+        """Load the questionnaire as `consultbot check` does; a `show_if` it refuses (one that
+        can never be true, say) is handled as an untranslatable `relevant`."""
+        skip = self.options.on_unsupported == "skip"
+        for _ in range(20):
+            text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+            try:
+                parse_survey(text, "imported")
+            except SurveyError as exc:
+                problems = exc.problems
+            else:
+                return
+            changed = False
+            for problem in problems:
+                match = re.match(r"question ([a-z0-9_]+)$", problem.where)
+                if match is None or "show_if" not in problem.message:
+                    continue
+                question_id = match.group(1)
+                for section in data["sections"]:
+                    for question in list(section["questions"]):
+                        if question["id"] != question_id or "show_if" not in question:
+                            continue
+                        row = self.result.question_rows.get(question_id)
+                        action = "question left out" if skip else "question kept unconditional"
+                        self.result.unsupported.append(
+                            Issue(
+                                "survey",
+                                row,
+                                self.original.get(question_id, question_id),
+                                f"its condition {question['show_if']!r}: {problem.message}",
+                                action,
+                            )
+                        )
+                        if skip:
+                            section["questions"].remove(question)
+                            self.result.question_rows.pop(question_id, None)
+                        else:
+                            del question["show_if"]
+                        changed = True
+            data["sections"] = [s for s in data["sections"] if s["questions"]]
+            if not changed:
+                return
 
     def finish(self, question: dict[str, Any]) -> dict[str, Any]:
         """The question as the file holds it: its texts in the languages kept, keys in order."""
@@ -841,6 +894,7 @@ class _Translation:
     def question(self, row: Row, base: str, argument: str, or_other: bool) -> dict[str, Any] | None:
         name = row.get("name")
         question_id = _unique(slug(name), self.question_ids)
+        self.original[question_id] = name
         if question_id != name:
             self.note(row, f"name {name!r} is not a valid question id", f"renamed {question_id!r}")
         texts = self.fill(self.labels(row), f"survey row {row.number}")

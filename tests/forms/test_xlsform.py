@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dialogs import parse_survey
 from dialogs.model import QuestionType, Survey
@@ -653,3 +655,119 @@ def test_an_empty_survey_sheet() -> None:
 def test_nothing_that_can_be_asked() -> None:
     error = error_of(form([{"type": "calculate", "name": "a"}]))
     assert "no question of the form can be asked in a chat" in str(error)
+
+
+def test_a_relevant_that_can_never_hold_is_reported_and_dropped() -> None:
+    survey = [
+        *BASE,
+        {
+            "type": "text",
+            "name": "never",
+            "label": "Never",
+            "relevant": "${age} > 10 and ${age} < 5",
+        },
+        {"type": "text", "name": "after", "label": "After", "relevant": "${never} = 'x'"},
+    ]
+    result = imported(form(survey, YES_NO + COLOURS))
+    assert "show_if" not in questions(result)["never"]
+    assert questions(result)["after"]["show_if"] == 'never == "x"'
+    [issue] = result.unsupported
+    assert (issue.row, issue.name, issue.action) == (7, "never", "question kept unconditional")
+    assert "can never be true" in issue.what
+    loads(result)
+
+    skipped = imported(form(survey, YES_NO + COLOURS), on_unsupported="skip")
+    assert "never" not in questions(skipped) and "after" not in questions(skipped)
+    assert [(i.row, i.name) for i in skipped.unsupported] == [(7, "never"), (8, "after")]
+    loads(skipped)
+
+
+# -- any form: an error naming its place, or a questionnaire that loads --------------------------
+
+PREFIX = [
+    {"type": "select_one yn", "name": "f0", "label": "F0"},
+    {"type": "select_multiple colours", "name": "f1", "label": "F1"},
+    {"type": "integer", "name": "f2", "label": "F2", "constraint": ". >= 0 and . <= 5"},
+    {"type": "rank colours", "name": "f3", "label": "F3"},
+    {"type": "text", "name": "f4", "label": "F4"},
+    {"type": "calculate", "name": "f5", "calculation": "1"},
+]
+TYPES = [
+    "select_one yn",
+    "select_multiple colours",
+    "select_one colours or_other",
+    "rank colours",
+    "integer",
+    "decimal",
+    "range",
+    "text",
+    "note",
+    "acknowledge",
+    "calculate",
+    "geopoint",
+    "begin_group",
+    "end_group",
+    "begin_repeat",
+    "end_repeat",
+    "date",
+    "start",
+    "select_one nope",
+    "txt",
+]
+QUESTION_TYPES = [t for t in TYPES if t not in ("select_one nope", "txt")]
+RELEVANTS = [
+    "",
+    "${f0} = 'yes'",
+    "${f1} != 'red'",
+    "${f2} > 3",
+    "selected(${f3}, 'blue')",
+    "not(${f0} = 'no') and ${f2} <= 10",
+    "count-selected(${f1}) > 1",
+    "string-length(${f4}) > 0",
+    "${f5} + 1",
+    "${f7} = 'x'",
+    "${f0} = ''",
+    "${f2} >= '2' or ${f1} = 'green'",
+    "(",
+    "${f2} < 0",
+    "${f2} > 3 and ${f2} < 1",
+    "${f6} = ${f2}",
+    "selected(${f6}, 'yes')",
+]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(QUESTION_TYPES) | st.sampled_from(TYPES),
+            st.sampled_from(RELEVANTS),
+            st.sampled_from(["", "yes", "no"]),
+            st.sampled_from(["", ". >= 0 and . <= 5", "count-selected(.) <= 2", ". > 1"]),
+        ),
+        min_size=1,
+        max_size=10,
+    ),
+    on_unsupported=st.sampled_from(["keep", "skip"]),
+)
+def test_any_form_gives_a_clear_error_or_a_questionnaire_that_loads(
+    rows: list[tuple[str, str, str, str]], on_unsupported: str
+) -> None:
+    survey = [
+        {
+            "type": kind,
+            "name": f"f{i}",
+            "label": f"Label {i}",
+            "relevant": relevant,
+            "required": required,
+            "constraint": constraint,
+        }
+        for i, (kind, relevant, required, constraint) in enumerate(rows)
+    ]
+    try:
+        result = imported(form(survey, YES_NO + COLOURS), on_unsupported=on_unsupported)
+    except FormError as exc:
+        assert exc.sheet is not None and str(exc).startswith(f"sheet '{exc.sheet}'")
+        return
+    survey_loaded = loads(result)
+    assert set(result.question_rows) == set(survey_loaded.by_id)
