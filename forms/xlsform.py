@@ -901,6 +901,10 @@ class _Translation:
         if not any(texts.values()):
             texts = {code: name for code in self.languages}
             self.note(row, "a question without a label", "its name is used as its text")
+        shown = sorted({name for value in texts.values() for name in references(value)})
+        if shown:
+            fields = ", ".join(f"${{{name}}}" for name in shown)
+            self.note(row, f"the label shows the answer of {fields}", "shown as written")
         for code, value in texts.items():
             if len(value) > MAX_QUESTION_TEXT:
                 texts[code] = _shorten(value, MAX_QUESTION_TEXT)

@@ -275,3 +275,39 @@ def test_an_imported_form_is_answered_to_the_receipt_with_try(tmp_path: Path) ->
     keen = run_try(tmp_path, survey, ["1", "25", "2", "3", "50", "5", "1 2 3 4", "/skip", "submit"])
     assert KM in keen and BRAKES not in keen and WHY not in keen
     assert REFERENCE.search(keen[keen.index("✅") :])
+
+
+def test_a_list_from_a_file_is_copied_beside_the_questionnaire(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Assumes the long-list questionnaire format (merged separately): until then the file
+    written does not pass `consultbot check`, so only what is written is checked here."""
+    (tmp_path / "form").mkdir()
+    path = write_workbook(
+        tmp_path / "form" / "f.xlsx",
+        form(
+            [
+                {
+                    "type": "select_one_from_file communes.csv",
+                    "name": "commune",
+                    "label": "Commune",
+                },
+                {"type": "select_one big", "name": "big", "label": "Big"},
+            ],
+            choice_rows("big", *(f"b{i}" for i in range(20))),
+        ),
+    )
+    (tmp_path / "form" / "communes.csv").write_text(
+        "name,label\n" + "".join(f"C{i},Commune {i}\n" for i in range(1, 31)), encoding="utf-8"
+    )
+    out = tmp_path / "out" / "survey.yaml"
+    run_import(path, "--out", out)
+    text = out.read_text(encoding="utf-8")
+    assert "options_file: communes.csv\n" in text
+    assert len(re.findall(r"- id: b\d+\n", text)) == 20
+    csv_lines = (tmp_path / "out" / "communes.csv").read_text(encoding="utf-8").splitlines()
+    assert csv_lines[:3] == ["id,label", "c1,Commune 1", "c2,Commune 2"]
+    assert len(csv_lines) == 31
+    printed = capsys.readouterr().out
+    assert "30 choices of communes.csv — written to communes.csv" in printed
+    assert "20 choices — a searchable long list" in printed

@@ -771,3 +771,14 @@ def test_any_form_gives_a_clear_error_or_a_questionnaire_that_loads(
         return
     survey_loaded = loads(result)
     assert set(result.question_rows) == set(survey_loaded.by_id)
+
+
+def test_a_label_showing_another_answer_is_reported() -> None:
+    survey = [
+        {"type": "text", "name": "name", "label": "Name?"},
+        {"type": "integer", "name": "age", "label": "${name}, how old are you?"},
+    ]
+    result = imported(form(survey))
+    assert [(n.row, n.name, n.what) for n in result.notes] == [
+        (3, "age", "the label shows the answer of ${name}")
+    ]
