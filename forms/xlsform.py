@@ -514,6 +514,7 @@ class _Translation:
             self.options.default_language
         )
         found: dict[str, str] = {}
+        unnamed: set[str] = set()
         for column in columns:
             if not column.startswith(("label::", "hint::")):
                 continue
@@ -523,12 +524,15 @@ class _Translation:
             if code is None:
                 if spec.strip().lower() == "default":
                     code = default
-                else:
+                elif spec not in unnamed:
+                    unnamed.add(spec)
                     self.note(
                         Row(1, {}),
                         f"column {column!r}: language {spec!r} has no two-letter code",
                         f"left out; name it like label::{spec.strip()} (xx)",
                     )
+                    continue
+                else:
                     continue
             if code in found and found[code] != suffix:
                 continue

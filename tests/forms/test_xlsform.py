@@ -782,3 +782,20 @@ def test_a_label_showing_another_answer_is_reported() -> None:
     assert [(n.row, n.name, n.what) for n in result.notes] == [
         (3, "age", "the label shows the answer of ${name}")
     ]
+
+
+def test_a_language_without_a_code_is_reported_once_and_left_out() -> None:
+    survey = [
+        {
+            "type": "text",
+            "name": "a",
+            "label": "Pourquoi ?",
+            "label::Klingon": "Qatlh?",
+            "hint::Klingon": "...",
+        }
+    ]
+    result = imported(form(survey))
+    assert result.questionnaire["languages"] == ["fr"]
+    assert [n.what for n in result.notes] == [
+        "column 'label::klingon': language 'klingon' has no two-letter code"
+    ]
