@@ -1088,7 +1088,9 @@ class _Translation:
             )
             return False
         options, by_name = self.options_of(choices, row, filename)
-        csv_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", filename.rsplit("/", 1)[-1])
+        stem = re.sub(r"[^A-Za-z0-9_-]+", "_", filename.rsplit("/", 1)[-1][: -len(".csv")])
+        # Never the form's own file, should the questionnaire be written beside the form.
+        csv_name = f"{stem}.options.csv"
         self.result.option_files[csv_name] = [
             {"id": o["id"], **{f"_label_{code}": text for code, text in o["_label"].items()}}
             for o in options

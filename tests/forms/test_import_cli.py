@@ -303,11 +303,16 @@ def test_a_list_from_a_file_is_copied_beside_the_questionnaire(
     out = tmp_path / "out" / "survey.yaml"
     run_import(path, "--out", out)
     text = out.read_text(encoding="utf-8")
-    assert "options_file: communes.csv\n" in text
+    assert "options_file: communes.options.csv\n" in text
     assert len(re.findall(r"- id: b\d+\n", text)) == 20
-    csv_lines = (tmp_path / "out" / "communes.csv").read_text(encoding="utf-8").splitlines()
+    csv_lines = (tmp_path / "out" / "communes.options.csv").read_text(encoding="utf-8").splitlines()
     assert csv_lines[:3] == ["id,label", "c1,Commune 1", "c2,Commune 2"]
     assert len(csv_lines) == 31
     printed = capsys.readouterr().out
-    assert "30 choices of communes.csv — written to communes.csv" in printed
+    assert "30 choices of communes.csv — written to communes.options.csv" in printed
     assert "20 choices — a searchable long list" in printed
+    # Beside the form, the form's own list is left as it is.
+    original = (tmp_path / "form" / "communes.csv").read_bytes()
+    run_import(path, "--out", tmp_path / "form" / "survey.yaml")
+    assert (tmp_path / "form" / "communes.csv").read_bytes() == original
+    assert (tmp_path / "form" / "communes.options.csv").exists()

@@ -556,20 +556,20 @@ def test_select_one_from_file_writes_the_list_beside_the_questionnaire() -> None
     ]
     result = imported(form(survey), files={"towns.csv": rows})
     q = questions(result)
-    assert q["town"]["options_file"] == "towns.csv"
+    assert q["town"]["options_file"] == "towns.options.csv"
     assert "options" not in q["town"]
     assert q["why"]["show_if"] == 'town == "t3"'
-    assert result.option_files["towns.csv"][:2] == [
+    assert result.option_files["towns.options.csv"][:2] == [
         {"id": "t1", "label": "Town 1"},
         {"id": "t2", "label": "Town 2"},
     ]
-    assert options_csv(result.option_files["towns.csv"]).splitlines()[:2] == [
+    assert options_csv(result.option_files["towns.options.csv"]).splitlines()[:2] == [
         "id,label",
         "t1,Town 1",
     ]
     assert where(result) == [(4, "gone")]
     yaml_text = questionnaire_yaml(result, "form.xlsx")
-    assert "options_file: towns.csv" in yaml_text
+    assert "options_file: towns.options.csv" in yaml_text
 
 
 def test_a_bilingual_file_list_has_a_label_column_per_language() -> None:
@@ -586,7 +586,7 @@ def test_a_bilingual_file_list_has_a_label_column_per_language() -> None:
         }
     ]
     result = imported(form(survey), files={"l.csv": rows})
-    assert result.option_files["l.csv"] == [
+    assert result.option_files["l.options.csv"] == [
         {"id": "a", "label_fr": "Un", "label_en": "One"},
         {"id": "b", "label_fr": "Deux", "label_en": "Two"},
     ]
