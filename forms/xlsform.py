@@ -39,6 +39,7 @@ MAX_LONG_LIST: Final = 500
 """Options of a long list (the questionnaire format's limit)."""
 
 TRUE_WORDS: Final = frozenset({"yes", "true", "1", "true()", "oui", "y"})
+FALSE_WORDS: Final = frozenset({"no", "false", "0", "false()", "non", "n"})
 METADATA_TYPES: Final = frozenset(
     {
         "start",
@@ -72,6 +73,9 @@ UNSUPPORTED_TYPES: Final = {
     "hidden": "a hidden field",
     "xml-external": "an external XML file",
     "csv-external": "an external CSV file",
+    "osm": "an OpenStreetMap feature",
+    "select_one_external": "a list filtered from an external file",
+    "select_multiple_external": "a list filtered from an external file",
 }
 TYPE_ALIASES: Final = {
     "begin group": "begin_group",
@@ -86,6 +90,11 @@ TYPE_ALIASES: Final = {
     "int": "integer",
     "string": "text",
     "trigger": "acknowledge",
+    "gps": "geopoint",
+    "location": "geopoint",
+    "photo": "image",
+    "imei": "deviceid",
+    "phone number": "phonenumber",
 }
 SELECT_TYPES: Final = frozenset(
     {
@@ -915,7 +924,10 @@ class _Translation:
                 self.note(row, f"label longer than {MAX_QUESTION_TEXT} characters", "shortened")
         question: dict[str, Any] = {"id": question_id, "_text": texts}
         hints = self.fill(self.labels(row, "hint"), f"survey row {row.number} (hint)")
-        required = row.get("required").lower() in TRUE_WORDS
+        required_cell = row.get("required").lower()
+        required = required_cell in TRUE_WORDS
+        if required_cell and not required and required_cell not in FALSE_WORDS:
+            self.note(row, f"required only when {row.get('required')!r}", "optional")
         if base == "acknowledge":
             question["type"] = "consent"
         elif base in ("select_one", "select_multiple", "rank"):

@@ -799,3 +799,23 @@ def test_a_language_without_a_code_is_reported_once_and_left_out() -> None:
     assert [n.what for n in result.notes] == [
         "column 'label::klingon': language 'klingon' has no two-letter code"
     ]
+
+
+def test_old_aliases_external_lists_and_a_required_expression() -> None:
+    survey = [
+        {"type": "text", "name": "a", "label": "A", "required": "${b} = 'x'"},
+        {"type": "gps", "name": "where", "label": "Where"},
+        {"type": "photo", "name": "pic", "label": "Picture"},
+        {"type": "select_one_external towns", "name": "town", "label": "Town"},
+        {"type": "osm building", "name": "house", "label": "House"},
+        {"type": "text", "name": "b", "label": "B", "required": "no"},
+    ]
+    result = imported(form(survey))
+    assert [(i.row, i.what.split(":")[0]) for i in result.unsupported] == [
+        (3, "geopoint"),
+        (4, "image"),
+        (5, "select_one_external"),
+        (6, "osm"),
+    ]
+    assert questions(result)["a"]["required"] is False
+    assert [(n.row, n.what) for n in result.notes] == [(2, "required only when \"${b} = 'x'\"")]
