@@ -35,6 +35,8 @@ from forms.xpath import Field, Untranslatable, references, translate_relevant
 OnUnsupported = Literal["keep", "skip", "fail"]
 IncompleteLanguages = Literal["drop", "fill"]
 
+MINUTES_PER_QUESTIONS: Final = 2
+"""The time announced to participants: a minute for every two questions (rounded up)."""
 MAX_LONG_LIST: Final = 500
 """Options of a long list (the questionnaire format's limit)."""
 
@@ -418,6 +420,8 @@ class _Translation:
         if not data["sections"]:
             raise FormError(survey.name, None, "no question of the form can be asked in a chat")
         sections = [s for s in sections if any(d["id"] == s.id for d in data["sections"])]
+        count = sum(len(s["questions"]) for s in data["sections"])
+        data["estimated_minutes"] = max(1, -(-count // MINUTES_PER_QUESTIONS))
         self.result.questionnaire = data
         self.result.section_rows = {s.id: s.row for s in sections}
         self.result.languages = tuple(self.languages)

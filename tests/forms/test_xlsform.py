@@ -92,6 +92,7 @@ def test_every_mapped_type_becomes_its_question() -> None:
     assert q["story"]["multiline"] is True and q["story"]["max_length"] == 300
     assert q["ok"] == {"id": "ok", "type": "consent", "text": "I agree"}
     assert result.unsupported == []
+    assert result.questionnaire["estimated_minutes"] == 5  # a minute for two questions
     assert result.counts() == {
         "single_choice": 1,
         "multi_choice": 1,
