@@ -1005,6 +1005,8 @@ class _Translation:
             )
             return False
         options, by_name = self.options_of(choices, row, list_name)
+        if question.get("other"):
+            by_name[OTHER_OPTION_ID] = OTHER_OPTION_ID
         question["options"] = options
         question["_options_by_name"] = by_name
         count = len(options) + (1 if question.get("other") else 0)

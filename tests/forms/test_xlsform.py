@@ -820,3 +820,19 @@ def test_old_aliases_external_lists_and_a_required_expression() -> None:
     ]
     assert questions(result)["a"]["required"] is False
     assert [(n.row, n.what) for n in result.notes] == [(2, "required only when \"${b} = 'x'\"")]
+
+
+def test_selected_other_of_an_or_other_list() -> None:
+    survey = [
+        {"type": "select_one colours or_other", "name": "c", "label": "C"},
+        {"type": "select_multiple colours or_other", "name": "m", "label": "M"},
+        {"type": "text", "name": "why", "label": "Why", "relevant": "selected(${c}, 'other')"},
+        {"type": "text", "name": "how", "label": "How", "relevant": "selected(${m}, 'other')"},
+    ]
+    result = imported(form(survey, COLOURS))
+    q = questions(result)
+    assert q["why"]["show_if"] == 'c == "other"'
+    assert q["how"]["show_if"] == '"other" in m'
+    assert result.unsupported == []
+    condition = loads(result).by_id["how"].show_if
+    assert condition is not None and condition.evaluate({"m": frozenset({"red", "other"})})
