@@ -157,9 +157,7 @@ _LENGTH_BOUND: Final = re.compile(
 _COUNT_BOUND: Final = re.compile(
     r"^\s*count-selected\(\s*\.\s*\)\s*(?P<op><=|>=|<|>|=)\s*(?P<n>\d+)\s*$"
 )
-_SIMPLE_FILTER: Final = re.compile(
-    r"^\s*(?P<column>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*\$\{\s*(?P<field>[^}\s]+)\s*\}\s*$"
-)
+_HTML_TAG: Final = re.compile(r"</?[A-Za-z][^<>]*>")
 
 
 class FormError(ValueError):
@@ -359,6 +357,7 @@ class _Translation:
         self.pending_notes: list[tuple[Row, dict[str, str]]] = []
         self.plain_language = options.default_language
         self.original: dict[str, str] = {}
+        self.html_rows: dict[str, None] = {}
         """Question id -> its name in the form."""
 
     # -- issues ---------------------------------------------------------------------------------
@@ -393,6 +392,9 @@ class _Translation:
         sections = self.walk(survey)
         for row, _ in self.pending_notes:
             self.note(row, "a note after the last question", "left out")
+        if self.html_rows:
+            places = ", ".join(self.html_rows)
+            self.note(None, f"HTML formatting in the texts of {places}", "removed")
         sections = [s for s in sections if s.questions]
         if not sections:
             raise FormError(survey.name, None, "no question of the form can be asked in a chat")
@@ -571,7 +573,7 @@ class _Translation:
             return spec.lower()
         return LANGUAGE_NAMES.get(spec.lower())
 
-    def labels(self, row: Row, column: str = "label") -> dict[str, str]:
+    def labels(self, row: Row, column: str = "label", sheet: str = "survey") -> dict[str, str]:
         """The texts of `column` in each language ("" where the cell is empty)."""
         texts: dict[str, str] = {}
         for code in self.languages:
@@ -579,6 +581,9 @@ class _Translation:
             value = row.get(column + suffix) if suffix is not None else ""
             if not value and code == self.plain_language:
                 value = row.get(column)
+            if _HTML_TAG.search(value):
+                value = re.sub(r" {2,}", " ", _HTML_TAG.sub("", value)).strip()
+                self.html_rows[f"{sheet} row {row.number}"] = None
             texts[code] = value
         return texts
 
@@ -645,7 +650,7 @@ class _Translation:
                         row.number,
                         f"duplicate choice {name!r} in list {list_name!r} (also row {earlier.row})",
                     )
-            labels = self.fill(self.labels(row), f"choices row {row.number}")
+            labels = self.fill(self.labels(row, sheet="choices"), f"choices row {row.number}")
             if not any(labels.values()):
                 labels = {code: name for code in self.languages}
             extra = {
@@ -1091,7 +1096,9 @@ class _Translation:
             name = cells.get("name", "")
             if not name:
                 continue
-            labels = self.fill(self.labels(Row(number, cells)), f"{filename} row {number}")
+            labels = self.fill(
+                self.labels(Row(number, cells), sheet=filename), f"{filename} row {number}"
+            )
             if not any(labels.values()):
                 labels = {code: name for code in self.languages}
             choices.append(_Choice(number, name, labels, {}))

@@ -836,3 +836,21 @@ def test_selected_other_of_an_or_other_list() -> None:
     assert result.unsupported == []
     condition = loads(result).by_id["how"].show_if
     assert condition is not None and condition.evaluate({"m": frozenset({"red", "other"})})
+
+
+def test_html_formatting_is_removed_from_texts() -> None:
+    survey = [
+        {
+            "type": "select_one l",
+            "name": "a",
+            "label": '<span style="color:red">Attention</span> : <b>une</b> seule réponse',
+        }
+    ]
+    choices = [{"list_name": "l", "name": "x", "label": "<i>X</i>"}, *choice_rows("l", "y")]
+    result = imported(form(survey, choices))
+    q = questions(result)["a"]
+    assert q["text"] == "Attention : une seule réponse"
+    assert q["options"][0]["label"] == "X"
+    assert [n.what for n in result.notes] == [
+        "HTML formatting in the texts of choices row 2, survey row 2"
+    ]
