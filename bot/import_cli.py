@@ -118,10 +118,14 @@ def cmd_import(args: argparse.Namespace, settings: Settings, now: datetime | Non
         )
         return 1
     text = questionnaire_yaml(result, form.name)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for name, rows in result.option_files.items():
-        (out.parent / name).write_text(options_csv(rows), encoding="utf-8")
-    out.write_text(text, encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for name, rows in result.option_files.items():
+            (out.parent / name).write_text(options_csv(rows), encoding="utf-8")
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"{exc.filename or out}: cannot write: {exc.strerror}", file=sys.stderr)
+        return 2
     print_summary(result, form, out, sys.stdout)
     try:
         parse_survey(text, str(out))

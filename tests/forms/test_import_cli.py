@@ -316,3 +316,10 @@ def test_a_list_from_a_file_is_copied_beside_the_questionnaire(
     run_import(path, "--out", tmp_path / "form" / "survey.yaml")
     assert (tmp_path / "form" / "communes.csv").read_bytes() == original
     assert (tmp_path / "form" / "communes.options.csv").exists()
+
+
+def test_an_output_that_cannot_be_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_import(EXAMPLE, "--out", tmp_path) == 2
+    assert capsys.readouterr().err == f"{tmp_path}: cannot write: Is a directory\n"
