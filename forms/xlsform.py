@@ -856,6 +856,13 @@ class _Translation:
             code: "\n\n".join([*(n.get(code) or n[self.languages[0]] for _, n in notes), text])
             for code, text in texts.items()
         }
+        if any(len(value) > MAX_QUESTION_TEXT for value in merged.values()):
+            merged = {code: _shorten(value, MAX_QUESTION_TEXT) for code, value in merged.items()}
+            self.note(
+                notes[0][0],
+                f"note and question {question['id']!r} longer than {MAX_QUESTION_TEXT} characters",
+                "shortened",
+            )
         question["_text"] = merged
         for row, _ in notes:
             self.note(row, f"note shown before question {question['id']!r}", "merged")
@@ -923,14 +930,13 @@ class _Translation:
         if not any(texts.values()):
             texts = {code: name for code in self.languages}
             self.note(row, "a question without a label", "its name is used as its text")
-        shown = sorted({name for value in texts.values() for name in references(value)})
+        shown = sorted({field for value in texts.values() for field in references(value)})
         if shown:
-            fields = ", ".join(f"${{{name}}}" for name in shown)
+            fields = ", ".join(f"${{{field}}}" for field in shown)
             self.note(row, f"the label shows the answer of {fields}", "shown as written")
-        for code, value in texts.items():
-            if len(value) > MAX_QUESTION_TEXT:
-                texts[code] = _shorten(value, MAX_QUESTION_TEXT)
-                self.note(row, f"label longer than {MAX_QUESTION_TEXT} characters", "shortened")
+        if any(len(value) > MAX_QUESTION_TEXT for value in texts.values()):
+            texts = {code: _shorten(value, MAX_QUESTION_TEXT) for code, value in texts.items()}
+            self.note(row, f"label longer than {MAX_QUESTION_TEXT} characters", "shortened")
         question: dict[str, Any] = {"id": question_id, "_text": texts}
         hints = self.fill(self.labels(row, "hint"), f"survey row {row.number} (hint)")
         required_cell = row.get("required").lower()

@@ -854,3 +854,19 @@ def test_html_formatting_is_removed_from_texts() -> None:
     assert [n.what for n in result.notes] == [
         "HTML formatting in the texts of choices row 2, survey row 2"
     ]
+
+
+def test_texts_too_long_for_a_message_are_shortened() -> None:
+    survey = [
+        {"type": "note", "name": "n", "label": "N" * 1000},
+        {"type": "text", "name": "a", "label": "A" * 1000},
+        {"type": "text", "name": "b", "label": "B" * 2000},
+    ]
+    result = imported(form(survey))
+    q = questions(result)
+    assert len(q["a"]["text"]) == len(q["b"]["text"]) == 1500
+    assert [(n.row, n.action) for n in result.notes if n.action == "shortened"] == [
+        (2, "shortened"),
+        (4, "shortened"),
+    ]
+    loads(result)
