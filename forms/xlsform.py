@@ -417,8 +417,7 @@ class _Translation:
         }
         for name, rows in self.result.option_files.items():
             self.result.option_files[name] = [self.csv_row(r) for r in rows]
-        if not self.result.long_lists:
-            self.settle(data)
+        self.settle(data)
         if not data["sections"]:
             raise FormError(survey.name, None, "no question of the form can be asked in a chat")
         sections = [s for s in sections if any(d["id"] == s.id for d in data["sections"])]
@@ -431,7 +430,8 @@ class _Translation:
 
     def settle(self, data: dict[str, Any]) -> None:
         """Load the questionnaire as `consultbot check` does; a `show_if` it refuses (one that
-        can never be true, say) is handled as an untranslatable `relevant`."""
+        can never be true, say) is handled as an untranslatable `relevant`. A `show_if` naming a
+        long list is left alone: the loader of this branch does not know long lists yet."""
         skip = self.options.on_unsupported == "skip"
         for _ in range(20):
             text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
@@ -451,6 +451,9 @@ class _Translation:
                     for question in list(section["questions"]):
                         if question["id"] != question_id or "show_if" not in question:
                             continue
+                        names = parse_condition(question["show_if"]).references()
+                        if names & set(self.result.long_lists):
+                            continue  # a long list: checked once the format is known
                         row = self.result.question_rows.get(question_id)
                         action = "question left out" if skip else "question kept unconditional"
                         self.result.unsupported.append(

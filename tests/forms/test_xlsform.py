@@ -870,3 +870,18 @@ def test_texts_too_long_for_a_message_are_shortened() -> None:
         (4, "shortened"),
     ]
     loads(result)
+
+
+def test_a_form_with_a_long_list_still_has_its_impossible_relevant_reported() -> None:
+    """Assumes the long-list format for `town` (its show_if is left for the loader)."""
+    survey = [
+        {"type": "select_one towns", "name": "town", "label": "Town"},
+        {"type": "text", "name": "why", "label": "Why", "relevant": "${town} = 'c3'"},
+        {"type": "integer", "name": "n", "label": "N"},
+        {"type": "text", "name": "never", "label": "Never", "relevant": "${n} > 3 and ${n} < 2"},
+    ]
+    result = imported(form(survey, choice_rows("towns", *(f"c{i}" for i in range(20)))))
+    q = questions(result)
+    assert q["why"]["show_if"] == 'town == "c3"'
+    assert "show_if" not in q["never"]
+    assert [(i.row, i.name) for i in result.unsupported] == [(5, "never")]
