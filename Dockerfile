@@ -18,6 +18,7 @@ RUN python -m venv /opt/venv
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY dialogs ./dialogs
+COPY forms ./forms
 COPY storage ./storage
 RUN /opt/venv/bin/pip wheel --no-deps --wheel-dir /wheels . \
     && /opt/venv/bin/pip install /wheels/*.whl

@@ -1,4 +1,5 @@
-"""The `consultbot` command line: run, try, check, db upgrade (and the admin and export tools)."""
+"""The `consultbot` command line: run, try, check, import, db upgrade (and the admin and export
+tools)."""
 
 from __future__ import annotations
 
@@ -200,8 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     purge.set_defaults(func=cmd_purge)
 
     from bot.export_cli import add_export_commands
+    from bot.import_cli import add_import_command
 
     add_export_commands(sub)
+    add_import_command(sub)
     try:
         from bot.admin_cli import add_admin_commands
     except ImportError:  # the admin tools are being built

@@ -14,7 +14,8 @@ Grammar (``not`` binds tighter than ``and``, which binds tighter than ``or``)::
     not_expr   := "not" not_expr | "(" or_expr ")" | comparison
     comparison := operand [compare_op operand]       -- never chained: a < b < c is an error
     compare_op := "==" | "!=" | "<" | "<=" | ">" | ">=" | "in" | "not" "in"
-    operand    := NAME | STRING | NUMBER | "true" | "false" | list
+    operand    := NAME | measure | STRING | NUMBER | "true" | "false" | list
+    measure    := ("count" | "length") "(" NAME ")"
     list       := "[" [(STRING | NUMBER) ("," (STRING | NUMBER))*] "]"   -- right of (not) in only
 
 A bare ``NAME`` means "that question has a truthy answer": answered and not false, "" or empty
@@ -23,6 +24,12 @@ name is absent from the answers or maps to None) is false, ``!=`` and ``not in``
 Values of different kinds are never equal, ``<``/``<=``/``>``/``>=`` hold only between numbers
 (a bool is not a number), and ``x in y`` tests membership in a list literal, a multi-choice set or
 a ranking tuple, or a substring of a string. Evaluation never raises.
+
+``count(q)`` is the number of options chosen at question ``q`` (a multi-choice set or a ranking;
+1 for a single choice) and ``length(q)`` the number of characters of its text answer; both are 0
+when ``q`` is not answered, so ``count(q) == 0`` and ``length(q) == 0`` hold for an unanswered
+question. ``count`` and ``length`` are functions only when followed by ``(``: a question may still
+be named ``count``. A measure is always compared (``count(q) > 2``), never a condition alone.
 """
 
 from __future__ import annotations
@@ -263,12 +270,32 @@ class _List:
         object.__setattr__(self, "values", tuple(item.value for item in self.items))
 
 
-_Operand = _Name | _Literal | _List
+@dataclass(frozen=True, slots=True)
+class _Measure:
+    """``count(name)`` or ``length(name)``: a number measured on an answer."""
+
+    function: str
+    name: str
+    position: int
+
+
+_Operand = _Name | _Measure | _Literal | _List
+_FUNCTIONS: Final = frozenset({"count", "length"})
+
+
+def _measure(function: str, value: object) -> int:
+    if function == "count":
+        if isinstance(value, frozenset | set | tuple | list):
+            return len(value)
+        return 1 if isinstance(value, str) and value else 0
+    return len(value) if isinstance(value, str) else 0
 
 
 def _resolve(operand: _Operand, answers: Mapping[str, ConditionValue]) -> object:
     if isinstance(operand, _Name):
         return answers.get(operand.name)
+    if isinstance(operand, _Measure):
+        return _measure(operand.function, answers.get(operand.name))
     if isinstance(operand, _Literal):
         return operand.value
     return operand.values
@@ -285,6 +312,10 @@ class _Node(ABC):
 
     @abstractmethod
     def literals(self) -> Iterator[_CompareResult]: ...
+
+    def measures(self) -> Iterator[tuple[str, str, _LiteralValue | None, int]]:
+        """(function, question, literal compared with the measure or None, position)."""
+        yield from ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,8 +344,14 @@ class _Compare(_Node):
 
     def names(self) -> Iterator[str]:
         for side in (self.left, self.right):
-            if isinstance(side, _Name):
+            if isinstance(side, _Name | _Measure):
                 yield side.name
+
+    def measures(self) -> Iterator[tuple[str, str, _LiteralValue | None, int]]:
+        for measure, other in ((self.left, self.right), (self.right, self.left)):
+            if isinstance(measure, _Measure):
+                literal = other.value if isinstance(other, _Literal) else None
+                yield measure.function, measure.name, literal, measure.position
 
     def literals(self) -> Iterator[_CompareResult]:
         for name, other in ((self.left, self.right), (self.right, self.left)):
@@ -340,6 +377,9 @@ class _Not(_Node):
     def literals(self) -> Iterator[_CompareResult]:
         return self.operand.literals()
 
+    def measures(self) -> Iterator[tuple[str, str, _LiteralValue | None, int]]:
+        return self.operand.measures()
+
 
 @dataclass(frozen=True, slots=True)
 class _Junction(_Node):
@@ -354,6 +394,10 @@ class _Junction(_Node):
     def literals(self) -> Iterator[_CompareResult]:
         for operand in self.operands:
             yield from operand.literals()
+
+    def measures(self) -> Iterator[tuple[str, str, _LiteralValue | None, int]]:
+        for operand in self.operands:
+            yield from operand.measures()
 
 
 @dataclass(frozen=True, slots=True)
@@ -556,13 +600,19 @@ class _Parser:
         if op is None:
             if isinstance(left, _Name):
                 return _Truthy(left)
+            if isinstance(left, _Measure):
+                raise self._error(
+                    f"{left.function}({left.name}) alone is not a condition: compare it with a "
+                    "number, e.g. > 0",
+                    left.position,
+                )
             raise self._error(
                 "a literal alone is not a condition: compare it with a question", left.position
             )
         right = self._operand(_EXPECTED_VALUE)
         if isinstance(right, _List) and op not in ("in", "not in"):
             raise self._error(_LIST_MISUSED, right.position)
-        if not isinstance(left, _Name) and not isinstance(right, _Name):
+        if not isinstance(left, _Name | _Measure) and not isinstance(right, _Name | _Measure):
             raise self._error(
                 "comparison of two literals: a condition must mention a question", left.position
             )
@@ -596,6 +646,8 @@ class _Parser:
         token = self._peek()
         if token.kind is _Kind.NAME:
             self._advance()
+            if self._peek().kind is _Kind.LPAREN:
+                return self._measure_call(token)
             return _Name(token.text, token.position)
         if token.kind in _LITERAL_KINDS and token.value is not None:
             self._advance()
@@ -603,6 +655,32 @@ class _Parser:
         if token.kind is _Kind.LBRACKET:
             return self._list()
         raise self._error(f"unexpected {token.describe()}, expected {expected}", token.position)
+
+    def _measure_call(self, function: _Token) -> _Measure:
+        if function.text not in _FUNCTIONS:
+            raise self._error(
+                f"unknown function {function.text!r}: the functions are count(question) and "
+                "length(question)",
+                function.position,
+            )
+        self._advance()
+        argument = self._peek()
+        if argument.kind is not _Kind.NAME:
+            raise self._error(
+                f"unexpected {argument.describe()}, expected a question name in "
+                f"{function.text}(...)",
+                argument.position,
+            )
+        self._advance()
+        closing = self._peek()
+        if closing.kind is not _Kind.RPAREN:
+            raise self._error(
+                f"unexpected {closing.describe()}, expected ')' after {function.text}"
+                f"({argument.text}",
+                closing.position,
+            )
+        self._advance()
+        return _Measure(function.text, argument.text, function.position)
 
     def _list(self) -> _List:
         opening = self._advance()
@@ -660,6 +738,12 @@ class Condition:
         ``"a" in question``. Comparisons between two questions contribute nothing.
         """
         return tuple(self._root.literals())
+
+    def measures(self) -> tuple[tuple[str, str, str | int | float | bool | None, int], ...]:
+        """(function, question, literal, position of the function) for each ``count(q)`` or
+        ``length(q)``, in source order; the literal is what the measure is compared with (None
+        when it is compared with a question)."""
+        return tuple(self._root.measures())
 
 
 def parse_condition(source: str) -> Condition:

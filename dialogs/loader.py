@@ -571,6 +571,11 @@ class _Loader:
             if message is not None:
                 self.problem(where, f"show_if column {position + 1}: {message}")
                 ok = False
+        for function, name, measured, position in condition.measures():
+            message = _measure_problem(function, earlier[name], measured)
+            if message is not None:
+                self.problem(where, f"show_if column {position + 1}: {message}")
+                ok = False
         if ok and not _can_be_true(condition, earlier):
             self.problem(
                 where, f"show_if can never be true, so the question is never shown: {source}"
@@ -682,6 +687,19 @@ def _literal_problem(question: Question, literal: str | int | float | bool) -> s
     return None
 
 
+def _measure_problem(
+    function: str, question: Question, literal: str | int | float | bool | None
+) -> str | None:
+    """Why ``count(question)`` / ``length(question)`` makes no sense, or None if it does."""
+    if function == "count" and question.type not in CHOICE_TYPES:
+        return f"count() counts the options chosen, but {question.id} is a {question.type.value}"
+    if function == "length" and question.type not in (QuestionType.TEXT, QuestionType.EMAIL):
+        return f"length() measures a text, but {question.id} is a {question.type.value}"
+    if literal is not None and (isinstance(literal, bool) or not isinstance(literal, int | float)):
+        return f"{function}({question.id}) is a number; compare it with a number, not {literal!r}"
+    return None
+
+
 def _candidates(question: Question, literals: Iterable[Any]) -> list[ConditionValue]:
     """Answers of `question` worth trying when looking for one that makes a condition true."""
     values: list[ConditionValue] = [None]
@@ -691,8 +709,10 @@ def _candidates(question: Question, literals: Iterable[Any]) -> list[ConditionVa
     elif qtype in (QuestionType.MULTI_CHOICE, QuestionType.RANKING):
         ids = [o.id for o in question.choices()]
         values += [frozenset(), frozenset(ids)] + [frozenset({i}) for i in ids]
+        values += [frozenset(ids[:size]) for size in range(2, len(ids))]
         if qtype is QuestionType.RANKING:
-            values = [None, tuple(ids[: question.top]), *((i,) for i in ids)]
+            values = [None, *(tuple(ids[:size]) for size in range(1, question.top + 1))]
+            values += [(i,) for i in ids[1:]]
     elif qtype is QuestionType.CONSENT:
         values += [True]
     elif qtype is QuestionType.SCALE:
@@ -715,6 +735,13 @@ def _candidates(question: Question, literals: Iterable[Any]) -> list[ConditionVa
         )
     else:
         values += ["", "x"] + [lit for lit in literals if isinstance(lit, str)]
+        lengths = {
+            int(lit) + step
+            for lit in literals
+            if isinstance(lit, int | float) and not isinstance(lit, bool)
+            for step in (-1, 0, 1)
+        }
+        values += ["x" * size for size in sorted(lengths) if 1 < size <= MAX_TEXT_ANSWER]
     return values
 
 
@@ -728,6 +755,9 @@ def _can_be_true(condition: Condition, earlier: Mapping[str, Question]) -> bool:
     literals: dict[str, list[Any]] = {name: [] for name in names}
     for name, literal, _ in condition.compared_literals():
         literals[name].append(literal)
+    for _, name, measured, _ in condition.measures():
+        if measured is not None:
+            literals[name].append(measured)
     domains = [_candidates(earlier[name], literals[name]) for name in names]
     total = 1
     for domain in domains:

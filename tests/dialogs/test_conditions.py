@@ -751,3 +751,56 @@ def test_parse_only_raises_condition_errors(source: str) -> None:
         for name, _, position in condition.compared_literals():
             assert name in condition.references()
             assert 0 <= position < len(source)
+
+
+# -- count(q) and length(q) ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "answers", "expected"),
+    [
+        ("count(likes) > 1", {"likes": frozenset({"a", "b"})}, True),
+        ("count(likes) > 1", {"likes": frozenset({"a"})}, False),
+        ("count(likes) == 0", {}, True),  # not answered: nothing chosen
+        ("count(likes) == 0", {"likes": None}, True),
+        ("count(likes) >= 2", {"likes": ("a", "b", "c")}, True),  # a ranking
+        ("count(role) == 1", {"role": "company"}, True),  # a single choice
+        ("count(role) == 0", {"role": ""}, True),
+        ("length(name) > 0", {"name": "Jo"}, True),
+        ("length(name) > 0", {"name": ""}, False),
+        ("length(name) > 0", {}, False),
+        ("length(name) == 0", {}, True),
+        ("length(name) <= 2", {"name": "Jo"}, True),
+        ("length(age) == 0", {"age": 12}, True),  # not a text
+        ("2 < count(likes)", {"likes": frozenset({"a", "b", "c"})}, True),
+        ("not count(likes) > 1 and length(name) > 1", {"name": "Jo"}, True),
+        ("count(likes) > 1 or count == 3", {"count": 3}, True),  # a question named count
+        ("count(a) == count(b)", {"a": frozenset({"x"}), "b": "y"}, True),
+    ],
+)
+def test_count_and_length(source: str, answers: dict[str, ConditionValue], expected: bool) -> None:
+    assert parse_condition(source).evaluate(answers) is expected
+
+
+def test_count_and_length_name_their_question_and_are_not_compared_literals() -> None:
+    condition = parse_condition('count(likes) > 2 and length(name) == 0 and role == "x"')
+    assert condition.references() == {"likes", "name", "role"}
+    assert condition.compared_literals() == (("role", "x", 51),)
+    assert condition.measures() == (("count", "likes", 2, 0), ("length", "name", 0, 21))
+
+
+@pytest.mark.parametrize(
+    ("source", "message", "column"),
+    [
+        ("count(likes)", "count(likes) alone is not a condition", 1),
+        ("size(likes) > 2", "unknown function 'size'", 1),
+        ("count('x') > 2", "expected a question name in count(...)", 7),
+        ("count(likes > 2", "expected ')' after count(likes", 13),
+        ("count() > 2", "expected a question name", 7),
+    ],
+)
+def test_count_and_length_errors(source: str, message: str, column: int) -> None:
+    with pytest.raises(ConditionError) as caught:
+        parse_condition(source)
+    assert message in caught.value.message
+    assert caught.value.position == column - 1

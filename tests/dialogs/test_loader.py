@@ -324,3 +324,28 @@ def test_check_as_a_command(tmp_path: Path) -> None:
     for _, _, where, message in PROBLEMS:
         assert f"{broken}: {where}" in bad.stderr
         assert message in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("show_if", "message"),
+    [
+        ("count(sat) > 1", "count() counts the options chosen, but sat is a scale"),
+        ("length(role) > 1", "length() measures a text, but role is a single_choice"),
+        ('count(tools) == "two"', "count(tools) is a number; compare it with a number"),
+    ],
+)
+def test_count_and_length_must_fit_their_question(show_if: str, message: str) -> None:
+    problems = problems_of(variant_yaml(set_question("comment", show_if=show_if)))
+    assert_named(problems, "question comment", message)
+
+
+def test_count_and_length_conditions_load_and_can_be_true() -> None:
+    survey = load(
+        variant_yaml(
+            set_question("priorities", show_if="count(tools) == 3"),
+            set_question("name", show_if="length(comment) > 40 or count(why) >= 2"),
+        )
+    )
+    assert survey.by_id["priorities"].show_if is not None
+    problems = problems_of(variant_yaml(set_question("name", show_if="count(tools) > 4")))
+    assert_named(problems, "question name", "show_if can never be true")

@@ -1,0 +1,1 @@
+"""Import questionnaires written in other formats (XLSForm: ODK, KoboToolbox, SurveyCTO)."""
