@@ -16,6 +16,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import BotCommand, ErrorEvent, TelegramObject, Update
 
 from bot import metrics
+from bot.admin import AdminHandlers
 from bot.context import BotContext
 from bot.groups import GroupHandlers
 from bot.i18n import t
@@ -124,12 +125,7 @@ def build_dispatcher(ctx: BotContext) -> tuple[Dispatcher, UpdateGuard]:
     participant = ParticipantHandlers(ctx)
     # First: whatever comes from a group or a channel stops there (private chats only).
     dispatcher.include_router(GroupHandlers(ctx).router())
-    try:
-        from bot.admin import AdminHandlers
-    except ImportError:  # the admin layer is optional while it is being built
-        pass
-    else:
-        dispatcher.include_router(AdminHandlers(ctx, participant).router())
+    dispatcher.include_router(AdminHandlers(ctx, participant).router())
     dispatcher.include_router(participant.router())
 
     async def on_error(event: ErrorEvent, bot: Bot) -> None:

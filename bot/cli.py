@@ -92,10 +92,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def background_tasks() -> list:  # type: ignore[type-arg]
     """The workers that run beside the handlers (broadcasts, scheduled reminders)."""
-    try:
-        from bot.workers import WORKERS
-    except ImportError:
-        return []
+    from bot.workers import WORKERS
+
     return list(WORKERS)
 
 
@@ -205,12 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_export_commands(sub)
     add_import_command(sub)
-    try:
-        from bot.admin_cli import add_admin_commands
-    except ImportError:  # the admin tools are being built
-        pass
-    else:
-        add_admin_commands(sub)
+    from bot.admin_cli import add_admin_commands
+
+    add_admin_commands(sub)
     return parser
 
 
