@@ -354,3 +354,72 @@ async def test_at_start_the_retries_are_bounded(
         errors.strip().splitlines()[-1].startswith("consultbot: the Bot API at http://127.0.0.1:")
     )
     assert "giving up" in errors
+
+
+async def _trickle(port: int, head: bytes, limit: float = 15.0) -> tuple[float, bytes]:
+    """Connect, send `head`, then one byte every 0.2 s until the server closes the connection
+    (or `limit` seconds). Returns how long the server kept it open, and what it answered."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    started = time.monotonic()
+    answer = b""
+    try:
+        writer.write(head)
+        while time.monotonic() - started < limit:
+            try:
+                writer.write(b"a")
+                await writer.drain()
+                chunk = await asyncio.wait_for(reader.read(4096), 0.2)
+            except TimeoutError:
+                continue
+            except (ConnectionResetError, BrokenPipeError):
+                break
+            if not chunk:
+                break
+            answer += chunk
+    finally:
+        writer.close()
+    return time.monotonic() - started, answer
+
+
+async def test_webhook_listener_drops_slow_clients_and_serves_metrics_apart(
+    api: RecordingBotAPI, database_url: str, processes: list[BotProcess]
+) -> None:
+    port, metrics_port = _free_port(), _free_port()
+    url = f"http://127.0.0.1:{port}/hook"
+    launch(
+        processes,
+        api,
+        database_url,
+        args=("--webhook",),
+        extra={
+            "WEBHOOK_URL": url,
+            "WEBHOOK_SECRET": "right-secret",
+            "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
+            "WEBHOOK_READ_TIMEOUT": "1",
+            "METRICS_LISTEN": f"127.0.0.1:{metrics_port}",
+        },
+    )
+    await api.wait_for(lambda: api.webhook_url == url and api.commands(language_code="en"), 45)
+
+    # Headers sent a byte at a time: the connection is closed once the read timeout is over.
+    held, _ = await _trickle(port, b"POST /hook HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+    assert held < 5, f"a client trickling its headers was kept {held:.1f}s"
+    # Complete headers with the right secret, then a body a byte at a time: 408, closed.
+    head = (
+        b"POST /hook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"X-Telegram-Bot-Api-Secret-Token: right-secret\r\nContent-Length: 100000\r\n\r\n{"
+    )
+    held, answer = await _trickle(port, head)
+    assert held < 5, f"a client trickling its body was kept {held:.1f}s"
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+
+    async with ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+            assert response.status == 404
+        async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+            assert response.status == 200
+        async with http.get(f"http://127.0.0.1:{metrics_port}/metrics") as response:
+            assert response.status == 200
+            assert "consultbot_updates_handled_total" in await response.text()
+    reply = await Participant(api, 3601, replies=True).send("/start")
+    assert "Question 1/" in (reply.text or "")
