@@ -641,9 +641,7 @@ class Store:
         within hours, not weeks); returns how many were deleted. Deletes `batch` rows per
         transaction, so that answers are never kept waiting long behind it."""
         pu = processed_updates
-        oldest = (
-            select(pu.c.bot_id, pu.c.update_id).where(pu.c.processed_at < before).limit(batch)
-        )
+        oldest = select(pu.c.bot_id, pu.c.update_id).where(pu.c.processed_at < before).limit(batch)
         statement = delete(pu).where(tuple_(pu.c.bot_id, pu.c.update_id).in_(oldest))
 
         def work(connection: Connection) -> int:
