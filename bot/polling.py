@@ -10,9 +10,12 @@ database (`processed_updates`) and not applied twice.
 
 Updates are handled concurrently, one task each, as aiogram does (one participant's updates are
 kept in order by the handlers' per-participant locks). While some are still running, getUpdates
-hands the same unconfirmed updates back: the poller skips the ids it knows and, when nothing new
-came, waits for one to finish before asking again, so it never spins. An update whose handler
-fails is finished too (the participant was told); only a cancelled one stays unconfirmed.
+hands the same unconfirmed updates back at once (it cannot wait for new ones): the poller drops
+the ids it knows before they are validated (`bot.session.GetUpdatesSkipping`) and, when nothing
+new came, asks again when one finishes or after `BUSY_INTERVAL` (0.2 s), whichever comes first:
+it never spins, and a slow update delays the fetching of new ones by at most that interval. An
+update whose handler fails is finished too (the participant was told); only a cancelled one
+stays unconfirmed.
 
 A 409 Conflict (another process polls with the same token, or a webhook was set) stops the poller
 with `PollingConflict`; network and server errors are retried with backoff, one log line each.
@@ -33,14 +36,17 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods import GetUpdates, TelegramMethod
+from aiogram.methods import TelegramMethod
 from aiogram.types import Update
+
+from bot.session import GetUpdatesSkipping
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FIRST_BACKOFF = 1.0
 MAX_BACKOFF = 30.0
+BUSY_INTERVAL = 0.2
 
 
 class PollingConflict(RuntimeError):
@@ -131,9 +137,12 @@ class Poller:
             ]
             for update in fresh:
                 self._start(update)
-            if updates and not fresh:
-                # Only updates still running came back: wait for one to finish.
-                await self._unless_stopped(self._progress.wait())
+            if not fresh and self._in_flight:
+                # Only updates still running came back: wait for one to finish (or a while).
+                with contextlib.suppress(TimeoutError):
+                    await self._unless_stopped(
+                        asyncio.wait_for(self._progress.wait(), BUSY_INTERVAL)
+                    )
 
     async def finish(self, timeout: float) -> bool:
         """Wait up to `timeout` for the updates in flight, then confirm those finished.
@@ -153,15 +162,23 @@ class Poller:
                 self._sent = offset
         return True
 
+    async def cancel(self) -> None:
+        """Cancel the updates still running (after `finish` timed out): they stay unconfirmed
+        and come again after a restart."""
+        running = [task for task in self._in_flight.values() if not task.done()]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
     # -- inside ------------------------------------------------------------------------------
 
     async def _get_updates(self, offset: int | None, timeout: int, limit: int = 0) -> list[Update]:
-        method = GetUpdates(
+        method = GetUpdatesSkipping(
             offset=offset,
             limit=limit or self.limit,
             timeout=timeout,
             allowed_updates=self.allowed_updates,
-        )
+        ).skipping(frozenset(self._in_flight).union(self._done))
         request_timeout = int((self.bot.session.timeout or 60) + timeout)
         return await self.bot(method, request_timeout=request_timeout)
 

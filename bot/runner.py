@@ -267,7 +267,12 @@ async def run_polling(settings: Settings, clock: Clock, background: list[Backgro
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait({polling})
         if not await poller.finish(DRAIN_SECONDS):
-            log.warning("updates still running after %ss: they will come again", DRAIN_SECONDS)
+            log.warning(
+                "%d updates still running after %ss: cancelled, they will come again",
+                poller.in_flight,
+                DRAIN_SECONDS,
+            )
+            await poller.cancel()
         await _finish(running, tasks)
         if failure is not None:
             raise failure
