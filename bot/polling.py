@@ -18,7 +18,8 @@ update whose handler fails is finished too (the participant was told); only a ca
 stays unconfirmed.
 
 A 409 Conflict (another process polls with the same token, or a webhook was set) stops the poller
-with `PollingConflict`; network and server errors are retried with backoff, one log line each.
+with `PollingConflict`; network, server and other API errors are retried with backoff (1 s to
+30 s), one log line each.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from typing import TypeVar
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramConflictError,
     TelegramNetworkError,
     TelegramRetryAfter,
-    TelegramServerError,
 )
 from aiogram.methods import TelegramMethod
 from aiogram.types import Update
@@ -112,7 +113,8 @@ class Poller:
                 log.warning("getUpdates: too many requests, waiting %ss", exc.retry_after)
                 await self._sleep(exc.retry_after)
                 continue
-            except (TelegramNetworkError, TelegramServerError) as exc:
+            except (TelegramNetworkError, TelegramAPIError) as exc:
+                # Network and 5xx errors, and any other refusal (a revoked token...): retried.
                 failures += 1
                 delay = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (failures - 1))
                 log.warning(

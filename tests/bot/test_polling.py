@@ -107,3 +107,30 @@ async def test_a_second_poller_gets_a_conflict(api: FakeBotAPI) -> None:
         finally:
             first.stop()
             await asyncio.wait_for(running, 5)
+
+
+async def test_server_errors_are_retried_with_one_line_each(
+    api: FakeBotAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    handled: list[str] = []
+    dispatcher = Dispatcher()
+
+    @dispatcher.message()
+    async def on_message(message: Message) -> None:
+        handled.append(message.text or "")
+
+    api.fail_next("getUpdates", 502, "Bad Gateway", count=2)
+    async with bot_for(api) as bot:
+        poller = Poller(bot, dispatcher, timeout=1)
+        task = asyncio.create_task(poller.run())
+        try:
+            api.send_text(1, "bonjour")
+            await api.wait_for(lambda: handled == ["bonjour"], 15)
+        finally:
+            poller.stop()
+            await asyncio.wait_for(task, 5)
+    failures = [r for r in caplog.records if "getUpdates failed" in r.getMessage()]
+    assert len(failures) == 2
+    assert "attempt 1, trying again in 1s" in failures[0].getMessage()
+    assert "attempt 2, trying again in 2s" in failures[1].getMessage()
+    assert all(r.exc_info is None for r in caplog.records)
