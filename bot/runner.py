@@ -361,10 +361,6 @@ async def run_webhook(settings: Settings, clock: Clock, background: list[Backgro
     async with running_bot(settings, clock) as running, metrics_listener(settings):
         stop = _stop_event()
         bot = running.bot
-        try:
-            await at_start(bot.me, "getMe", settings, stop)
-        except _Stopped:
-            return
         app = build_web_app(running, settings)
         runner = web_runner(app, settings)
         await runner.setup()
@@ -372,6 +368,7 @@ async def run_webhook(settings: Settings, clock: Clock, background: list[Backgro
         await site.start()
         log.info("webhook server listening on %s:%s", host, port)
         try:
+            await at_start(bot.me, "getMe", settings, stop)
             await at_start(
                 lambda: bot.set_webhook(
                     settings.webhook_url,
