@@ -2,6 +2,8 @@
 #   docker build -t consultbot .
 #   docker run --env-file .env -v consultbot-data:/data consultbot            (long polling, SQLite)
 #   docker run --env-file .env -p 8080:8080 consultbot consultbot run --webhook
+#   (/metrics is served on port 9090, a listener of its own: publish it only on a private
+#   address, e.g. -p 127.0.0.1:9090:9090)
 # The builder stage makes a virtual environment with the project and its dependencies; the
 # final stage copies only that environment and the survey files, and runs as a non-root user.
 # The compiled catalogues (bot/locales/*/LC_MESSAGES/*.mo) and the Alembic migrations are
@@ -30,6 +32,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     DATABASE_URL=sqlite+aiosqlite:////data/consultbot.db \
     SURVEY_FILE=/app/surveys/poles-de-competitivite.yaml \
     WEBHOOK_LISTEN=0.0.0.0:8080 \
+    METRICS_LISTEN=0.0.0.0:9090 \
     LOG_FORMAT=json
 RUN groupadd --system --gid 10001 consultbot \
     && useradd --system --uid 10001 --gid consultbot --home-dir /app --shell /usr/sbin/nologin consultbot \
@@ -40,7 +43,7 @@ COPY surveys /app/surveys
 WORKDIR /app
 USER 10001:10001
 VOLUME ["/data"]
-EXPOSE 8080
+EXPOSE 8080 9090
 # /healthz (database reachable) is served in webhook mode only: with `run --webhook` the check
 # asks it; a long-polling container has no HTTP server, so the check then passes while it runs.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \

@@ -220,6 +220,7 @@ async def bot_process(api: FakeBotAPI, command: list[str], env: dict[str, str]):
         "WEBHOOK_SECRET": SECRET,
         "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
         "LOG_LEVEL": "WARNING",
+        "METRICS_LISTEN": "",  # no fixed port: other processes may hold 9090
         "CONSULTBOT_NOW": INSIDE_WINDOW.isoformat(),
     }
     process = subprocess.Popen(command, env=full_env, cwd=ROOT)  # noqa: ASYNC220

@@ -70,7 +70,7 @@ def cmd_try(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.clock import clock_from_env
-    from bot.runner import run_polling, run_webhook
+    from bot.runner import PollingConflict, StartupError, run_polling, run_webhook
     from storage.schema import SchemaOutOfDate
 
     clock = clock_from_env(os.environ.get("CONSULTBOT_NOW"))
@@ -83,6 +83,17 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     except (ConfigError, SchemaOutOfDate) as exc:
         print(f"consultbot: {exc}", file=sys.stderr)
         return 2
+    except StartupError as exc:
+        print(f"consultbot: {exc}", file=sys.stderr)
+        return 1
+    except PollingConflict as exc:
+        print(
+            f"consultbot: stopped: Telegram answered 409 Conflict to getUpdates ({exc}): another "
+            "process is polling with this BOT_TOKEN (or a webhook is set). Run one polling "
+            "process per token, or several in webhook mode (`consultbot run --webhook`).",
+            file=sys.stderr,
+        )
+        return 3
     except SurveyError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

@@ -54,6 +54,12 @@ class Settings:
     webhook_listen: str = "0.0.0.0:8080"
     log_format: str = "text"
     log_level: str = "INFO"
+    metrics_listen: str = "127.0.0.1:9090"
+    """Where `/metrics` is served (its own listener, never the public webhook one); "" for none."""
+    webhook_read_timeout: float = 10.0
+    """Seconds a webhook client has to send a request's headers, then its body."""
+    startup_retry_seconds: float = 300.0
+    """How long `consultbot run` keeps retrying an unreachable Bot API at start."""
 
     @staticmethod
     def from_env(env: dict[str, str] | None = None) -> Settings:
@@ -69,10 +75,42 @@ class Settings:
             webhook_listen=source.get("WEBHOOK_LISTEN", "0.0.0.0:8080"),
             log_format=source.get("LOG_FORMAT", "text"),
             log_level=source.get("LOG_LEVEL", "INFO"),
+            metrics_listen=source.get("METRICS_LISTEN", "127.0.0.1:9090").strip(),
+            webhook_read_timeout=_seconds(source, "WEBHOOK_READ_TIMEOUT", 10.0),
+            startup_retry_seconds=_seconds(source, "STARTUP_RETRY_SECONDS", 300.0),
         )
 
+    @property
+    def bot_id(self) -> int:
+        """The bot's Telegram id: the numeric part of its token before the colon (0 if none)."""
+        prefix = self.bot_token.partition(":")[0]
+        return int(prefix) if prefix.isascii() and prefix.isdigit() else 0
+
     def listen_address(self) -> tuple[str, int]:
-        host, _, port = self.webhook_listen.rpartition(":")
-        if not port.isdigit():
-            raise ConfigError(f"WEBHOOK_LISTEN must be host:port, not {self.webhook_listen!r}")
-        return host or "0.0.0.0", int(port)
+        return _address("WEBHOOK_LISTEN", self.webhook_listen)
+
+    def metrics_address(self) -> tuple[str, int] | None:
+        """Where to serve `/metrics`, or None when `METRICS_LISTEN` is empty."""
+        if not self.metrics_listen:
+            return None
+        return _address("METRICS_LISTEN", self.metrics_listen, default_host="127.0.0.1")
+
+
+def _address(name: str, value: str, default_host: str = "0.0.0.0") -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not (port.isascii() and port.isdigit()) or int(port) > 65535:
+        raise ConfigError(f"{name} must be host:port, not {value!r}")
+    return host.strip("[]") or default_host, int(port)
+
+
+def _seconds(source: dict[str, str], name: str, default: float) -> float:
+    raw = source.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a number of seconds above 0, not {raw!r}")
+    return value

@@ -1,4 +1,5 @@
-"""Prometheus metrics of a running bot, served at `/metrics` in webhook mode.
+"""Prometheus metrics of a running bot, served at `/metrics` on a listener of their own
+(`METRICS_LISTEN`, see `bot.runner`), in polling and webhook mode.
 
 The counters live in the default registry of prometheus-client, one set per process: with
 several bot processes, Prometheus scrapes each one and sums (`sum by (kind) (rate(...))`).

@@ -1,19 +1,39 @@
 """`consultbot run`: long polling or webhook serving, with a clean stop on SIGTERM that
-finishes the updates in flight before closing the database."""
+finishes the updates in flight before closing the database.
+
+- At start the Bot API calls (getMe, deleteWebhook or setWebhook, setMyCommands) are retried with
+  exponential backoff for up to `STARTUP_RETRY_SECONDS`, one log line per failed attempt, then
+  `StartupError`; a refused token is a `StartupError` at once.
+- Polling (`bot.polling.Poller`) confirms an update only once handled; a 409 Conflict (another
+  poller on the token) stops the process with `PollingConflict`.
+- The webhook listener checks the secret, reads the body within `WEBHOOK_READ_TIMEOUT` (the same
+  bound applies to the headers and to idle kept-alive connections), answers 400 to a body that is
+  not a Telegram update, and serves `/healthz`. `/metrics` has a listener of its own
+  (`METRICS_LISTEN`, default 127.0.0.1:9090), in both modes.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import secrets
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from aiogram import Bot, Dispatcher
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiogram.exceptions import (
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.methods import TelegramMethod
+from aiogram.types import Update
 from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy import text
@@ -25,13 +45,33 @@ from bot.clock import Clock
 from bot.config import ConfigError, Settings
 from bot.context import BotContext
 from bot.logs import describe_exception
+from bot.polling import Poller, PollingConflict
 from bot.survey_file import load_survey_file
 from storage.database import create_engine
 from storage.repository import Store
 from storage.schema import ensure_schema
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 DRAIN_SECONDS = 25.0
+POLL_TIMEOUT = 10
+MAX_UPDATE_BYTES = 256 * 1024
+"""A webhook body larger than this is refused (413): Telegram's updates are a few kilobytes."""
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+FIRST_RETRY = 1.0
+MAX_RETRY = 30.0
+
+__all__ = ["PollingConflict", "StartupError", "run_polling", "run_webhook"]
+
+
+class StartupError(RuntimeError):
+    """The bot could not start: the Bot API refused the token or did not answer in time."""
+
+
+class _Stopped(Exception):
+    """SIGTERM came while the bot was starting."""
+
+
 Background = Callable[[BotContext, Bot], Coroutine[Any, Any, None]]
 
 
@@ -56,7 +96,7 @@ async def running_bot(settings: Settings, clock: Clock) -> AsyncIterator[Running
     await ensure_schema(settings.database_url)
     engine = create_engine(settings.database_url)
     try:
-        store = Store(engine, loaded.survey, file_hash=loaded.file_hash)
+        store = Store(engine, loaded.survey, file_hash=loaded.file_hash, bot_id=settings.bot_id)
         await store.register_survey()
         ctx = BotContext(loaded.survey, store, clock, settings)
         bot = build_bot(settings.bot_token, settings.api_url)
@@ -79,6 +119,57 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
+async def at_start(
+    call: Callable[[], Coroutine[Any, Any, T]],
+    what: str,
+    settings: Settings,
+    stop: asyncio.Event | None = None,
+) -> T:
+    """`call()`, retried with exponential backoff (1 s, 2 s, 4 s ... 30 s) while the Bot API is
+    unreachable or failing, for up to `settings.startup_retry_seconds`; then `StartupError`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.startup_retry_seconds
+    delay = FIRST_RETRY
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await call()
+        except TelegramUnauthorizedError:
+            raise StartupError(
+                f"the Bot API at {settings.api_url} refused BOT_TOKEN (401 Unauthorized): "
+                "check the token (BotFather's /token) and TELEGRAM_API_URL"
+            ) from None
+        except TelegramRetryAfter as exc:
+            wait, reason = (
+                float(exc.retry_after),
+                f"too many requests, retry after {exc.retry_after}s",
+            )
+        except (TelegramNetworkError, TelegramServerError) as exc:
+            wait, reason = delay, exc.message
+            delay = min(delay * 2, MAX_RETRY)
+        if loop.time() + wait > deadline:
+            raise StartupError(
+                f"the Bot API at {settings.api_url} did not answer {what} for "
+                f"{settings.startup_retry_seconds:g}s ({attempt} attempts; last: {reason}): "
+                "giving up (STARTUP_RETRY_SECONDS sets how long to try)"
+            )
+        log.warning(
+            "%s: the Bot API at %s did not answer (attempt %d: %s); trying again in %gs",
+            what,
+            settings.api_url,
+            attempt,
+            reason,
+            wait,
+        )
+        if stop is None:
+            await asyncio.sleep(wait)
+            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), wait)
+            raise _Stopped
+
+
 async def _background(running: Running, tasks: list[Background]) -> list[asyncio.Task[None]]:
     return [asyncio.create_task(task(running.ctx, running.bot)) for task in tasks]
 
@@ -97,60 +188,156 @@ async def _finish(running: Running, background: list[asyncio.Task[None]]) -> Non
             await task
 
 
+def web_runner(app: web.Application, settings: Settings) -> web.AppRunner:
+    """An AppRunner whose connections are closed when a client is slow: the headers of a request
+    must arrive within `webhook_read_timeout` of the connection's start (or of the previous
+    answer: aiohttp's keep-alive timer), and the rest of an unread body is not waited for."""
+    return web.AppRunner(
+        app,
+        handle_signals=False,
+        keepalive_timeout=settings.webhook_read_timeout,
+        lingering_time=0,
+    )
+
+
+@contextlib.asynccontextmanager
+async def metrics_listener(settings: Settings) -> AsyncIterator[web.AppRunner | None]:
+    """Serve `/metrics` on `METRICS_LISTEN` while the block runs (nothing if it is empty)."""
+    address = settings.metrics_address()
+    if address is None:
+        yield None
+        return
+    from bot.metrics import metrics_handler
+
+    app = web.Application(client_max_size=1024)
+    app.router.add_get("/metrics", metrics_handler)
+    runner = web_runner(app, settings)
+    await runner.setup()
+    host, port = address
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(
+            f"METRICS_LISTEN {settings.metrics_listen}: cannot listen there "
+            f"({exc.strerror or exc}); set another host:port, or METRICS_LISTEN= (empty) "
+            "to serve no metrics"
+        ) from None
+    log.info("metrics served on http://%s:%s/metrics", host, port)
+    try:
+        yield runner
+    finally:
+        await runner.cleanup()
+
+
 async def run_polling(settings: Settings, clock: Clock, background: list[Background]) -> None:
-    async with running_bot(settings, clock) as running:
+    async with running_bot(settings, clock) as running, metrics_listener(settings):
         stop = _stop_event()
-        await running.bot.delete_webhook(drop_pending_updates=False)
-        await set_commands(running.bot, running.ctx.survey.languages)
-        tasks = await _background(running, background)
-        polling = asyncio.create_task(
-            running.dispatcher.start_polling(
-                running.bot,
-                handle_signals=False,
-                close_bot_session=False,
-                allowed_updates=ALLOWED_UPDATES,
-            )
-        )
-        log.info("polling %s for updates", settings.api_url)
-        stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({polling, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if polling in done:
-            stopper.cancel()
-            polling.result()
-        log.info("stopping: finishing the updates in flight")
-        with contextlib.suppress(RuntimeError):
-            await running.dispatcher.stop_polling()
-        with contextlib.suppress(asyncio.CancelledError):
-            await polling
-        await _finish(running, tasks)
-
-
-class WebhookHandler(SimpleRequestHandler):
-    """aiogram's webhook handler, whose background task logs an update it cannot read (a
-    pydantic ValidationError) by its update id and error locations. Left to aiogram, the task's
-    exception would be logged by asyncio with its repr, the update's values included."""
-
-    async def _background_feed_update(self, bot: Bot, update: dict[str, Any]) -> None:
+        bot = running.bot
         try:
-            await super()._background_feed_update(bot, update)
-        except ValidationError as exc:
-            log.error(
-                "webhook update %s could not be read: %s",
-                update.get("update_id") if isinstance(update, dict) else None,
-                describe_exception(exc),
+            me = await at_start(bot.me, "getMe", settings, stop)
+            await at_start(
+                lambda: bot.delete_webhook(drop_pending_updates=False),
+                "deleteWebhook",
+                settings,
+                stop,
             )
-        except Exception as exc:  # aiogram logged it already ("Cause exception while ...")
-            log.debug("webhook update failed: %s", describe_exception(exc))
+            await at_start(
+                lambda: set_commands(bot, running.ctx.survey.languages),
+                "setMyCommands",
+                settings,
+                stop,
+            )
+        except _Stopped:
+            log.info("stopped while starting")
+            return
+        tasks = await _background(running, background)
+        poller = Poller(
+            bot, running.dispatcher, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
+        )
+        polling = asyncio.create_task(poller.run())
+        log.info("polling %s for the updates of @%s", settings.api_url, me.username)
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({polling, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        failure = polling.exception() if polling.done() else None
+        if failure is None:
+            log.info("stopping: finishing the updates in flight")
+        poller.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait({polling})
+        if not await poller.finish(DRAIN_SECONDS):
+            log.warning(
+                "%d updates still running after %ss: cancelled, they will come again",
+                poller.in_flight,
+                DRAIN_SECONDS,
+            )
+            await poller.cancel()
+        await _finish(running, tasks)
+        if failure is not None:
+            raise failure
+
+
+class WebhookHandler:
+    """The webhook endpoint: secret, bounded read, a JSON object with an `update_id` that is a
+    valid Update (400 otherwise, logged in one line), then handled in the background (200)."""
+
+    def __init__(self, running: Running, secret: str, read_timeout: float) -> None:
+        self.running = running
+        self.secret = secret.encode()
+        self.read_timeout = read_timeout
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not secrets.compare_digest(given, self.secret):
+            return web.Response(text="Unauthorized", status=401)
+        try:
+            body = await asyncio.wait_for(request.read(), self.read_timeout)
+        except TimeoutError:
+            log.warning(
+                "webhook: the request body did not arrive within %gs: closed", self.read_timeout
+            )
+            return web.Response(text="Request Timeout", status=408, headers={"Connection": "close"})
+        try:
+            data = json.loads(body)
+        except ValueError:  # UnicodeDecodeError included
+            return self._refuse("the body is not JSON")
+        update_id = data.get("update_id") if isinstance(data, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            return self._refuse("the body is not a Telegram update (no integer update_id)")
+        bot = self.running.bot
+        try:
+            update = Update.model_validate(data, context={"bot": bot})
+        except ValidationError as exc:
+            where = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:3])
+            return self._refuse(f"update {update_id} is not a valid Telegram update ({where})")
+        task = asyncio.create_task(self._feed(bot, update))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return web.json_response({})
+
+    @staticmethod
+    def _refuse(reason: str) -> web.Response:
+        log.warning("webhook: %s: refused (400)", reason)
+        return web.Response(text=f"Bad Request: {reason}", status=400)
+
+    async def _feed(self, bot: Bot, update: Update) -> None:
+        dispatcher = self.running.dispatcher
+        try:
+            result = await dispatcher.feed_update(bot, update)
+            if isinstance(result, TelegramMethod):
+                await dispatcher.silent_call_request(bot, result)
+        except Exception:
+            log.exception("update %s failed", update.update_id)
 
 
 def build_web_app(running: Running, settings: Settings) -> web.Application:
-    app = web.Application()
+    """The public listener: the webhook at `WEBHOOK_URL`'s path and `/healthz`."""
+    app = web.Application(client_max_size=MAX_UPDATE_BYTES)
     path = urlparse(settings.webhook_url).path or "/webhook"
-    WebhookHandler(
-        dispatcher=running.dispatcher,
-        bot=running.bot,
-        secret_token=settings.webhook_secret or None,
-    ).register(app, path=path)
+    handler = WebhookHandler(running, settings.webhook_secret, settings.webhook_read_timeout)
+    app.router.add_post(path, handler.handle)
 
     async def healthz(request: web.Request) -> web.Response:
         try:
@@ -162,12 +349,6 @@ def build_web_app(running: Running, settings: Settings) -> web.Application:
         return web.json_response({"status": "ok", "in_flight": running.guard.in_flight})
 
     app.router.add_get("/healthz", healthz)
-    try:
-        from bot.metrics import metrics_handler
-    except ImportError:
-        pass
-    else:
-        app.router.add_get("/metrics", metrics_handler)
     return app
 
 
@@ -177,21 +358,37 @@ async def run_webhook(settings: Settings, clock: Clock, background: list[Backgro
     if not settings.webhook_secret:
         raise ConfigError("webhook mode needs WEBHOOK_SECRET (1-256 of A-Z a-z 0-9 _ -)")
     host, port = settings.listen_address()
-    async with running_bot(settings, clock) as running:
+    async with running_bot(settings, clock) as running, metrics_listener(settings):
         stop = _stop_event()
+        bot = running.bot
         app = build_web_app(running, settings)
-        runner = web.AppRunner(app, handle_signals=False)
+        runner = web_runner(app, settings)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()
         log.info("webhook server listening on %s:%s", host, port)
-        await running.bot.set_webhook(
-            settings.webhook_url,
-            secret_token=settings.webhook_secret,
-            allowed_updates=ALLOWED_UPDATES,
-            drop_pending_updates=False,
-        )
-        await set_commands(running.bot, running.ctx.survey.languages)
+        try:
+            await at_start(bot.me, "getMe", settings, stop)
+            await at_start(
+                lambda: bot.set_webhook(
+                    settings.webhook_url,
+                    secret_token=settings.webhook_secret,
+                    allowed_updates=ALLOWED_UPDATES,
+                    drop_pending_updates=False,
+                ),
+                "setWebhook",
+                settings,
+                stop,
+            )
+            await at_start(
+                lambda: set_commands(bot, running.ctx.survey.languages),
+                "setMyCommands",
+                settings,
+                stop,
+            )
+        except _Stopped:
+            await runner.cleanup()
+            return
         tasks = await _background(running, background)
         await stop.wait()
         log.info("stopping: no new updates, finishing the updates in flight")

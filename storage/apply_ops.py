@@ -45,8 +45,8 @@ class ReferenceConflict(Exception):
 class ApplyOps(Protocol):
     """What one `Store.apply` transaction executes."""
 
-    def record_update(self, update_id: int, at: datetime) -> bool:
-        """Record a processed update id; False if it was there already."""
+    def record_update(self, bot_id: int, update_id: int, at: datetime) -> bool:
+        """Record a processed update id of bot `bot_id`; False if it was there already."""
 
     def lock_participant(self, key: Key, language: str, now: datetime) -> None:
         """PostgreSQL: lock the participant's row, created first if needed, until commit."""
@@ -144,9 +144,9 @@ class CoreOps:
         self.s = statements
         self.connection = connection
 
-    def record_update(self, update_id: int, at: datetime) -> bool:
+    def record_update(self, bot_id: int, update_id: int, at: datetime) -> bool:
         inserted = self.connection.execute(
-            self.s.insert_update, {"update_id": update_id, "processed_at": at}
+            self.s.insert_update, {"bot_id": bot_id, "update_id": update_id, "processed_at": at}
         )
         return bool(inserted.rowcount)
 
@@ -259,7 +259,8 @@ WHERE p.{key} = ?
 _CURRENT_BY_TELEGRAM = _CURRENT.format(key="telegram_id")
 _CURRENT_BY_PREVIEW = _CURRENT.format(key="preview_name")
 _INSERT_UPDATE = (
-    "INSERT INTO processed_updates (update_id, processed_at) VALUES (?, ?) ON CONFLICT DO NOTHING"
+    "INSERT INTO processed_updates (bot_id, update_id, processed_at) VALUES (?, ?, ?) "
+    "ON CONFLICT DO NOTHING"
 )
 _INSERT_PARTICIPANT = (
     "INSERT INTO participants (telegram_id, preview_name, language, blocked, created_at) "
@@ -292,8 +293,8 @@ class SQLiteOps:
         self.connection = connection
         self.survey_id = survey_id
 
-    def record_update(self, update_id: int, at: datetime) -> bool:
-        cursor = self.connection.execute(_INSERT_UPDATE, (update_id, sqlite_time(at)))
+    def record_update(self, bot_id: int, update_id: int, at: datetime) -> bool:
+        cursor = self.connection.execute(_INSERT_UPDATE, (bot_id, update_id, sqlite_time(at)))
         return cursor.rowcount > 0
 
     def lock_participant(self, key: Key, language: str, now: datetime) -> None:

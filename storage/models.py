@@ -136,11 +136,15 @@ answers = Table(
 processed_updates = Table(
     "processed_updates",
     metadata,
-    Column("update_id", UpdateId, primary_key=True, autoincrement=False),
+    Column("update_id", UpdateId, nullable=False, autoincrement=False),
     Column("processed_at", UTCDateTime(), nullable=False),
+    Column("bot_id", BigInteger, nullable=False, server_default=text("0")),
+    PrimaryKeyConstraint("bot_id", "update_id"),
 )
-"""Telegram update ids already handled: a redelivered update is recognised and not applied twice.
-No personal data: erasing a participant leaves these rows."""
+"""Telegram update ids already handled, per bot (the numeric part of its token: update ids are
+numbered per bot, so a database reused with another token must not take its ids for redeliveries):
+a redelivered update is recognised and not applied twice. No personal data: erasing a participant
+leaves these rows."""
 
 settings = Table(
     "settings",

@@ -46,6 +46,7 @@ from sqlalchemy import (
     delete,
     func,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import Insert as PGInsert
@@ -283,10 +284,14 @@ def _exported_statuses(include_drafts: bool, include_preview: bool) -> list[str]
 class Store:
     """Storage for one survey. Safe to share between tasks; one per process and survey is enough."""
 
-    def __init__(self, engine: AsyncEngine, survey: Survey, *, file_hash: str) -> None:
+    def __init__(
+        self, engine: AsyncEngine, survey: Survey, *, file_hash: str, bot_id: int = 0
+    ) -> None:
         self.engine = engine
         self.survey = survey
         self.file_hash = file_hash
+        self.bot_id = bot_id
+        """Whose update ids `apply` records (Telegram numbers updates per bot)."""
         self._sqlite = is_sqlite(engine)
         self._registered = False
         self._registering = asyncio.Lock()
@@ -423,8 +428,9 @@ class Store:
         `step` is pure (typically `lambda s: transition(survey, s, event, now)`) and may run more
         than once when the transaction is retried. `clock` is read when the result is written:
         a submission at or after `closes_at` is refused (`Applied.refused_closed`) unless
-        `preview`. With `update_id`, an update seen before is not applied again
-        (`Applied.duplicate`). Raises `ReferenceTaken` when a Submit's reference is in use.
+        `preview`. With `update_id` (an update of the bot `self.bot_id`), an update seen before
+        is not applied again (`Applied.duplicate`). Raises `ReferenceTaken` when a Submit's
+        reference is in use.
         """
         await self._ensure_registered()
         what = f"apply for {participant}"
@@ -448,7 +454,7 @@ class Store:
         language_hint: str | None,
         preview: bool,
     ) -> Applied:
-        if update_id is not None and not ops.record_update(update_id, clock()):
+        if update_id is not None and not ops.record_update(self.bot_id, update_id, clock()):
             current = self._read_current(ops, key, language_hint)
             log.info("update %d for %s already processed: skipped", update_id, key)
             return Applied(
@@ -638,13 +644,9 @@ class Store:
         """Delete the processed update ids recorded before `before` (Telegram redelivers an update
         within hours, not weeks); returns how many were deleted. Deletes `batch` rows per
         transaction, so that answers are never kept waiting long behind it."""
-        oldest = (
-            select(processed_updates.c.update_id)
-            .where(processed_updates.c.processed_at < before)
-            .limit(batch)
-            .scalar_subquery()
-        )
-        statement = delete(processed_updates).where(processed_updates.c.update_id.in_(oldest))
+        pu = processed_updates
+        oldest = select(pu.c.bot_id, pu.c.update_id).where(pu.c.processed_at < before).limit(batch)
+        statement = delete(pu).where(tuple_(pu.c.bot_id, pu.c.update_id).in_(oldest))
 
         def work(connection: Connection) -> int:
             return connection.execute(statement).rowcount

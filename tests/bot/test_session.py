@@ -11,6 +11,7 @@ from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.app import build_bot
+from bot.session import GetUpdatesSkipping
 from tests.botapi.server import FakeBotAPI
 
 CHAT = 4242
@@ -56,3 +57,19 @@ async def test_errors_are_still_raised(served: tuple[FakeBotAPI, Bot]) -> None:
     api.block(CHAT)
     with pytest.raises(TelegramForbiddenError):
         await bot.send_message(CHAT, "deux")
+
+
+async def test_get_updates_skipping_leaves_out_the_known_updates(
+    served: tuple[FakeBotAPI, Bot],
+) -> None:
+    api, bot = served
+    first = api.send_text(CHAT, "un")
+    second = api.send_text(CHAT, "deux")
+    plain = await bot(GetUpdatesSkipping(timeout=0))
+    assert [u.update_id for u in plain] == [first, second]
+    skipping = await bot(GetUpdatesSkipping(timeout=0).skipping(frozenset({first})))
+    assert [u.update_id for u in skipping] == [second]
+    assert skipping[0].message is not None and skipping[0].message.text == "deux"
+    # Nothing was confirmed: the skipped update is still there for a plain getUpdates.
+    assert [u.update_id for u in await bot.get_updates(timeout=0)] == [first, second]
+    assert "skip" not in str(api.calls("getUpdates")[-2].params)

@@ -60,11 +60,11 @@ async def test_healthz_and_metrics_move_when_a_participant_answers(
             assert health["status"] == "ok"
             assert health["in_flight"] == 0
 
-        before = await scrape(http, served.base)
+        before = await scrape(http, served.metrics_base)
         p = Participant(api, 3001, running=served.running)
         await p.send("/start")
         await p.tap("J’accepte")
-        middle = await scrape(http, served.base)
+        middle = await scrape(http, served.metrics_base)
         assert (
             value(middle, "consultbot_updates_handled_total", kind="message")
             >= value(before, "consultbot_updates_handled_total", kind="message") + 1
@@ -87,7 +87,7 @@ async def test_healthz_and_metrics_move_when_a_participant_answers(
         assert state.phase is Phase.REVIEW
         await p.tap("Envoyer")
         assert (await store.load(p.key)).state.phase is Phase.SUBMITTED
-        after = await scrape(http, served.base)
+        after = await scrape(http, served.metrics_base)
         assert (
             value(after, "consultbot_submissions_total")
             == value(middle, "consultbot_submissions_total") + 1

@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.app import ALLOWED_UPDATES, set_commands
 from bot.config import DEFAULT_SURVEY, Settings
+from bot.polling import Poller
 from bot.runner import Running, running_bot
 from bot.survey_file import LoadedSurvey
 from dialogs import QuestionType, State, Survey
@@ -89,24 +90,20 @@ async def polling_bot(
     async with running_bot(settings, clock) as running:
         if commands:
             await set_commands(running.bot, running.ctx.survey.languages)
-        task = asyncio.create_task(
-            running.dispatcher.start_polling(
-                running.bot,
-                handle_signals=False,
-                close_bot_session=False,
-                polling_timeout=1,
-                allowed_updates=ALLOWED_UPDATES,
-            )
+        poller = Poller(
+            running.bot,
+            running.dispatcher,
+            timeout=1,
+            allowed_updates=ALLOWED_UPDATES,
         )
+        task = asyncio.create_task(poller.run())
         try:
             yield running
         finally:
-            try:
-                await running.dispatcher.stop_polling()
-            except RuntimeError:  # the polling task had not started yet: it never will
-                task.cancel()
+            poller.stop()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            await poller.finish(5)
             await running.guard.drain(5)
 
 
@@ -130,24 +127,35 @@ class BotProcess:
     now: datetime = INSIDE_WINDOW
     extra: dict[str, str] = field(default_factory=dict)
     args: tuple[str, ...] = ()
+    stderr: Path | None = None
+    """A file to write the process's standard error to (else inherited)."""
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         env = {
             **os.environ,
             "BOT_TOKEN": self.api.token,
-            "TELEGRAM_API_URL": self.api.base_url,
+            "TELEGRAM_API_URL": self.extra.get("TELEGRAM_API_URL") or self.api.base_url,
             "DATABASE_URL": self.database_url,
             "SURVEY_FILE": str(DEFAULT_SURVEY),
             "CONSULTBOT_NOW": self.now.isoformat(),
             "LOG_LEVEL": "WARNING",
+            "METRICS_LISTEN": "",  # tests run side by side: no fixed port unless a test asks
             **self.extra,
         }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run", *self.args],
-            env=env,
-            cwd=Path(__file__).resolve().parents[2],
-        )
+        with contextlib.ExitStack() as files:
+            err = files.enter_context(self.stderr.open("wb")) if self.stderr else None
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "run", *self.args],
+                env=env,
+                cwd=Path(__file__).resolve().parents[2],
+                stderr=err,
+            )
+
+    def errors(self) -> str:
+        """What the process wrote to standard error so far (with `stderr` set)."""
+        assert self.stderr is not None
+        return self.stderr.read_text(encoding="utf-8", errors="replace")
 
     def kill(self) -> None:
         assert self.process is not None
@@ -164,7 +172,7 @@ class BotProcess:
             self.process.kill()
             self.process.wait(10)
 
-    async def wait_polling(self, timeout: float = 20) -> None:
+    async def wait_polling(self, timeout: float = 45) -> None:
         """Wait until the process holds a getUpdates request open (it is serving)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -633,6 +633,29 @@ async def test_an_update_redelivered_after_a_restart_is_processed_once(
         assert "Question 5/" in text_of(reply)
 
 
+async def test_a_database_reused_with_another_bot_token_serves_the_new_bot(
+    api: RecordingBotAPI, database_url: str, clock: ManualClock
+) -> None:
+    """Update ids are numbered per bot: the new bot's first updates (ids 1, 2 ...) are not
+    taken for redeliveries of the old bot's."""
+    async with polling_bot(api, database_url, clock) as first:
+        old = participant(api, first, 1503)
+        await old.send("/start")
+        await old.tap("J’accepte")
+    other = RecordingBotAPI(token="654321:another-bot")
+    await other.start()
+    try:
+        async with polling_bot(other, database_url, clock) as second:
+            new = participant(other, second, 1504)
+            reply = await new.send("/start")
+            assert "Question 1/" in text_of(reply)
+            reply = await new.tap("J’accepte")
+            assert (await stored(second, new)).state.answers == {"consent": Answer(True)}
+            assert "Question 2/" in text_of(reply)
+    finally:
+        await other.stop()
+
+
 async def test_a_double_tap_on_submit_submits_once(
     api: RecordingBotAPI, running: Running, survey: Survey
 ) -> None:

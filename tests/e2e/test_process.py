@@ -8,8 +8,10 @@ import asyncio
 import json
 import signal
 import socket
+import sqlite3
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from aiohttp import ClientSession
@@ -209,3 +211,215 @@ async def test_webhook_process_serves_refuses_a_wrong_secret_and_stops_on_sigter
 
 async def _counts(store: Store) -> dict[str, int]:
     return {k: v for k, v in (await store.counts_by_status()).items() if v}
+
+
+def _sqlite_path(database_url: str) -> str:
+    return database_url.removeprefix("sqlite+aiosqlite:///")
+
+
+async def test_taps_in_flight_at_a_sigkill_are_applied_once_after_the_restart(
+    api: RecordingBotAPI,
+    database_url: str,
+    loaded: LoadedSurvey,
+    survey: Survey,
+    processes: list[BotProcess],
+) -> None:
+    """Six taps are being handled, each waiting for the database's write lock (held by the test),
+    when the process is killed: none was confirmed to Telegram, so the next process gets them
+    all and applies each once."""
+    first = launch(processes, api, database_url)
+    await first.wait_polling()
+    people = [Participant(api, 3301 + i, replies=True) for i in range(6)]
+    consents = []
+    for p in people:
+        await p.send("/start")
+        consents.append(p.last())
+    question = survey.by_id["actor_type"].text.get("fr") or ""
+
+    lock = sqlite3.connect(_sqlite_path(database_url), isolation_level=None, timeout=30)
+    try:
+        lock.execute("BEGIN IMMEDIATE")  # the bot's transactions now wait for this one
+        taps = [
+            api.press_button(p.user_id, consent.message_id, consent.button_data("J’accepte"))[0]
+            for p, consent in zip(people, consents, strict=True)
+        ]
+        # Every tap reached a handler (the spinner is stopped first), and the bot asked for
+        # updates again since: what it confirmed then is what a kill can lose.
+        await api.wait_for_calls("answerCallbackQuery", len(taps), timeout=30)
+        await api.wait_for(
+            lambda: any(
+                int(call.params.get("offset") or 0) >= taps[0] for call in api.calls("getUpdates")
+            ),
+            30,
+        )
+        first.kill()
+    finally:
+        lock.rollback()
+        lock.close()
+
+    second = launch(processes, api, database_url)
+    await second.wait_polling()
+    async with open_store(database_url, loaded) as store:
+
+        async def all_consented() -> bool:
+            loaded_states = [await store.load(p.key) for p in people]
+            return all("consent" in s.state.answers for s in loaded_states)
+
+        deadline = asyncio.get_running_loop().time() + 30
+        while not await all_consented():
+            assert asyncio.get_running_loop().time() < deadline, "the taps were lost"
+            await api.wait_idle(quiet=0.1, timeout=30)
+        for p in people:
+            snapshot = await store.load(p.key)
+            assert snapshot.state.answers == {"consent": Answer(True)}
+            assert snapshot.version == 2  # /start, then the tap: applied once
+            shown = [m for m in p.messages() if question in (m.text or "")]
+            assert len(shown) == 1, [m.text for m in p.messages()]
+    assert api.pending_update_count == 0
+    assert await second.terminate() == 0
+
+
+async def test_a_second_poller_on_the_token_stops_with_one_clear_line(
+    api: RecordingBotAPI,
+    database_url: str,
+    tmp_path: Path,
+    processes: list[BotProcess],
+) -> None:
+    first = launch(processes, api, database_url)
+    await first.wait_polling()
+    second = launch(processes, api, database_url, stderr=tmp_path / "second.err")
+    assert second.process is not None
+    code = await asyncio.to_thread(second.process.wait, 60)
+    assert code == 3
+    lines = second.errors().strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "409 Conflict" in lines[0] and "another process is polling" in lines[0]
+    # The first one goes on serving.
+    reply = await Participant(api, 3401, replies=True).send("/start")
+    assert "Question 1/" in (reply.text or "")
+    assert first.process is not None and first.process.poll() is None
+    assert await first.terminate() == 0
+
+
+async def test_at_start_an_unreachable_api_is_retried_with_backoff(
+    database_url: str, tmp_path: Path, processes: list[BotProcess]
+) -> None:
+    api = RecordingBotAPI()
+    port = _free_port()
+    bot = launch(
+        processes,
+        api,
+        database_url,
+        extra={"TELEGRAM_API_URL": f"http://127.0.0.1:{port}"},
+        stderr=tmp_path / "bot.err",
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while bot.errors().count("did not answer") < 2:
+            assert bot.process is not None and bot.process.poll() is None, bot.errors()
+            assert time.monotonic() < deadline, bot.errors()
+            await asyncio.sleep(0.1)
+        await api.start(port=port)
+        await bot.wait_polling()
+        reply = await Participant(api, 3501, replies=True).send("/start")
+        assert "Question 1/" in (reply.text or "")
+        assert await bot.terminate() == 0
+    finally:
+        await api.stop()
+    lines = bot.errors().strip().splitlines()
+    assert "Traceback" not in bot.errors()
+    assert len(lines) >= 2 and all("getMe: the Bot API" in line for line in lines), lines
+    assert "attempt 1:" in lines[0] and "trying again in 1s" in lines[0]
+    assert "attempt 2:" in lines[1] and "trying again in 2s" in lines[1]
+
+
+async def test_at_start_the_retries_are_bounded(
+    database_url: str, tmp_path: Path, processes: list[BotProcess]
+) -> None:
+    bot = launch(
+        processes,
+        RecordingBotAPI(),
+        database_url,
+        extra={
+            "TELEGRAM_API_URL": f"http://127.0.0.1:{_free_port()}",
+            "STARTUP_RETRY_SECONDS": "2",
+        },
+        stderr=tmp_path / "bot.err",
+    )
+    assert bot.process is not None
+    assert await asyncio.to_thread(bot.process.wait, 60) == 1
+    errors = bot.errors()
+    assert "Traceback" not in errors
+    assert (
+        errors.strip().splitlines()[-1].startswith("consultbot: the Bot API at http://127.0.0.1:")
+    )
+    assert "giving up" in errors
+
+
+async def _trickle(port: int, head: bytes, limit: float = 15.0) -> tuple[float, bytes]:
+    """Connect, send `head`, then one byte every 0.2 s until the server closes the connection
+    (or `limit` seconds). Returns how long the server kept it open, and what it answered."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    started = time.monotonic()
+    answer = b""
+    try:
+        writer.write(head)
+        while time.monotonic() - started < limit:
+            try:
+                writer.write(b"a")
+                await writer.drain()
+                chunk = await asyncio.wait_for(reader.read(4096), 0.2)
+            except TimeoutError:
+                continue
+            except (ConnectionResetError, BrokenPipeError):
+                break
+            if not chunk:
+                break
+            answer += chunk
+    finally:
+        writer.close()
+    return time.monotonic() - started, answer
+
+
+async def test_webhook_listener_drops_slow_clients_and_serves_metrics_apart(
+    api: RecordingBotAPI, database_url: str, processes: list[BotProcess]
+) -> None:
+    port, metrics_port = _free_port(), _free_port()
+    url = f"http://127.0.0.1:{port}/hook"
+    launch(
+        processes,
+        api,
+        database_url,
+        args=("--webhook",),
+        extra={
+            "WEBHOOK_URL": url,
+            "WEBHOOK_SECRET": "right-secret",
+            "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
+            "WEBHOOK_READ_TIMEOUT": "1",
+            "METRICS_LISTEN": f"127.0.0.1:{metrics_port}",
+        },
+    )
+    await api.wait_for(lambda: api.webhook_url == url and api.commands(language_code="en"), 45)
+
+    # Headers sent a byte at a time: the connection is closed once the read timeout is over.
+    held, _ = await _trickle(port, b"POST /hook HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+    assert held < 5, f"a client trickling its headers was kept {held:.1f}s"
+    # Complete headers with the right secret, then a body a byte at a time: 408, closed.
+    head = (
+        b"POST /hook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"X-Telegram-Bot-Api-Secret-Token: right-secret\r\nContent-Length: 100000\r\n\r\n{"
+    )
+    held, answer = await _trickle(port, head)
+    assert held < 5, f"a client trickling its body was kept {held:.1f}s"
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+
+    async with ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+            assert response.status == 404
+        async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+            assert response.status == 200
+        async with http.get(f"http://127.0.0.1:{metrics_port}/metrics") as response:
+            assert response.status == 200
+            assert "consultbot_updates_handled_total" in await response.text()
+    reply = await Participant(api, 3601, replies=True).send("/start")
+    assert "Question 1/" in (reply.text or "")

@@ -115,7 +115,7 @@ async def run_story(
     with monkeypatch.context() as patch:
         if core:
             patch.setattr(repository, "runner_for", AsyncRunner)
-        store = Store(engine, survey, file_hash="0" * 64)
+        store = Store(engine, survey, file_hash="0" * 64, bot_id=4_200_000_001)
         expected = AsyncRunner if core else ThreadedSQLiteRunner
         assert isinstance(repository.runner_for(engine), expected)
         try:
@@ -142,6 +142,7 @@ async def test_plain_sqlite_and_core_write_the_same(
     assert len(raw_rows["participants"]) == 4
     assert {row[3][1] for row in raw_rows["responses"]} == {"submitted", "draft", "preview"}
     assert len(raw_rows["processed_updates"]) == 2
+    assert {row[2] for row in raw_rows["processed_updates"]} == {("int", 4_200_000_001)}
 
 
 def test_default_sqlite_store_takes_the_plain_path(tmp_path: Path) -> None:

@@ -115,3 +115,38 @@ async def test_ensure_schema_refuses_an_unknown_revision(url: str) -> None:
         await engine.dispose()
     with pytest.raises(SchemaOutOfDate, match="ffff"):
         await ensure_schema(url)
+
+
+async def _processed(url: str) -> list[tuple[object, ...]]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT * FROM processed_updates ORDER BY update_id")
+            )
+            keys = list(rows.keys())
+            return [tuple(zip(keys, row, strict=True)) for row in rows.all()]
+    finally:
+        await engine.dispose()
+
+
+async def test_update_ids_recorded_before_0002_are_kept_under_bot_0(empty_url: str) -> None:
+    await upgrade(empty_url, "0001")
+    engine = create_engine(empty_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO processed_updates (update_id, processed_at) "
+                    "VALUES (7, '2026-01-01 00:00:00'), (8, '2026-01-01 00:00:01')"
+                )
+            )
+    finally:
+        await engine.dispose()
+    await upgrade(empty_url)
+    assert [dict(row)["bot_id"] for row in await _processed(empty_url)] == [0, 0]
+    await downgrade(empty_url, "0001")
+    assert [dict(row)["update_id"] for row in await _processed(empty_url)] == [7, 8]
+    assert all("bot_id" not in dict(row) for row in await _processed(empty_url))
+    await upgrade(empty_url)
+    await usable(empty_url)

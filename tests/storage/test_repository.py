@@ -439,6 +439,32 @@ async def test_forget_processed_updates_in_batches(store: Store, survey: Survey)
     ).duplicate
 
 
+async def test_update_ids_are_scoped_to_the_bot(engine: AsyncEngine, survey: Survey) -> None:
+    """A database reused with another bot token: the new bot's update ids start again from
+    small numbers and must not be taken for redeliveries of the old bot's updates."""
+    now = during(survey)
+    old = Store(engine, survey, file_hash="0" * 64, bot_id=111)
+    new = Store(engine, survey, file_hash="0" * 64, bot_id=222)
+    for update_id in (1, 2):
+        await old.apply(
+            tg(1080), stepper(survey, Start(), now), clock=fixed(now), update_id=update_id
+        )
+    first = await new.apply(tg(1081), stepper(survey, Start(), now), clock=fixed(now), update_id=1)
+    assert not first.duplicate
+    assert first.version == 1
+    again = await new.apply(tg(1081), stepper(survey, Status(), now), clock=fixed(now), update_id=1)
+    assert again.duplicate
+    assert await count(engine, processed_updates) == 3
+    bots = select(processed_updates.c.bot_id, processed_updates.c.update_id).order_by(
+        processed_updates.c.bot_id, processed_updates.c.update_id
+    )
+    async with engine.connect() as connection:
+        assert (await connection.execute(bots)).all() == [(111, 1), (111, 2), (222, 1)]
+    # the trimmer forgets old ids of every bot, the key being (bot, update id)
+    assert await new.forget_processed_updates(now + timedelta(seconds=1), batch=2) == 3
+    assert await count(engine, processed_updates) == 0
+
+
 def synthetic(survey: Survey, index: int, status: str) -> NewResponse:
     submitted_at = datetime(2022, 2, 1, 10, 0, tzinfo=UTC) + timedelta(minutes=index)
     values: dict[str, Answer] = {

@@ -5,7 +5,7 @@ Downgrading refuses while anonymised participants exist: the older schema requir
 participant to have a Telegram id or a preview name, and inventing one would be worse.
 
 Revision ID: 0003_retention
-Revises: 0001
+Revises: 0002_updates_bot
 Create Date: 2026-12-02
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from storage.types import UTCDateTime
 
 revision: str = "0003_retention"
-down_revision: str | Sequence[str] | None = "0001"
+down_revision: str | Sequence[str] | None = "0002_updates_bot"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
