@@ -42,7 +42,7 @@ from bot.participant import ParticipantHandlers
 from bot.sender import Blocked, Sender, call
 from bot.workers import broadcast_store, wake
 from storage.broadcasts import SEGMENTS, Counts
-from storage.stats import compute_stats
+from bot.figures import compute_stats
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from storage.broadcasts import SEGMENTS, BroadcastStore, Counts
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     from bot.charts import format_distributions, format_stats
-    from storage.stats import compute_stats
+    from bot.figures import compute_stats
 
     async def work(store: Any) -> str:
         language = args.lang or store.survey.default_language

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from bot.i18n import t
 from dialogs.model import Question, QuestionType
-from storage.stats import REVIEW, Distribution, Stats
+from analysis.stats import REVIEW, Distribution, Stats
 
 log = logging.getLogger(__name__)
 

@@ -125,7 +125,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.report import ReportOptions, write_report
+    from bot.report import ReportOptions, write_report
 
     options = ReportOptions(
         out=Path(args.out), language=args.lang, include_drafts=args.include_drafts
