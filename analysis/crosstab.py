@@ -23,10 +23,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from dialogs.model import Question, QuestionType
-
 from analysis.suppress import Suppressed, suppress
 from analysis.tally import NO_GROUP, Tallies, Tally, categories
+from dialogs.model import Question, QuestionType
 
 SIGNIFICANCE = 0.05
 
@@ -174,6 +173,4 @@ def build(tally: Tally, by: Question, *, has_no_group: bool, min_cell: int = 0) 
     ]
     table = [[row[j] for j in tested] for row in cells]
     test = independence(table, [n[j] for j in tested], multi) if tested else None
-    return CrossTab(
-        question, by, rows, groups, cells, row_totals, n, total, test, hidden, min_cell
-    )
+    return CrossTab(question, by, rows, groups, cells, row_totals, n, total, test, hidden, min_cell)

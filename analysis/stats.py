@@ -14,10 +14,9 @@ from datetime import date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from analysis.tally import Tallies, Tally
 from dialogs.model import Question, Survey
 from dialogs.state import Answer
-
-from analysis.tally import Tallies, Tally
 
 REVIEW = "(review)"
 """Drop-off key of the drafts that answered every question but did not submit."""

@@ -69,7 +69,11 @@ def categories(question: Question) -> tuple[str, ...]:
         return tuple(str(v) for v in question.scale_points())
     if question.type is QuestionType.CONSENT:
         return (CONSENT_KEY,)
-    if question.type in (QuestionType.SINGLE_CHOICE, QuestionType.MULTI_CHOICE, QuestionType.RANKING):
+    if question.type in (
+        QuestionType.SINGLE_CHOICE,
+        QuestionType.MULTI_CHOICE,
+        QuestionType.RANKING,
+    ):
         return tuple(option.id for option in question.choices())
     return ()
 

@@ -1,8 +1,11 @@
 """The `consultbot export` and `consultbot report` subcommands (wired into `bot.cli`).
 
     consultbot export --format csv --out responses.csv [--include-drafts] [--include-preview]
-                      [--lang fr|en] [--with-telegram-ids] [--delimiter ';']
+                      [--lang fr|en] [--with-telegram-ids] [--delimiter ';'] [--public]
+    consultbot export --crosstab QUESTION_ID --format csv|xlsx --out tables.csv [--min-cell K]
+    consultbot export --themes --format csv --out themes.csv [--public]
     consultbot report --out report.html [--lang fr|en] [--include-drafts]
+                      [--by QUESTION_ID] [--min-cell K] [--public] [--themes]
 
 Both read the database of `DATABASE_URL` (or `--database-url`) for the survey of `SURVEY_FILE`.
 A progress bar is drawn on stderr when it is a terminal; the summary goes to stdout.
@@ -88,9 +91,59 @@ def _check_language(args: argparse.Namespace, store: Any) -> None:
         )
 
 
+def _min_cell(args: argparse.Namespace) -> int | None:
+    value: int | None = args.min_cell
+    if value is not None and value < 0:
+        raise SystemExit(f"consultbot: --min-cell must be 0 or more (not {value})")
+    return value
+
+
+def cmd_export_analysis(args: argparse.Namespace, settings: Settings) -> int:
+    """`export --crosstab QUESTION_ID` or `export --themes`."""
+    from bot.analysis_export import export_crosstab, export_themes
+
+    out = Path(args.out)
+    chosen: str = args.format or (out.suffix.lstrip(".").lower() or "csv")
+    if args.themes and chosen != "csv":
+        raise SystemExit(f"consultbot: --themes is exported as csv (not {chosen!r})")
+    if args.crosstab and chosen not in ("csv", "xlsx"):
+        raise SystemExit(f"consultbot: --crosstab is exported as csv or xlsx (not {chosen!r})")
+    min_cell = _min_cell(args)
+
+    async def work(store: Any) -> Any:
+        _check_language(args, store)
+        try:
+            if args.crosstab:
+                return await export_crosstab(
+                    store,
+                    out,
+                    by=args.crosstab,
+                    fmt=chosen,
+                    language=args.lang,
+                    min_cell=min_cell,
+                    include_drafts=args.include_drafts,
+                )
+            return await export_themes(
+                store, out, public=args.public, include_drafts=args.include_drafts
+            )
+        except ValueError as exc:
+            raise SystemExit(f"consultbot: {exc}") from exc
+
+    result = asyncio.run(_with_store(settings, args, work))
+    what = "cross-tabulation rows" if args.crosstab else "free-text answers with their theme"
+    sys.stdout.write(f"wrote {result.rows:,} {what} to {result.path}\n")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from storage.export import FORMATS, ExportOptions, export_responses
 
+    if args.crosstab or args.themes:
+        if args.crosstab and args.themes:
+            raise SystemExit("consultbot: --crosstab and --themes are two exports: choose one")
+        return cmd_export_analysis(args, settings)
+    if args.public and args.with_telegram_ids:
+        raise SystemExit("consultbot: --public leaves every identifier out: no --with-telegram-ids")
     out = Path(args.out)
     chosen: str = args.format or (out.suffix.lstrip(".").lower() or "csv")
     fmt = next((f for f in FORMATS if f == chosen), None)
@@ -104,6 +157,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         include_preview=args.include_preview,
         with_telegram_ids=args.with_telegram_ids,
         delimiter=args.delimiter,
+        public=args.public,
     )
     bar = ProgressBar(f"export {fmt}")
 
@@ -128,19 +182,33 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from bot.report import ReportOptions, write_report
 
     options = ReportOptions(
-        out=Path(args.out), language=args.lang, include_drafts=args.include_drafts
+        out=Path(args.out),
+        language=args.lang,
+        include_drafts=args.include_drafts,
+        by=args.by,
+        min_cell=_min_cell(args),
+        public=args.public,
+        themes=args.themes,
     )
     bar = ProgressBar("report")
 
     async def work(store: Any) -> Any:
         _check_language(args, store)
-        return await write_report(store, options, progress=bar)
+        try:
+            return await write_report(store, options, progress=bar)
+        except ValueError as exc:
+            raise SystemExit(f"consultbot: {exc}") from exc
 
     try:
         result = asyncio.run(_with_store(settings, args, work))
     finally:
         bar.close()
     sys.stdout.write(f"report of {result.responses:,} responses written to {result.path}\n")
+    if options.threshold > 1:
+        sys.stdout.write(
+            f"{result.suppressed:,} figures hidden (counts under {options.threshold} "
+            "and those that would reveal them)\n"
+        )
     return 0
 
 
@@ -152,6 +220,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--database-url", default=None, help="default: DATABASE_URL")
     parser.add_argument("--survey", default=None, help="the questionnaire file (SURVEY_FILE)")
+    parser.add_argument(
+        "--min-cell",
+        type=int,
+        default=None,
+        metavar="K",
+        help="hide every count under K, and whatever would reveal it "
+        "(default 5 with --by, --crosstab or --public)",
+    )
+    parser.add_argument(
+        "--public",
+        action="store_true",
+        help="a version to publish: no e-mail answers, no identifier, counts under 5 hidden",
+    )
 
 
 def add_export_commands(subparsers: Any) -> None:
@@ -164,7 +245,7 @@ def add_export_commands(subparsers: Any) -> None:
     )
     export.add_argument(
         "--format",
-        choices=["csv", "xlsx", "json"],
+        choices=["csv", "xlsx", "json", "sav", "dta", "parquet"],
         default=None,
         help="default: from the extension of --out",
     )
@@ -180,6 +261,17 @@ def add_export_commands(subparsers: Any) -> None:
     export.add_argument(
         "--delimiter", default=",", help="CSV field separator (';' for a French spreadsheet)"
     )
+    export.add_argument(
+        "--crosstab",
+        default=None,
+        metavar="QUESTION_ID",
+        help="export every closed question broken down by this single-choice question (csv, xlsx)",
+    )
+    export.add_argument(
+        "--themes",
+        action="store_true",
+        help="export the theme of every free-text answer (csv), for staff to review",
+    )
     export.set_defaults(func=cmd_export)
 
     report = subparsers.add_parser(
@@ -187,4 +279,14 @@ def add_export_commands(subparsers: Any) -> None:
         help="write a self-contained HTML report: a chart per closed question, the free texts",
     )
     _common(report)
+    report.add_argument(
+        "--by",
+        default=None,
+        metavar="QUESTION_ID",
+        help="break every closed question down by this single-choice question (e.g. actor_type), "
+        "with a test of independence",
+    )
+    report.add_argument(
+        "--themes", action="store_true", help="find the themes of every free-text question"
+    )
     report.set_defaults(func=cmd_report)

@@ -1,7 +1,7 @@
 """The admins' figures, from the database: `storage` streams the responses, `analysis` counts.
 
-    stats = await compute_stats(store)                      # /stats and `consultbot stats`
-    stats = await compute_stats(store, by="actor_type")    # `consultbot stats --by actor_type`
+stats = await compute_stats(store)                      # /stats and `consultbot stats`
+stats = await compute_stats(store, by="actor_type")    # `consultbot stats --by actor_type`
 """
 
 from __future__ import annotations

@@ -28,24 +28,27 @@ import html
 import logging
 import math
 import textwrap
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from dialogs.model import Question, QuestionType, Survey
+from analysis.crosstab import CrossTab, build
+from analysis.suppress import DEFAULT_MIN_CELL, suppress_counts
+from analysis.tally import CONSENT_KEY, DEFAULT_TEXT_LIMIT, NO_GROUP, FreeText, Tallies, Tally
+from analysis.tally import number_key as _number_key
+from analysis.themes import ThemeSet
+from bot.figures import grouping_question
+from bot.tables import category_label, flag_text, group_label
+from dialogs.model import CLOSED_TYPES, Question, QuestionType, Survey
 from storage.codebook import option_label
 from storage.export import collect_between_batches
-from storage.repository import ResponseRow, Store
+from storage.repository import Store
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-
-DEFAULT_TEXT_LIMIT = 500
-"""Free texts shown per question; the others are counted."""
 
 _STRINGS: dict[str, dict[str, str]] = {
     "en": {
@@ -79,6 +82,25 @@ _STRINGS: dict[str, dict[str, str]] = {
         "optional": "optional",
         "other": "Other",
         "question": "Question",
+        "total": "Total",
+        "n": "n (answers)",
+        "by": "Every closed question is broken down by: {question}",
+        "crosstab_multi": "several answers possible: each option is tested on its own "
+        "(ticked or not, by group), Bonferroni-adjusted",
+        "mean_only": "mean {mean}",
+        "suppressed_title": "Safe publication",
+        "suppressed_note": "Counts under {k} are shown as “< {k}”, and so is every figure of a "
+        "group of fewer than {k}; other figures are hidden as well wherever a total would let a "
+        "reader recompute a hidden one ({primary} figures under {k}, {secondary} more hidden to "
+        "protect them). Lowest and highest values are not given.",
+        "suppressed_none": "No figure had to be hidden (threshold: {k}).",
+        "groups_hidden": "Groups of fewer than {k} responses, whose figures and free texts are "
+        "not shown: {groups}.",
+        "texts_hidden": "{n} free-text answers of those groups are left out.",
+        "public": "Public version: e-mail answers and every identifier are left out.",
+        "themes": "Themes in these answers ({n} analysed; terms found by TF-IDF and NMF)",
+        "theme_line": "{terms} — {share} of the answers ({n})",
+        "no_theme": "{n} answers fit no theme (too short, or only common words).",
     },
     "fr": {
         "report": "Rapport",
@@ -111,6 +133,27 @@ _STRINGS: dict[str, dict[str, str]] = {
         "optional": "facultative",
         "other": "Autre",
         "question": "Question",
+        "total": "Total",
+        "n": "n (réponses)",
+        "by": "Chaque question fermée est ventilée selon : {question}",
+        "crosstab_multi": "plusieurs réponses possibles : chaque option est testée à part "
+        "(cochée ou non, par groupe), avec la correction de Bonferroni",
+        "mean_only": "moyenne {mean}",
+        "suppressed_title": "Publication sans risque",
+        "suppressed_note": "Les effectifs inférieurs à {k} sont affichés « < {k} », comme tous "
+        "les chiffres d’un groupe de moins de {k} ; d’autres chiffres sont masqués aussi partout "
+        "où un total permettrait d’en recalculer un ({primary} chiffres inférieurs à {k}, "
+        "{secondary} autres masqués pour les protéger). Les valeurs minimale et maximale ne sont "
+        "pas données.",
+        "suppressed_none": "Aucun chiffre n’a dû être masqué (seuil : {k}).",
+        "groups_hidden": "Groupes de moins de {k} réponses, dont les chiffres et les textes "
+        "libres ne sont pas montrés : {groups}.",
+        "texts_hidden": "{n} réponses en texte libre de ces groupes sont écartées.",
+        "public": "Version publique : les adresses e-mail et tous les identifiants sont écartés.",
+        "themes": "Thèmes de ces réponses ({n} analysées ; termes trouvés par TF-IDF et NMF)",
+        "theme_line": "{terms} — {share} des réponses ({n})",
+        "no_theme": "{n} réponses ne relèvent d’aucun thème (trop courtes, ou mots courants "
+        "seulement).",
     },
 }
 
@@ -127,6 +170,20 @@ class ReportOptions:
     include_preview: bool = False
     text_limit: int = DEFAULT_TEXT_LIMIT
     batch_size: int = 2000
+    by: str | None = None
+    """A single-choice question: every closed question gets a table by its groups."""
+    min_cell: int | None = None
+    """Counts under it are hidden (default: 5 with `by` or `public`, else nothing hidden)."""
+    public: bool = False
+    """A version to publish: no count of e-mail answers, no identifier, `min_cell` 5."""
+    themes: bool = False
+    """Themes found in each free-text question (and each "other" text)."""
+
+    @property
+    def threshold(self) -> int:
+        if self.min_cell is not None:
+            return self.min_cell
+        return DEFAULT_MIN_CELL if (self.by is not None or self.public) else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,82 +191,8 @@ class ReportResult:
     path: Path
     responses: int
     charts: int
-
-
-# -- counting ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Tally:
-    """What the report keeps of one question's answers (bounded, whatever the number of rows)."""
-
-    question: Question
-    text_limit: int
-    answered: int = 0
-    counts: Counter[str] = field(default_factory=Counter)
-    first: Counter[str] = field(default_factory=Counter)
-    """ranking: first choices."""
-    total: float = 0.0
-    low: float | None = None
-    high: float | None = None
-    texts: list[str] = field(default_factory=list)
-    """Free texts (text questions) or "other" texts (choice questions), up to `text_limit`."""
-    text_count: int = 0
-
-    def add(self, value: object, other: str | None) -> None:
-        qtype = self.question.type
-        self.answered += 1
-        if qtype is QuestionType.MULTI_CHOICE and isinstance(value, tuple):
-            self.counts.update(value)
-        elif qtype is QuestionType.RANKING and isinstance(value, tuple):
-            top = self.question.top
-            for rank, option_id in enumerate(value[:top]):
-                self.counts[option_id] += top - rank
-            if value:
-                self.first[value[0]] += 1
-        elif qtype in (QuestionType.NUMBER, QuestionType.SCALE) and isinstance(value, int | float):
-            number = float(value)
-            self.total += number
-            self.low = number if self.low is None else min(self.low, number)
-            self.high = number if self.high is None else max(self.high, number)
-            self.counts[_number_key(value)] += 1
-        elif qtype is QuestionType.TEXT:
-            self._text(str(value))
-        elif qtype is QuestionType.EMAIL:
-            self.text_count += 1
-        elif qtype is QuestionType.CONSENT:
-            self.counts["accept" if value is True else str(value)] += 1
-        else:
-            self.counts[str(value)] += 1
-        if other is not None and qtype is not QuestionType.TEXT:
-            self._text(other)
-
-    def _text(self, text: str) -> None:
-        self.text_count += 1
-        if len(self.texts) < self.text_limit:
-            self.texts.append(text)
-
-
-def _number_key(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-class Aggregator:
-    """Counts responses question by question, batch after batch."""
-
-    def __init__(self, survey: Survey, text_limit: int = DEFAULT_TEXT_LIMIT) -> None:
-        self.survey = survey
-        self.responses = 0
-        self.tallies = {q.id: Tally(q, text_limit) for q in survey.questions}
-
-    def add(self, rows: Sequence[ResponseRow]) -> None:
-        tallies = self.tallies
-        for row in rows:
-            self.responses += 1
-            for qid, answer in row.answers.items():
-                tally = tallies.get(qid)
-                if tally is not None and answer.value is not None:
-                    tally.add(answer.value, answer.other)
+    suppressed: int = 0
+    """Figures hidden (primary and secondary)."""
 
 
 # -- charts ------------------------------------------------------------------------------------
@@ -231,6 +214,10 @@ class Bar:
     label: str
     value: float
     note: str
+    key: str = ""
+    """The category (`analysis.tally`), in the page as `data-key` for tools and tests."""
+    count: int | None = None
+    """The count shown (None: hidden, or not a count)."""
 
 
 def _esc(text: object) -> str:
@@ -260,8 +247,12 @@ def bar_chart(bars: Sequence[Bar], *, title: str, css_class: str = "chart") -> s
         parts.append(f'<text class="label" text-anchor="end">{spans}</text>')
         width = area * bar.value / largest if bar.value > 0 else 0
         bar_y = y + (height - BAR_HEIGHT) / 2
+        data = ""
+        if bar.key:
+            data = f' data-key="{_esc(bar.key)}"'
+            data += f' data-count="{bar.count}"' if bar.count is not None else ' data-hidden="1"'
         parts.append(
-            f'<rect class="bar" x="{LABEL_WIDTH}" y="{bar_y:.0f}" width="{width:.1f}" '
+            f'<rect class="bar"{data} x="{LABEL_WIDTH}" y="{bar_y:.0f}" width="{width:.1f}" '
             f'height="{BAR_HEIGHT}" rx="2">'
             f"<title>{_esc(bar.label)}: {_esc(bar.note)}</title></rect>"
         )
@@ -297,23 +288,62 @@ class _Formatter:
         return f"{value:.0f}\u202f%" if self.language == "fr" else f"{value:.0f}%"
 
 
-def _choice_bars(tally: Tally, language: str, fallback: str, fmt: _Formatter) -> list[Bar]:
+def _note(count: int, answered: int, fmt: _Formatter, hidden: bool, k: int) -> str:
+    if hidden:
+        return f"< {k}"
+    return f"{fmt.integer(count)} ({fmt.percent(count, answered)})"
+
+
+def _bar(label: str, key: str, count: int, answered: int, fmt: _Formatter, view: _View) -> Bar:
+    hidden = key in view.hidden
+    return Bar(
+        label,
+        0 if hidden else count,
+        _note(count, answered, fmt, hidden, view.k),
+        key,
+        None if hidden else count,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """What may be shown of a question's counts."""
+
+    k: int = 0
+    hidden: frozenset[str] = frozenset()
+    """Categories whose count is hidden."""
+    answered_hidden: bool = False
+
+
+def _view_of(tally: Tally, k: int, table: CrossTab | None) -> _View:
+    """The counts of `tally` to hide: a table's row totals when there is one, else the
+    distribution suppressed on its own."""
+    if k <= 1:
+        return _View()
+    if table is not None:
+        mask = table.suppressed
+        hidden = frozenset(key for i, key in enumerate(table.rows) if mask.row_total(i))
+        return _View(k, hidden, mask.grand_total)
+    counts = tally.distribution()
+    multi = tally.question.type is QuestionType.MULTI_CHOICE
+    found = suppress_counts([n for _, n in counts], tally.answered, k, additive=not multi)
+    hidden = frozenset(key for i, (key, _) in enumerate(counts) if found.cell(i, 0))
+    return _View(k, hidden, found.grand_total)
+
+
+def _choice_bars(
+    tally: Tally, language: str, fallback: str, fmt: _Formatter, view: _View
+) -> list[Bar]:
     question = tally.question
-    bars = []
-    for option in question.choices():
-        count = tally.counts.get(option.id, 0)
-        label = option_label(question, option.id, language, fallback)
-        bars.append(
-            Bar(label, count, f"{fmt.integer(count)} ({fmt.percent(count, tally.answered)})")
-        )
-    known = {option.id for option in question.choices()}
-    for option_id, count in sorted(tally.counts.items()):
-        if option_id not in known:  # answers to options no longer in the file
-            bars.append(Bar(option_id, count, f"{fmt.integer(count)}"))
-    return bars
+    return [
+        _bar(option_label(question, key, language, fallback), key, count, tally.answered, fmt, view)
+        for key, count in tally.distribution()
+    ]
 
 
-def _scale_bars(tally: Tally, language: str, fallback: str, fmt: _Formatter) -> list[Bar]:
+def _scale_bars(
+    tally: Tally, language: str, fallback: str, fmt: _Formatter, view: _View
+) -> list[Bar]:
     question = tally.question
     points = question.scale_points()
     bars = []
@@ -323,63 +353,78 @@ def _scale_bars(tally: Tally, language: str, fallback: str, fmt: _Formatter) -> 
             label += " – " + question.min_label.get(language, fallback)
         elif point == points.stop - 1 and question.max_label:
             label += " – " + question.max_label.get(language, fallback)
-        count = tally.counts.get(str(point), 0)
+        key = str(point)
+        bars.append(_bar(label, key, tally.counts.get(key, 0), tally.answered, fmt, view))
+    return bars
+
+
+def _ranking_bars(
+    tally: Tally, language: str, fallback: str, fmt: _Formatter, view: _View
+) -> list[Bar]:
+    question = tally.question
+    words = fmt.words
+    ordered = sorted(question.choices(), key=lambda o: (-tally.score.get(o.id, 0), o.id))
+    bars = []
+    for option in ordered:
+        score = tally.score.get(option.id, 0)
+        first = tally.counts.get(option.id, 0)
+        hidden = option.id in view.hidden or 0 < score < view.k
+        note = (
+            words["score"].format(score=f"< {view.k}", first=f"< {view.k}")
+            if hidden
+            else words["score"].format(score=fmt.integer(score), first=fmt.integer(first))
+        )
         bars.append(
-            Bar(label, count, f"{fmt.integer(count)} ({fmt.percent(count, tally.answered)})")
+            Bar(
+                option_label(question, option.id, language, fallback),
+                0 if hidden else score,
+                note,
+                option.id,
+                None if hidden else first,
+            )
         )
     return bars
 
 
-def _ranking_bars(tally: Tally, language: str, fallback: str, fmt: _Formatter) -> list[Bar]:
+def _number_bars(tally: Tally, fmt: _Formatter, k: int = 0) -> list[Bar]:
+    """One bar per value when there are few whole numbers, otherwise ten equal bins; with `k`,
+    the bins under it are hidden like any count."""
     question = tally.question
-    words = fmt.words
-    ordered = sorted(question.choices(), key=lambda o: (-tally.counts.get(o.id, 0), o.id))
-    return [
-        Bar(
-            option_label(question, option.id, language, fallback),
-            tally.counts.get(option.id, 0),
-            words["score"].format(
-                score=fmt.integer(tally.counts.get(option.id, 0)),
-                first=fmt.integer(tally.first.get(option.id, 0)),
-            ),
-        )
-        for option in ordered
-    ]
-
-
-def _number_bars(tally: Tally, fmt: _Formatter) -> list[Bar]:
-    question = tally.question
-    values = {float(k): v for k, v in tally.counts.items()}
+    values = {float(key): v for key, v in tally.counts.items()}
     low = question.min if question.min is not None else tally.low
     high = question.max if question.max is not None else tally.high
     if low is None or high is None:
         return []
-    integers = all(float(k).is_integer() for k in values)
+    integers = all(float(key).is_integer() for key in values)
+    binned: list[tuple[str, int]]
     if integers and high - low <= 24:
-        return [
-            Bar(
-                str(point),
-                values.get(float(point), 0),
-                f"{fmt.integer(values.get(float(point), 0))} "
-                f"({fmt.percent(values.get(float(point), 0), tally.answered)})",
-            )
-            for point in range(int(low), int(high) + 1)
+        binned = [
+            (str(point), values.get(float(point), 0)) for point in range(int(low), int(high) + 1)
         ]
-    bins = 10
-    width = (high - low) / bins or 1
-    counts = [0] * bins
-    for value, count in values.items():
-        index = min(bins - 1, max(0, math.floor((value - low) / width)))
-        counts[index] += count
-    bars = []
-    for index, count in enumerate(counts):
-        start = low + index * width
-        end = start + width
-        label = f"{fmt.integer(round(start))} – {fmt.integer(round(end))}"
-        bars.append(
-            Bar(label, count, f"{fmt.integer(count)} ({fmt.percent(count, tally.answered)})")
+    else:
+        bins = 10
+        width = (high - low) / bins or 1
+        counts = [0] * bins
+        for value, count in values.items():
+            index = min(bins - 1, max(0, math.floor((value - low) / width)))
+            counts[index] += count
+        binned = []
+        for index, count in enumerate(counts):
+            start = low + index * width
+            end = start + width
+            binned.append((f"{fmt.integer(round(start))} – {fmt.integer(round(end))}", count))
+    view = _View()
+    if k > 1:
+        found = suppress_counts([n for _, n in binned], tally.answered, k, additive=True)
+        view = _View(k, frozenset(label for i, (label, _) in enumerate(binned) if found.cell(i, 0)))
+    return [
+        Bar(
+            label,
+            0 if label in view.hidden else count,
+            _note(count, tally.answered, fmt, label in view.hidden, k),
         )
-    return bars
+        for label, count in binned
+    ]
 
 
 # -- the page ----------------------------------------------------------------------------------
@@ -405,6 +450,19 @@ summary{cursor:pointer;color:#234e7d}
 ol.texts{padding-left:1.6em;margin:.4em 0}
 ol.texts li{white-space:pre-wrap;overflow-wrap:anywhere;margin:.25em 0;padding:.2em .4em;
 background:#f3f5f8;border-radius:3px}
+div.crosstab{overflow-x:auto;margin:.5em 0}
+table.crosstab{border-collapse:collapse;font-size:.8em}
+table.crosstab th,table.crosstab td{border:1px solid #d5dbe5;padding:3px 6px;vertical-align:top}
+table.crosstab th{text-align:left;font-weight:600;background:#f3f5f8}
+table.crosstab td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+table.crosstab td.hidden{color:#8a93a5}
+table.crosstab span.pct{display:block;color:#5a6375;font-size:.9em}
+table.crosstab tr.n-row td,table.crosstab tr.n-row th{font-weight:600}
+p.flag{margin:.3em 0;font-size:.92em}
+p.flag.significant{font-weight:600;color:#8a3b00}
+div.themes ol{padding-left:1.4em}
+li.theme{margin:.5em 0}
+ul.quotes{margin:.2em 0;color:#3c4556;font-style:italic}
 """
 
 
@@ -422,21 +480,186 @@ def _texts_block(title: str, texts: Sequence[str], total: int, words: dict[str, 
     )
 
 
+def _texts_shown(texts: Sequence[FreeText], hidden_groups: frozenset[str]) -> list[str]:
+    return [text.text for text in texts if text.group not in hidden_groups]
+
+
+def _crosstab_block(table: CrossTab, language: str, fallback: str, fmt: _Formatter) -> str:
+    words = fmt.words
+    mask = table.suppressed
+    k = table.min_cell
+    head = "".join(
+        f'<th data-group="{_esc(g)}">{_esc(group_label(table.by, g, language, fallback))}</th>'
+        for g in table.groups
+    )
+    out = [
+        f'<div class="crosstab"><table class="crosstab" data-question="{_esc(table.question.id)}"'
+        f' data-by="{_esc(table.by.id)}"><tr><th></th>{head}<th>{_esc(words["total"])}</th></tr>'
+    ]
+
+    def cell(value: int, hidden: bool, percent: float | None, attributes: str) -> str:
+        if hidden:
+            return f'<td class="n hidden"{attributes} data-hidden="1">&lt;&#8239;{k}</td>'
+        shown = fmt.integer(value)
+        if percent is not None:
+            shown += f'<span class="pct">{fmt.decimal(percent, 0)}\u202f%</span>'
+        return f'<td class="n"{attributes} data-count="{value}">{shown}</td>'
+
+    for i, key in enumerate(table.rows):
+        label = category_label(table.question, key, language, fallback)
+        row = [f"<tr><th>{_esc(label)}</th>"]
+        for j in range(len(table.groups)):
+            percent = None if mask.column_total(j) else table.percent(i, j)
+            row.append(cell(table.cells[i][j], mask.cell(i, j), percent, ""))
+        row.append(cell(table.row_totals[i], mask.row_total(i), None, ' data-total="row"'))
+        out.append("".join(row) + "</tr>")
+    totals = [f'<tr class="n-row"><th>{_esc(words["n"])}</th>']
+    for j in range(len(table.groups)):
+        totals.append(cell(table.n[j], mask.column_total(j), None, ' data-total="n"'))
+    totals.append(cell(table.total, mask.grand_total, None, ' data-total="all"'))
+    out.append("".join(totals) + "</tr></table></div>")
+    significant = table.test is not None and table.test.significant
+    out.append(
+        f'<p class="flag{" significant" if significant else ""}">'
+        f"{_esc(flag_text(table, language))}</p>"
+    )
+    if table.question.type is QuestionType.MULTI_CHOICE:
+        out.append(f'<p class="note">{_esc(words["crosstab_multi"])}</p>')
+    return "".join(out)
+
+
+def _themes_block(
+    found: ThemeSet,
+    texts: Sequence[FreeText],
+    groups: Sequence[str],
+    hidden_groups: frozenset[str],
+    by: Question | None,
+    language: str,
+    fallback: str,
+    fmt: _Formatter,
+) -> str:
+    words = fmt.words
+    if not found.themes:
+        return ""
+    parts = [
+        f'<div class="themes"><p class="theme-title">'
+        f"{_esc(words['themes'].format(n=fmt.integer(found.documents)))}</p><ol>"
+    ]
+    shown_groups = [g for g in groups if g not in hidden_groups]
+    for theme in found.themes:
+        quotes = [
+            texts[index].text
+            for index in theme.representatives
+            if texts[index].group not in hidden_groups
+        ][:3]
+        line = words["theme_line"].format(
+            terms=", ".join(theme.terms),
+            share=fmt.percent(theme.count, found.documents),
+            n=fmt.integer(theme.count),
+        )
+        item = [
+            f'<li class="theme" data-theme="{theme.id}" data-terms="{_esc(" ".join(theme.terms))}"'
+            f' data-count="{theme.count}"><b>{_esc(line)}</b>'
+        ]
+        if quotes:
+            item.append(
+                '<ul class="quotes">' + "".join(f"<li>{_esc(q)}</li>" for q in quotes) + "</ul>"
+            )
+        if by is not None and shown_groups:
+            shares = []
+            for g in shown_groups:
+                total = found.group_documents.get(g, 0)
+                if not total:
+                    continue
+                count = theme.by_group.get(g, 0)
+                label = group_label(by, g, language, fallback)
+                shares.append(f"{label}: {fmt.percent(count, total)}")
+            item.append(f'<p class="note">{_esc(" · ".join(shares))}</p>')
+        parts.append("".join(item) + "</li>")
+    parts.append("</ol>")
+    if found.unassigned:
+        parts.append(
+            f'<p class="note">{_esc(words["no_theme"].format(n=fmt.integer(found.unassigned)))}</p>'
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+@dataclass
+class _Context:
+    """What every question block needs to know of the report as a whole."""
+
+    language: str
+    fallback: str
+    fmt: _Formatter
+    covered: int
+    k: int
+    public: bool
+    tallies: Tallies
+    hidden_groups: frozenset[str] = frozenset()
+    themes: dict[tuple[str, str], ThemeSet] = field(default_factory=dict)
+    """(question id, "text" or "other") → themes found."""
+    primary: int = 0
+    secondary: int = 0
+    texts_hidden: int = 0
+
+
+def _suppression_block(ctx: _Context) -> str:
+    words = ctx.fmt.words
+    parts = [f'<section id="suppression"><h2>{_esc(words["suppressed_title"])}</h2>']
+    if ctx.primary + ctx.secondary:
+        parts.append(
+            "<p>"
+            + _esc(
+                words["suppressed_note"].format(
+                    k=ctx.k,
+                    primary=ctx.fmt.integer(ctx.primary),
+                    secondary=ctx.fmt.integer(ctx.secondary),
+                )
+            )
+            + "</p>"
+        )
+    else:
+        parts.append(f"<p>{_esc(words['suppressed_none'].format(k=ctx.k))}</p>")
+    if ctx.hidden_groups and ctx.tallies.by is not None:
+        labels = ", ".join(
+            group_label(ctx.tallies.by, g, ctx.language, ctx.fallback)
+            for g in sorted(ctx.hidden_groups)
+        )
+        parts.append(
+            f"<p>{_esc(words['groups_hidden'].format(k=ctx.k, groups=labels))}</p>"
+            f"<p>{_esc(words['texts_hidden'].format(n=ctx.fmt.integer(ctx.texts_hidden)))}</p>"
+        )
+    if ctx.public:
+        parts.append(f"<p>{_esc(words['public'])}</p>")
+    parts.append("</section>")
+    return "".join(parts)
+
+
 def render_report(
     survey: Survey,
-    aggregator: Aggregator,
+    tallies: Tallies,
     counts: dict[str, int],
     *,
     language: str,
     include_drafts: bool,
     now: datetime,
-) -> tuple[str, int]:
-    """The HTML page and how many charts it holds."""
+    k: int = 0,
+    public: bool = False,
+    themes: bool = False,
+) -> tuple[str, int, int]:
+    """The HTML page, how many charts it holds and how many figures it hides."""
     fmt = _Formatter(language)
     words = fmt.words
     fallback = survey.default_language
     zone = ZoneInfo(survey.timezone)
     title = survey.title.get(language, fallback)
+    covered = tallies.responses
+    ctx = _Context(language, fallback, fmt, covered, k, public, tallies)
+    if tallies.by is not None and k > 1:
+        ctx.hidden_groups = frozenset(g for g, n in tallies.groups.items() if 0 < n < k)
+    if themes:
+        ctx.themes = _find_all_themes(tallies)
     out: list[str] = [
         f'<!DOCTYPE html><html lang="{_esc(language)}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -456,50 +679,78 @@ def render_report(
         f"{_esc(words['status'])}</th><th>{_esc(words['count'])}</th></tr>",
     ]
     for status in ("submitted", "draft", "preview"):
+        value = counts.get(status, 0)
+        shown = f"&lt;&#8239;{k}" if 0 < value < k else fmt.integer(value)
         out.append(
             f'<tr><td>{_esc(words[status])}</td><td class="n" data-status="{status}">'
-            f"{fmt.integer(counts.get(status, 0))}</td></tr>"
+            f"{shown}</td></tr>"
         )
     out.append("</table>")
     which = words["which_drafts"] if include_drafts else words["which_submitted"]
-    covered = aggregator.responses
     out.append(
         f'<p class="meta" id="covered" data-count="{covered}">'
         f"{_esc(words['included'].format(count=fmt.integer(covered), which=which))}</p>"
     )
+    if tallies.by is not None:
+        by_text = tallies.by.text.get(language, fallback)
+        out.append(f'<p class="meta" id="by">{_esc(words["by"].format(question=by_text))}</p>')
+    marker = len(out)
     charts = 0
     number = 0
     for section in survey.sections:
         out.append(f"<h2>{_esc(section.title.get(language, fallback))}</h2>")
         for question in section.questions:
             number += 1
-            tally = aggregator.tallies[question.id]
-            block, drawn = _question_block(
-                question, tally, number, covered, language, fallback, fmt
-            )
+            tally = tallies.tallies[question.id]
+            block, drawn = _question_block(question, tally, number, ctx)
             charts += drawn
             out.append(block)
+    if k > 1 or public:
+        out.insert(marker, _suppression_block(ctx))
     out.append("</main></body></html>\n")
-    return "".join(out), charts
+    return "".join(out), charts, ctx.primary + ctx.secondary
+
+
+def _find_all_themes(tallies: Tallies) -> dict[tuple[str, str], ThemeSet]:
+    from analysis.themes import find_themes
+
+    found: dict[tuple[str, str], ThemeSet] = {}
+    for tally in tallies.tallies.values():
+        if not tally.texts or tally.question.type is QuestionType.EMAIL:
+            continue
+        kind = "text" if tally.question.type is QuestionType.TEXT else "other"
+        texts = tally.texts
+        found[tally.question.id, kind] = find_themes(
+            [x.text for x in texts],
+            languages=[x.language for x in texts],
+            groups=[x.group for x in texts],
+        )
+    return found
 
 
 def _question_block(
-    question: Question,
-    tally: Tally,
-    number: int,
-    covered: int,
-    language: str,
-    fallback: str,
-    fmt: _Formatter,
+    question: Question, tally: Tally, number: int, ctx: _Context
 ) -> tuple[str, int]:
+    fmt, language, fallback, k = ctx.fmt, ctx.language, ctx.fallback, ctx.k
     words = fmt.words
     text = question.text.get(language, fallback)
     qtype = question.type
+    table: CrossTab | None = None
+    by = ctx.tallies.by
+    if by is not None and qtype in CLOSED_TYPES and question is not by:
+        table = build(tally, by, has_no_group=ctx.tallies.groups.get(NO_GROUP, 0) > 0, min_cell=k)
+        ctx.primary += table.suppressed.primary
+        ctx.secondary += table.suppressed.secondary
+    view = _view_of(tally, k, table)
+    if table is None and k > 1 and qtype in CLOSED_TYPES:
+        ctx.primary += len(view.hidden) + view.answered_hidden
+    answered = f"< {k}" if view.answered_hidden else fmt.integer(tally.answered)
     details = [
         qtype.value,
-        words["answered"].format(n=fmt.integer(tally.answered)),
-        words["of_responses"].format(pct=fmt.percent(tally.answered, covered)),
+        words["answered"].format(n=answered),
     ]
+    if not view.answered_hidden:
+        details.append(words["of_responses"].format(pct=fmt.percent(tally.answered, ctx.covered)))
     if question.show_if is not None:
         details.append(words["shown_if"])
     if not question.required:
@@ -512,66 +763,67 @@ def _question_block(
     bars: list[Bar] = []
     note = ""
     if qtype is QuestionType.SINGLE_CHOICE:
-        bars = _choice_bars(tally, language, fallback, fmt)
+        bars = _choice_bars(tally, language, fallback, fmt, view)
         note = words["percent_base"]
     elif qtype is QuestionType.MULTI_CHOICE:
-        bars = _choice_bars(tally, language, fallback, fmt)
+        bars = _choice_bars(tally, language, fallback, fmt, view)
         note = words["multi_note"]
     elif qtype is QuestionType.RANKING:
-        bars = _ranking_bars(tally, language, fallback, fmt)
+        bars = _ranking_bars(tally, language, fallback, fmt, view)
         note = words["ranking_note"].format(top=question.top)
     elif qtype is QuestionType.SCALE:
-        bars = _scale_bars(tally, language, fallback, fmt)
+        bars = _scale_bars(tally, language, fallback, fmt, view)
         note = words["percent_base"]
     elif qtype is QuestionType.CONSENT:
-        label = question.accept_label.get(language, fallback) or words["accepted"]
-        count = tally.counts.get("accept", 0)
-        bars = [Bar(label, count, f"{fmt.integer(count)} ({fmt.percent(count, tally.answered)})")]
+        label = category_label(question, CONSENT_KEY, language, fallback)
+        count = tally.counts.get(CONSENT_KEY, 0)
+        bars = [_bar(label, CONSENT_KEY, count, tally.answered, fmt, view)]
     elif qtype is QuestionType.NUMBER:
-        bars = _number_bars(tally, fmt)
+        bars = _number_bars(tally, fmt, k)
     drawn = 0
     if bars and tally.answered:
         parts.append(bar_chart(bars, title=text))
         drawn = 1
         if qtype in (QuestionType.SCALE, QuestionType.NUMBER) and tally.answered:
             mean = tally.total / tally.answered
-            parts.append(
-                '<p class="note">'
-                + _esc(
-                    words["mean"].format(
-                        mean=fmt.decimal(mean, 2),
-                        low=_number_key(tally.low or 0),
-                        high=_number_key(tally.high or 0),
-                    )
+            if k > 1:  # the lowest and highest values are single answers
+                shown = words["mean_only"].format(mean=fmt.decimal(mean, 2))
+            else:
+                shown = words["mean"].format(
+                    mean=fmt.decimal(mean, 2),
+                    low=_number_key(tally.low or 0),
+                    high=_number_key(tally.high or 0),
                 )
-                + "</p>"
-            )
+            parts.append(f'<p class="note">{_esc(shown)}</p>')
         if note:
             parts.append(f'<p class="note">{_esc(note)}</p>')
     elif not tally.answered:
         parts.append(f'<p class="note">{_esc(words["no_answer"])}</p>')
+    if table is not None:
+        parts.append(_crosstab_block(table, language, fallback, fmt))
     if qtype is QuestionType.EMAIL:
-        parts.append(
-            f'<p class="note">{_esc(words["emails"].format(n=fmt.integer(tally.text_count)))}</p>'
-        )
-    elif qtype is QuestionType.TEXT and tally.text_count:
-        parts.append(
-            _texts_block(
-                words["texts"].format(n=fmt.integer(tally.text_count)),
-                tally.texts,
-                tally.text_count,
-                words,
+        if not ctx.public:
+            parts.append(
+                f'<p class="note">'
+                f"{_esc(words['emails'].format(n=fmt.integer(tally.text_count)))}</p>"
             )
-        )
     elif tally.text_count:
-        parts.append(
-            _texts_block(
-                words["other_texts"].format(n=fmt.integer(tally.text_count)),
-                tally.texts,
-                tally.text_count,
-                words,
+        kind = "text" if qtype is QuestionType.TEXT else "other"
+        found = ctx.themes.get((question.id, kind))
+        if found is not None:
+            groups = list(ctx.tallies.groups) if by is not None else []
+            parts.append(
+                _themes_block(
+                    found, tally.texts, groups, ctx.hidden_groups, by, language, fallback, fmt
+                )
             )
+        quoted = _texts_shown(tally.texts[: tally.text_limit], ctx.hidden_groups)
+        hidden = sum(1 for x in tally.texts if x.group in ctx.hidden_groups)
+        ctx.texts_hidden += hidden
+        title = words["texts" if kind == "text" else "other_texts"].format(
+            n=fmt.integer(tally.text_count - hidden)
         )
+        parts.append(_texts_block(title, quoted, tally.text_count - hidden, words))
     parts.append("</section>")
     return "".join(parts), drawn
 
@@ -590,13 +842,16 @@ async def write_report(
         raise ValueError(
             f"language {language!r} is not one of the survey's ({', '.join(survey.languages)})"
         )
+    if options.threshold < 0:
+        raise ValueError("--min-cell must be 0 or more")
+    by = grouping_question(survey, options.by)
     counts = await store.counts_by_status()
     total = counts.get("submitted", 0)
     if options.include_drafts:
         total += counts.get("draft", 0)
     if options.include_preview:
         total += counts.get("preview", 0)
-    aggregator = Aggregator(survey, options.text_limit)
+    tallies = Tallies(survey, text_limit=options.text_limit, by=by, keep_all_texts=options.themes)
     if progress is not None:
         progress(0, total)
     batches = store.stream_responses(
@@ -604,18 +859,22 @@ async def write_report(
     )
     with collect_between_batches() as between_batches:
         async for batch in batches:
-            aggregator.add(batch)
+            for row in batch:
+                tallies.add(row.answers, row.language)
             del batch
             between_batches()
             if progress is not None:
-                progress(aggregator.responses, max(total, aggregator.responses))
-    page, charts = render_report(
+                progress(tallies.responses, max(total, tallies.responses))
+    page, charts, hidden = render_report(
         survey,
-        aggregator,
+        tallies,
         counts,
         language=language,
         include_drafts=options.include_drafts,
         now=now or datetime.now(UTC),
+        k=options.threshold,
+        public=options.public,
+        themes=options.themes,
     )
     out = options.out
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -623,10 +882,11 @@ async def write_report(
     temporary.write_text(page, encoding="utf-8")
     temporary.replace(out)
     log.info(
-        "report of %d responses of survey %s (%d charts) written to %s",
-        aggregator.responses,
+        "report of %d responses of survey %s (%d charts, %d figures hidden) written to %s",
+        tallies.responses,
         survey.id,
         charts,
+        hidden,
         out,
     )
-    return ReportResult(out, aggregator.responses, charts)
+    return ReportResult(out, tallies.responses, charts, hidden)
