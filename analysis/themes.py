@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -134,6 +135,7 @@ def find_themes(
     """The themes of `texts` (`themes`: how many, instead of choosing)."""
     import numpy as np
     from sklearn.decomposition import NMF
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.metrics import silhouette_score
 
@@ -165,7 +167,10 @@ def find_themes(
 
     def fit(k: int, data: object) -> tuple[object, object]:
         model = NMF(n_components=k, init="nndsvda", random_state=SEED, max_iter=400)
-        weights = model.fit_transform(data)
+        with warnings.catch_warnings():
+            # a model stopped at max_iter still ranks answers and terms well enough here
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            weights = model.fit_transform(data)
         return model, weights
 
     if themes is None:

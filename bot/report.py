@@ -502,7 +502,7 @@ def _crosstab_block(table: CrossTab, language: str, fallback: str, fmt: _Formatt
             return f'<td class="n hidden"{attributes} data-hidden="1">&lt;&#8239;{k}</td>'
         shown = fmt.integer(value)
         if percent is not None:
-            shown += f'<span class="pct">{fmt.decimal(percent, 0)}\u202f%</span>'
+            shown += f'<span class="pct">{fmt.percent(percent, 100)}</span>'
         return f'<td class="n"{attributes} data-count="{value}">{shown}</td>'
 
     for i, key in enumerate(table.rows):
