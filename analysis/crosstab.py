@@ -160,6 +160,8 @@ def build(tally: Tally, by: Question, *, has_no_group: bool, min_cell: int = 0) 
     groups += tuple(extra)
     if has_no_group or tally.group_answered.get(NO_GROUP, 0):
         groups += (NO_GROUP,)
+    # groups that gave no answer (the question was not asked to them) are left out
+    groups = tuple(g for g in groups if tally.group_answered.get(g, 0) > 0)
     cells = tuple(tuple(tally.by_group.get((key, g), 0) for g in groups) for key in rows)
     n = tuple(tally.group_answered.get(g, 0) for g in groups)
     row_totals = tuple(sum(row) for row in cells)

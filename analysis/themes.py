@@ -179,7 +179,7 @@ def find_themes(
             picker = np.random.default_rng(SEED)
             sample = np.sort(picker.choice(rows, SELECTION_SAMPLE, replace=False))
         data = matrix[sample]
-        highest = min(max_themes, len(vocabulary) - 1, max(2, len(sample) // 5))
+        highest = min(max_themes, len(vocabulary) - 1, max(2, len(sample) // 15))
         best_k, best_score = 2, -2.0
         for k in range(2, highest + 1):
             _, weights = fit(k, data)

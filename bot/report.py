@@ -451,10 +451,12 @@ ol.texts{padding-left:1.6em;margin:.4em 0}
 ol.texts li{white-space:pre-wrap;overflow-wrap:anywhere;margin:.25em 0;padding:.2em .4em;
 background:#f3f5f8;border-radius:3px}
 div.crosstab{overflow-x:auto;margin:.5em 0}
-table.crosstab{border-collapse:collapse;font-size:.8em}
+table.crosstab{border-collapse:collapse;font-size:.78em;width:100%;table-layout:fixed}
+table.crosstab tr:first-child th{font-size:.92em;overflow-wrap:break-word;hyphens:auto}
+table.crosstab tr>th:first-child{width:17%}
 table.crosstab th,table.crosstab td{border:1px solid #d5dbe5;padding:3px 6px;vertical-align:top}
 table.crosstab th{text-align:left;font-weight:600;background:#f3f5f8}
-table.crosstab td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+table.crosstab td.n{text-align:right;font-variant-numeric:tabular-nums}
 table.crosstab td.hidden{color:#8a93a5}
 table.crosstab span.pct{display:block;color:#5a6375;font-size:.9em}
 table.crosstab tr.n-row td,table.crosstab tr.n-row th{font-weight:600}
