@@ -135,6 +135,39 @@ def cmd_export_analysis(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_export_stat_file(args: argparse.Namespace, settings: Settings, fmt: str, out: Path) -> int:
+    """`export --format sav|dta|parquet`: for SPSS, Stata, and Parquet readers."""
+    from bot.stat_formats import export_stat_file
+
+    bar = ProgressBar(f"export {fmt}")
+
+    async def work(store: Any) -> Any:
+        _check_language(args, store)
+        return await export_stat_file(
+            store,
+            out,
+            fmt,
+            language=args.lang,
+            include_drafts=args.include_drafts,
+            include_preview=args.include_preview,
+            with_telegram_ids=args.with_telegram_ids,
+            public=args.public,
+            progress=bar,
+        )
+
+    try:
+        result = asyncio.run(_with_store(settings, args, work))
+    finally:
+        bar.close()
+    sys.stdout.write(
+        f"exported {result.rows:,} responses ({result.columns} variables) in "
+        f"{result.seconds:.1f} s: {result.paths[0]}\n"
+    )
+    if args.with_telegram_ids:
+        sys.stderr.write("warning: this export holds Telegram ids (personal data): keep it safe\n")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from storage.export import FORMATS, ExportOptions, export_responses
 
@@ -146,9 +179,13 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         raise SystemExit("consultbot: --public leaves every identifier out: no --with-telegram-ids")
     out = Path(args.out)
     chosen: str = args.format or (out.suffix.lstrip(".").lower() or "csv")
+    if chosen in ("sav", "dta", "parquet"):
+        return cmd_export_stat_file(args, settings, chosen, out)
     fmt = next((f for f in FORMATS if f == chosen), None)
     if fmt is None:
-        raise SystemExit(f"consultbot: --format must be csv, xlsx or json (not {chosen!r})")
+        raise SystemExit(
+            f"consultbot: --format must be csv, xlsx, json, sav, dta or parquet (not {chosen!r})"
+        )
     options = ExportOptions(
         format=fmt,
         out=out,
