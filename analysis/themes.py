@@ -29,10 +29,10 @@ from pathlib import Path
 
 MIN_DOCUMENTS = 10
 """Fewer answers with words than this: no themes."""
-MAX_THEMES = 8
+MAX_THEMES = 6
 TERMS_PER_THEME = 5
 REPRESENTATIVES = 10
-SELECTION_SAMPLE = 2000
+SELECTION_SAMPLE = 1000
 SEED = 0
 
 _WORD = re.compile(r"[^\W\d_]{3,}")
@@ -98,19 +98,26 @@ class Normaliser:
         code = language if language in self._stemmers else "fr"
         out = []
         stems = self._stems
+        surface = self.surface
         for word in _WORD.findall(text.lower()):
-            plain = strip_accents(word)
-            if plain in self._stop:
-                continue
             stem = stems.get((code, word))
             if stem is None:
-                stem = strip_accents(self._stemmers[code].stemWord(word))
+                stem = self._stem(code, word)
                 stems[code, word] = stem
-            if len(stem) < 3:
-                continue
-            self.surface.setdefault(stem, Counter())[word] += 1
-            out.append(stem)
+            if stem:
+                surface[stem][word] += 1
+                out.append(stem)
         return out
+
+    def _stem(self, code: str, word: str) -> str:
+        """The stem of `word` without accents, "" for a stop word or a stem too short."""
+        if strip_accents(word) in self._stop:
+            return ""
+        stem = strip_accents(self._stemmers[code].stemWord(word))
+        if len(stem) < 3:
+            return ""
+        self.surface.setdefault(stem, Counter())
+        return stem
 
     def name(self, stem: str) -> str:
         """The word most often written for `stem` (the shortest, then the first, on a tie)."""
