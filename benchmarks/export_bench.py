@@ -12,7 +12,7 @@ one cannot warm or bloat another: its peak memory is the child's own maximum res
 - floor: the same answers read with one plain SQL select (`sqlite3`, answers joined to their
   submitted responses, in response order) and written with Python's `csv` module, one line per
   answer: the least any CSV export of this data costs in Python.
-- csv, xlsx, json: `storage.export.export_responses`, what `consultbot export` runs.
+- csv, xlsx, json: `bot.export.export_responses`, what `consultbot export` runs.
 - sav, dta, parquet (`--formats sav dta parquet`): `bot.stat_formats.export_stat_file`, the
   SPSS, Stata and Parquet exports: targets 3x the floor and peak memory within 10 % across N.
 
@@ -83,9 +83,9 @@ def child_floor(database: Path, out: Path) -> dict[str, float]:
 
 
 async def _child_export(database: Path, out: Path, fmt: str) -> dict[str, float]:
+    from bot.export import FORMATS, ExportOptions, export_responses
     from bot.survey_file import load_survey_file
     from storage.database import create_engine
-    from storage.export import FORMATS, ExportOptions, export_responses
     from storage.repository import Store
 
     loaded = load_survey_file(SURVEY)

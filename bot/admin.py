@@ -166,7 +166,7 @@ class AdminHandlers:
     # -- /export --------------------------------------------------------------------------------
 
     async def on_export(self, message: Message, bot: Bot) -> None:
-        from storage.export import ExportOptions, export_responses
+        from bot.export import ExportOptions, export_responses
 
         assert message.from_user is not None
         lang = await self._language(message)

@@ -23,10 +23,10 @@ from analysis.crosstab import build
 from analysis.suppress import DEFAULT_MIN_CELL
 from analysis.tally import NO_GROUP, Tallies
 from analysis.themes import find_themes
+from bot.export import neutralize
 from bot.figures import grouping_question
 from bot.tables import CROSSTAB_FIELDS, crosstab_rows
 from dialogs.model import CLOSED_TYPES, QuestionType
-from storage.export import neutralize
 from storage.pseudonyms import load_pseudonymizer
 from storage.repository import Store
 

@@ -169,7 +169,7 @@ def cmd_export_stat_file(args: argparse.Namespace, settings: Settings, fmt: str,
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.export import FORMATS, ExportOptions, export_responses
+    from bot.export import FORMATS, ExportOptions, export_responses
 
     if args.crosstab or args.themes:
         if args.crosstab and args.themes:

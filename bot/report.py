@@ -34,16 +34,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from analysis.codebook import option_label
 from analysis.crosstab import CrossTab, build
 from analysis.suppress import DEFAULT_MIN_CELL, suppress_counts
 from analysis.tally import CONSENT_KEY, DEFAULT_TEXT_LIMIT, NO_GROUP, FreeText, Tallies, Tally
 from analysis.tally import number_key as _number_key
 from analysis.themes import ThemeSet
+from bot.export import collect_between_batches
 from bot.figures import grouping_question
 from bot.tables import category_label, flag_text, group_label
 from dialogs.model import CLOSED_TYPES, Question, QuestionType, Survey
-from storage.codebook import option_label
-from storage.export import collect_between_batches
 from storage.repository import Store
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
     consultbot export --format sav|dta|parquet --out responses.sav [--lang fr|en] [--public]
 
-The same columns as the CSV export (`storage.codebook`), typed for each tool:
+The same columns as the CSV export (`analysis.codebook`), typed for each tool:
 
 - single choice and ranks: numeric codes 1, 2, … in the options' order, with value labels (the
   option labels in `--lang`); Parquet keeps the option ids, dictionary-encoded;
@@ -37,16 +37,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dialogs.limits import OTHER_OPTION_ID
-from dialogs.model import QuestionType, Survey
-from storage.codebook import CODEBOOK_FIELDS, Column, Kind, build_columns, codebook, option_label
-from storage.export import (
+from analysis.codebook import CODEBOOK_FIELDS, Column, Kind, build_columns, codebook, option_label
+from bot.export import (
     ExportResult,
     RowEncoder,
     collect_between_batches,
     expected_rows,
     public_positions,
 )
+from dialogs.limits import OTHER_OPTION_ID
+from dialogs.model import QuestionType, Survey
 from storage.pseudonyms import load_pseudonymizer
 from storage.repository import AnswerBatch, Store
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from analysis.codebook import option_label
 from analysis.crosstab import CrossTab
 from analysis.tally import CONSENT_KEY, NO_GROUP
 from bot.i18n import t
 from dialogs.model import Question, QuestionType
-from storage.codebook import option_label
 
 CROSSTAB_FIELDS = (
     "question_id",

@@ -17,11 +17,11 @@ from benchmarks.generate import synthetic_responses
 from bot.admin_cli import add_admin_commands
 from bot.charts import format_distributions, format_stats
 from bot.config import Settings
+from bot.export import ExportOptions, export_responses
 from bot.export_cli import add_export_commands
 from bot.figures import compute_stats
 from dialogs import Answer, Survey
 from dialogs.model import CLOSED_TYPES, Question, QuestionType
-from storage.export import ExportOptions, export_responses
 from storage.repository import Store
 from tests.export.helpers import BUNDLED, read_csv, response
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from benchmarks.generate import synthetic_responses
+from bot.export import ExportOptions, export_responses
 from bot.stat_formats import SKIPPED, export_stat_file, variable_names
 from dialogs import Survey
-from storage.export import ExportOptions, export_responses
 from storage.repository import Store
 from tests.export.helpers import FULL, SHORT, read_csv, response
 

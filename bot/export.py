@@ -1,6 +1,6 @@
 """Staff export of a survey's responses: CSV, XLSX or JSON, each with its codebook (SPEC §6).
 
-One row per response, one column per question (see `storage.codebook` for the layout). Rows are
+One row per response, one column per question (see `analysis.codebook` for the layout). Rows are
 read in batches from `Store.stream_answer_batches` and written as they come, so memory stays flat
 however many responses there are:
 
@@ -37,8 +37,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from dialogs.model import QuestionType, Survey
-from storage.codebook import (
+from analysis.codebook import (
     CODEBOOK_FIELDS,
     Cell,
     CodebookEntry,
@@ -47,6 +46,7 @@ from storage.codebook import (
     build_columns,
     codebook,
 )
+from dialogs.model import QuestionType, Survey
 from storage.pseudonyms import Pseudonymizer, load_pseudonymizer
 from storage.repository import AnswerBatch, Store
 
