@@ -10,7 +10,8 @@ Primary suppression hides every entry with 0 < value < K, and the whole column o
 n is under K. Secondary suppression then repeats until no line holds exactly one hidden entry
 (one hidden entry in a line is its total minus the others): it hides the line's smallest positive
 visible entry, cells before margins, the grand total last. Zeros stay visible (unless their group
-is hidden): a zero reveals nobody.
+is hidden): a zero reveals nobody. An entry under K reads "< K"; one hidden to protect it reads
+`SECONDARY_MARK` ("x"), since it may well be K or more.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 DEFAULT_MIN_CELL = 5
+SECONDARY_MARK = "x"
+"""How a figure hidden by secondary suppression reads (it may well be K or more)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,9 @@ class Suppressed:
     """Which entries of a table are hidden (True), in the (r+1) × (c+1) layout."""
 
     hidden: tuple[tuple[bool, ...], ...]
+    secondary_entries: frozenset[tuple[int, int]]
+    """The entries hidden by secondary suppression (the others hidden are under K)."""
+    k: int
     primary: int
     """Entries hidden because they are under K (or in a group under K)."""
     secondary: int
@@ -33,6 +39,13 @@ class Suppressed:
 
     def cell(self, i: int, j: int) -> bool:
         return self.hidden[i][j]
+
+    def mark(self, i: int, j: int) -> str | None:
+        """How entry (i, j) reads when hidden: "< K" (under K) or `SECONDARY_MARK`; None when
+        it is shown."""
+        if not self.hidden[i][j]:
+            return None
+        return SECONDARY_MARK if (i, j) in self.secondary_entries else f"< {self.k}"
 
     def row_total(self, i: int) -> bool:
         return self.hidden[i][-1]
@@ -74,7 +87,7 @@ def suppress(
     rows, columns = len(matrix), len(matrix[0])
     hidden = [[False] * columns for _ in range(rows)]
     if k <= 1:
-        return Suppressed(tuple(tuple(r) for r in hidden), 0, 0)
+        return Suppressed(tuple(tuple(r) for r in hidden), frozenset(), k, 0, 0)
     for i in range(rows):
         for j in range(columns):
             if 0 < matrix[i][j] < k:
@@ -89,6 +102,7 @@ def suppress(
     if additive_columns:
         lines += [[(i, j) for i in range(rows)] for j in range(columns)]
     secondary = 0
+    second: set[tuple[int, int]] = set()
     changed = True
     while changed:
         changed = False
@@ -99,9 +113,10 @@ def suppress(
             if pick is None:
                 continue
             hidden[pick[0]][pick[1]] = True
+            second.add(pick)
             secondary += 1
             changed = True
-    return Suppressed(tuple(tuple(r) for r in hidden), primary, secondary)
+    return Suppressed(tuple(tuple(r) for r in hidden), frozenset(second), k, primary, secondary)
 
 
 def _second(

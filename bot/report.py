@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 from analysis.codebook import option_label
 from analysis.crosstab import CrossTab, build
-from analysis.suppress import DEFAULT_MIN_CELL, suppress_counts
+from analysis.suppress import DEFAULT_MIN_CELL, SECONDARY_MARK, suppress_counts
 from analysis.tally import CONSENT_KEY, DEFAULT_TEXT_LIMIT, NO_GROUP, FreeText, Tallies, Tally
 from analysis.tally import number_key as _number_key
 from analysis.themes import ThemeSet
@@ -90,9 +90,10 @@ _STRINGS: dict[str, dict[str, str]] = {
         "mean_only": "mean {mean}",
         "suppressed_title": "Safe publication",
         "suppressed_note": "Counts under {k} are shown as “< {k}”, and so is every figure of a "
-        "group of fewer than {k}; other figures are hidden as well wherever a total would let a "
-        "reader recompute a hidden one ({primary} figures under {k}, {secondary} more hidden to "
-        "protect them). Lowest and highest values are not given.",
+        "group of fewer than {k}; other figures are hidden as well, shown as “x” (they may be "
+        "{k} or more), wherever a total would let a reader recompute a hidden one ({primary} "
+        "figures under {k}, {secondary} more hidden to protect them). Lowest and highest values "
+        "are not given.",
         "suppressed_none": "No figure had to be hidden (threshold: {k}).",
         "groups_hidden": "Groups of fewer than {k} responses, whose figures and free texts are "
         "not shown: {groups}.",
@@ -141,10 +142,10 @@ _STRINGS: dict[str, dict[str, str]] = {
         "mean_only": "moyenne {mean}",
         "suppressed_title": "Publication sans risque",
         "suppressed_note": "Les effectifs inférieurs à {k} sont affichés « < {k} », comme tous "
-        "les chiffres d’un groupe de moins de {k} ; d’autres chiffres sont masqués aussi partout "
-        "où un total permettrait d’en recalculer un ({primary} chiffres inférieurs à {k}, "
-        "{secondary} autres masqués pour les protéger). Les valeurs minimale et maximale ne sont "
-        "pas données.",
+        "les chiffres d’un groupe de moins de {k} ; d’autres chiffres sont masqués aussi, "
+        "affichés « x » (ils peuvent valoir {k} ou plus), partout où un total permettrait d’en "
+        "recalculer un ({primary} chiffres inférieurs à {k}, {secondary} autres masqués pour les "
+        "protéger). Les valeurs minimale et maximale ne sont pas données.",
         "suppressed_none": "Aucun chiffre n’a dû être masqué (seuil : {k}).",
         "groups_hidden": "Groupes de moins de {k} réponses, dont les chiffres et les textes "
         "libres ne sont pas montrés : {groups}.",
@@ -288,20 +289,20 @@ class _Formatter:
         return f"{value:.0f}\u202f%" if self.language == "fr" else f"{value:.0f}%"
 
 
-def _note(count: int, answered: int, fmt: _Formatter, hidden: bool, k: int) -> str:
-    if hidden:
-        return f"< {k}"
+def _note(count: int, answered: int, fmt: _Formatter, mark: str | None) -> str:
+    if mark is not None:
+        return mark
     return f"{fmt.integer(count)} ({fmt.percent(count, answered)})"
 
 
 def _bar(label: str, key: str, count: int, answered: int, fmt: _Formatter, view: _View) -> Bar:
-    hidden = key in view.hidden
+    mark = view.hidden.get(key)
     return Bar(
         label,
-        0 if hidden else count,
-        _note(count, answered, fmt, hidden, view.k),
+        0 if mark is not None else count,
+        _note(count, answered, fmt, mark),
         key,
-        None if hidden else count,
+        None if mark is not None else count,
     )
 
 
@@ -310,9 +311,10 @@ class _View:
     """What may be shown of a question's counts."""
 
     k: int = 0
-    hidden: frozenset[str] = frozenset()
-    """Categories whose count is hidden."""
-    answered_hidden: bool = False
+    hidden: dict[str, str] = field(default_factory=dict)
+    """Categories whose count is hidden → how it reads ("< K" or "x")."""
+    answered: str | None = None
+    """How the number who answered reads when it is hidden."""
 
 
 def _view_of(tally: Tally, k: int, table: CrossTab | None) -> _View:
@@ -322,13 +324,16 @@ def _view_of(tally: Tally, k: int, table: CrossTab | None) -> _View:
         return _View()
     if table is not None:
         mask = table.suppressed
-        hidden = frozenset(key for i, key in enumerate(table.rows) if mask.row_total(i))
-        return _View(k, hidden, mask.grand_total)
+        last = len(table.groups)
+        marks = {key: mask.mark(i, last) for i, key in enumerate(table.rows)}
+        hidden = {key: mark for key, mark in marks.items() if mark is not None}
+        return _View(k, hidden, mask.mark(len(table.rows), last))
     counts = tally.distribution()
     multi = tally.question.type is QuestionType.MULTI_CHOICE
     found = suppress_counts([n for _, n in counts], tally.answered, k, additive=not multi)
-    hidden = frozenset(key for i, (key, _) in enumerate(counts) if found.cell(i, 0))
-    return _View(k, hidden, found.grand_total)
+    marks = {key: found.mark(i, 0) for i, (key, _) in enumerate(counts)}
+    hidden = {key: mark for key, mark in marks.items() if mark is not None}
+    return _View(k, hidden, found.mark(len(counts), 0))
 
 
 def _choice_bars(
@@ -368,9 +373,10 @@ def _ranking_bars(
     for option in ordered:
         score = tally.score.get(option.id, 0)
         first = tally.counts.get(option.id, 0)
-        hidden = option.id in view.hidden or 0 < score < view.k
+        mark = view.hidden.get(option.id) or (f"< {view.k}" if 0 < score < view.k else None)
+        hidden = mark is not None
         note = (
-            words["score"].format(score=f"< {view.k}", first=f"< {view.k}")
+            words["score"].format(score=mark, first=mark)
             if hidden
             else words["score"].format(score=fmt.integer(score), first=fmt.integer(first))
         )
@@ -413,17 +419,13 @@ def _number_bars(tally: Tally, fmt: _Formatter, k: int = 0) -> list[Bar]:
             start = low + index * width
             end = start + width
             binned.append((f"{fmt.integer(round(start))} – {fmt.integer(round(end))}", count))
-    view = _View()
+    marks: list[str | None] = [None] * len(binned)
     if k > 1:
         found = suppress_counts([n for _, n in binned], tally.answered, k, additive=True)
-        view = _View(k, frozenset(label for i, (label, _) in enumerate(binned) if found.cell(i, 0)))
+        marks = [found.mark(i, 0) for i in range(len(binned))]
     return [
-        Bar(
-            label,
-            0 if label in view.hidden else count,
-            _note(count, tally.answered, fmt, label in view.hidden, k),
-        )
-        for label, count in binned
+        Bar(label, 0 if mark is not None else count, _note(count, tally.answered, fmt, mark))
+        for (label, count), mark in zip(binned, marks, strict=True)
     ]
 
 
@@ -489,7 +491,6 @@ def _texts_shown(texts: Sequence[FreeText], hidden_groups: frozenset[str]) -> li
 def _crosstab_block(table: CrossTab, language: str, fallback: str, fmt: _Formatter) -> str:
     words = fmt.words
     mask = table.suppressed
-    k = table.min_cell
     head = "".join(
         f'<th data-group="{_esc(g)}">{_esc(group_label(table.by, g, language, fallback))}</th>'
         for g in table.groups
@@ -499,9 +500,9 @@ def _crosstab_block(table: CrossTab, language: str, fallback: str, fmt: _Formatt
         f' data-by="{_esc(table.by.id)}"><tr><th></th>{head}<th>{_esc(words["total"])}</th></tr>'
     ]
 
-    def cell(value: int, hidden: bool, percent: float | None, attributes: str) -> str:
-        if hidden:
-            return f'<td class="n hidden"{attributes} data-hidden="1">&lt;&#8239;{k}</td>'
+    def cell(value: int, mark: str | None, percent: float | None, attributes: str) -> str:
+        if mark is not None:
+            return f'<td class="n hidden"{attributes} data-hidden="1">{_esc(mark)}</td>'
         shown = fmt.integer(value)
         if percent is not None:
             shown += f'<span class="pct">{fmt.percent(percent, 100)}</span>'
@@ -512,13 +513,16 @@ def _crosstab_block(table: CrossTab, language: str, fallback: str, fmt: _Formatt
         row = [f"<tr><th>{_esc(label)}</th>"]
         for j in range(len(table.groups)):
             percent = None if mask.column_total(j) else table.percent(i, j)
-            row.append(cell(table.cells[i][j], mask.cell(i, j), percent, ""))
-        row.append(cell(table.row_totals[i], mask.row_total(i), None, ' data-total="row"'))
+            row.append(cell(table.cells[i][j], mask.mark(i, j), percent, ""))
+        last = len(table.groups)
+        row.append(cell(table.row_totals[i], mask.mark(i, last), None, ' data-total="row"'))
         out.append("".join(row) + "</tr>")
     totals = [f'<tr class="n-row"><th>{_esc(words["n"])}</th>']
     for j in range(len(table.groups)):
-        totals.append(cell(table.n[j], mask.column_total(j), None, ' data-total="n"'))
-    totals.append(cell(table.total, mask.grand_total, None, ' data-total="all"'))
+        totals.append(cell(table.n[j], mask.mark(len(table.rows), j), None, ' data-total="n"'))
+    totals.append(
+        cell(table.total, mask.mark(len(table.rows), len(table.groups)), None, ' data-total="all"')
+    )
     out.append("".join(totals) + "</tr></table></div>")
     significant = table.test is not None and table.test.significant
     out.append(
@@ -745,13 +749,15 @@ def _question_block(
         ctx.secondary += table.suppressed.secondary
     view = _view_of(tally, k, table)
     if table is None and k > 1 and qtype in CLOSED_TYPES:
-        ctx.primary += len(view.hidden) + view.answered_hidden
-    answered = f"< {k}" if view.answered_hidden else fmt.integer(tally.answered)
+        ctx.primary += sum(1 for m in view.hidden.values() if m != SECONDARY_MARK)
+        ctx.secondary += sum(1 for m in view.hidden.values() if m == SECONDARY_MARK)
+        ctx.primary += view.answered is not None
+    answered = view.answered if view.answered is not None else fmt.integer(tally.answered)
     details = [
         qtype.value,
         words["answered"].format(n=answered),
     ]
-    if not view.answered_hidden:
+    if view.answered is None:
         details.append(words["of_responses"].format(pct=fmt.percent(tally.answered, ctx.covered)))
     if question.show_if is not None:
         details.append(words["shown_if"])

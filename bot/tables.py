@@ -1,7 +1,8 @@
 """Cross-tabulations as people read them: labels, the plain-words verdict of the test, a text
 table (`consultbot stats --by`) and rows for spreadsheets (`consultbot export --crosstab`).
 
-The figures come from `analysis.crosstab`; hidden cells (`--min-cell`) read "< K" everywhere.
+The figures come from `analysis.crosstab`; hidden cells (`--min-cell`) read "< K" everywhere, and
+those hidden only to protect them "x".
 """
 
 from __future__ import annotations
@@ -79,14 +80,15 @@ def flag_text(table: CrossTab, language: str) -> str:
     return t(language, "analysis.same", group=group, p=test.p_text)
 
 
-def _shown(value: int, hidden: bool, k: int) -> str:
-    return f"< {k}" if hidden else str(value)
+def _shown(value: int, mark: str | None) -> str:
+    return mark if mark is not None else str(value)
 
 
 def format_crosstab(table: CrossTab, language: str, fallback: str) -> str:
     """A text table: categories down, groups across (option ids), counts and column %."""
-    mask, k = table.suppressed, table.min_cell
+    mask = table.suppressed
     question = table.question
+    rows, last = len(table.rows), len(table.groups)
     width = 14
     header = " " * 32 + "".join(
         f"{(g or t(language, 'analysis.no_group'))[: width - 1]:>{width}}" for g in table.groups
@@ -98,16 +100,17 @@ def format_crosstab(table: CrossTab, language: str, fallback: str) -> str:
         label = category_label(question, key, language, fallback)[:30]
         cells = []
         for j in range(len(table.groups)):
-            if mask.cell(i, j):
-                cells.append(f"< {k}")
+            mark = mask.mark(i, j)
+            if mark is not None:
+                cells.append(mark)
             elif mask.column_total(j) or not table.n[j]:
                 cells.append(str(table.cells[i][j]))
             else:
                 cells.append(f"{table.cells[i][j]} ({table.percent(i, j):.0f}%)")
-        cells.append(_shown(table.row_totals[i], mask.row_total(i), k))
+        cells.append(_shown(table.row_totals[i], mask.mark(i, last)))
         lines.append(f"    {label:<28}" + "".join(f"{c:>{width}}" for c in cells))
-    ns = [_shown(n, mask.column_total(j), k) for j, n in enumerate(table.n)]
-    ns.append(_shown(table.total, mask.grand_total, k))
+    ns = [_shown(n, mask.mark(rows, j)) for j, n in enumerate(table.n)]
+    ns.append(_shown(table.total, mask.mark(rows, last)))
     lines.append(f"    {'n':<28}" + "".join(f"{c:>{width}}" for c in ns))
     lines.append(f"    → {flag_text(table, language)}")
     return "\n".join(lines)
@@ -115,8 +118,9 @@ def format_crosstab(table: CrossTab, language: str, fallback: str) -> str:
 
 def crosstab_rows(table: CrossTab, language: str, fallback: str) -> Iterator[tuple[object, ...]]:
     """The table as long rows (`CROSSTAB_FIELDS`): one per cell, per row total and per group n."""
-    mask, k = table.suppressed, table.min_cell
+    mask = table.suppressed
     question, by = table.question, table.by
+    rows, last = len(table.rows), len(table.groups)
     text = question.text.get(language, fallback)
     test = table.test
     verdict = flag_text(table, language)
@@ -126,16 +130,18 @@ def crosstab_rows(table: CrossTab, language: str, fallback: str) -> Iterator[tup
         else ("", "", "", verdict)
     )
 
-    def count(value: int, hidden: bool) -> object:
-        return f"< {k}" if hidden else value
+    def count(value: int, mark: str | None) -> object:
+        return mark if mark is not None else value
 
     for i, key in enumerate(table.rows):
         label = category_label(question, key, language, fallback)
         for j, group in enumerate(table.groups):
-            hidden = mask.cell(i, j)
+            mark = mask.mark(i, j)
             percent = table.percent(i, j)
             shown_percent: object = (
-                "" if hidden or mask.column_total(j) or percent is None else round(percent, 1)
+                ""
+                if mark is not None or mask.column_total(j) or percent is None
+                else round(percent, 1)
             )
             yield (
                 question.id,
@@ -144,9 +150,9 @@ def crosstab_rows(table: CrossTab, language: str, fallback: str) -> Iterator[tup
                 label,
                 group,
                 group_label(by, group, language, fallback),
-                count(table.cells[i][j], hidden),
+                count(table.cells[i][j], mark),
                 shown_percent,
-                count(table.n[j], mask.column_total(j)),
+                count(table.n[j], mask.mark(rows, j)),
                 *tested,
             )
         yield (
@@ -156,8 +162,8 @@ def crosstab_rows(table: CrossTab, language: str, fallback: str) -> Iterator[tup
             label,
             TOTAL,
             t(language, "analysis.total"),
-            count(table.row_totals[i], mask.row_total(i)),
+            count(table.row_totals[i], mask.mark(i, last)),
             "",
-            count(table.total, mask.grand_total),
+            count(table.total, mask.mark(rows, last)),
             *tested,
         )

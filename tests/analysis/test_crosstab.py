@@ -143,6 +143,14 @@ def test_secondary_suppression_on_a_small_table() -> None:
     table = [[20, 3, 12, 35], [15, 9, 30, 54], [35, 12, 42, 89]]
     assert recomputable(table, hidden, True) == []
     assert found.secondary > 0
+    # a count under 5 reads "< 5"; one hidden only to protect it reads "x" (it may be 5 or more)
+    assert found.mark(0, 1) == "< 5"
+    marks = [found.mark(i, j) for i in range(3) for j in range(4)]
+    assert "x" in marks and all(m in (None, "< 5", "x") for m in marks)
+    for i in range(3):
+        for j in range(4):
+            if found.mark(i, j) == "x":
+                assert table[i][j] >= 5
     nothing = suppress(cells, [35, 54], [35, 12, 42], 89, 0)
     assert not nothing.any
 

@@ -186,3 +186,18 @@ async def test_bad_grouping_questions_are_refused(
             await asyncio.to_thread(args.func, args, settings)
         assert "consultbot:" in str(raised.value), argv
     assert not (tmp_path / "r.html").exists() and not (tmp_path / "x").exists()
+
+
+async def test_a_public_report_hides_small_counts_and_e_mail_answers(
+    store: Store, survey: Survey, url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await store.bulk_insert_responses(list(synthetic_responses(survey, 40, seed=6)))
+    path = tmp_path / "public.html"
+    await cli(["report", "--out", str(path), "--public", "--lang", "en"], url, capsys)
+    page = path.read_text(encoding="utf-8")
+    assert "Public version" in page and "e-mail addresses were left" not in page
+    counts = [int(n) for n in re.findall(r'<rect class="bar"[^>]* data-count="(\d+)"', page)]
+    assert counts and all(n == 0 or n >= 5 for n in counts)
+    assert page.count('data-hidden="1"') > 10
+    assert "&lt; 5" in page or "< 5" in page
+    assert "Lowest and highest values are not given" in page
