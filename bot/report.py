@@ -543,6 +543,7 @@ def _themes_block(
     language: str,
     fallback: str,
     fmt: _Formatter,
+    k: int = 0,
 ) -> str:
     words = fmt.words
     if not found.themes:
@@ -575,7 +576,7 @@ def _themes_block(
             shares = []
             for g in shown_groups:
                 total = found.group_documents.get(g, 0)
-                if not total:
+                if not total or total < k:  # a share of fewer than K answers is not shown
                     continue
                 count = theme.by_group.get(g, 0)
                 label = group_label(by, g, language, fallback)
@@ -822,7 +823,7 @@ def _question_block(
             groups = list(ctx.tallies.groups) if by is not None else []
             parts.append(
                 _themes_block(
-                    found, tally.texts, groups, ctx.hidden_groups, by, language, fallback, fmt
+                    found, tally.texts, groups, ctx.hidden_groups, by, language, fallback, fmt, k
                 )
             )
         quoted = _texts_shown(tally.texts[: tally.text_limit], ctx.hidden_groups)
