@@ -132,3 +132,13 @@ async def test_every_output_gives_the_same_counts(
     out = tmp_path / "answers.csv"
     await export_responses(store, ExportOptions(format="csv", out=out))
     assert csv_counts(survey, read_csv(out)) == expected
+
+
+def test_the_stats_text_is_split_between_lines_for_telegram() -> None:
+    from bot.admin import split_text
+
+    text = "\n".join(f"    option {i:<30} {i * 7}" for i in range(400))
+    pieces = split_text(text, 3896)
+    assert len(pieces) > 1 and all(len(p) <= 3896 for p in pieces)
+    assert "\n".join(pieces) == text
+    assert split_text("x" * 10, 4) == ["xxxx", "xxxx", "xx"]
