@@ -67,6 +67,26 @@ async def test_spss_and_stata_read_back_with_their_labels(
     assert labels["actor_type"] == actor.text.get("fr")[:limit]
     assert labels["priorities_1"].startswith(survey.by_id["priorities"].text.get("fr")[:20])
     values = meta.variable_value_labels
+    # every variable's label and value labels, as laid out
+    from analysis.codebook import build_columns
+    from bot.stat_formats import layout
+
+    for variable in layout(survey, build_columns(survey), "fr"):
+        expected = variable.label if fmt == "sav" else variable.label[:80]
+        if len(variable.label) > limit:
+            assert labels[variable.name][:60] == variable.label[:60], variable.name
+        else:
+            assert labels[variable.name] == expected, variable.name
+        written = {
+            code: label
+            for code, label in variable.value_labels.items()
+            if not (fmt == "dta" and code == SKIPPED)
+        }
+        assert values.get(variable.name, {}) == written, variable.name
+        if variable.kind in ("string", "time"):  # times are ISO 8601 text in SPSS and Stata
+            assert meta.readstat_variable_types[variable.name] == "string", variable.name
+        else:
+            assert meta.readstat_variable_types[variable.name] != "string", variable.name
     assert values["actor_type"] == {
         i: o.label.get("fr") or "Autre" for i, o in enumerate(actor.choices(), start=1)
     }
