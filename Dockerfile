@@ -18,6 +18,7 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 RUN python -m venv /opt/venv
 COPY pyproject.toml README.md ./
+COPY analysis ./analysis
 COPY bot ./bot
 COPY dialogs ./dialogs
 COPY forms ./forms

@@ -12,7 +12,9 @@ one cannot warm or bloat another: its peak memory is the child's own maximum res
 - floor: the same answers read with one plain SQL select (`sqlite3`, answers joined to their
   submitted responses, in response order) and written with Python's `csv` module, one line per
   answer: the least any CSV export of this data costs in Python.
-- csv, xlsx, json: `storage.export.export_responses`, what `consultbot export` runs.
+- csv, xlsx, json: `bot.export.export_responses`, what `consultbot export` runs.
+- sav, dta, parquet (`--formats sav dta parquet`): `bot.stat_formats.export_stat_file`, the
+  SPSS, Stata and Parquet exports: targets 3x the floor and peak memory within 10 % across N.
 
 The table gives, per format and N, the median seconds over the runs, the ratio to the median
 floor of the same N, and the largest peak RSS. The targets (at the largest N): CSV at most 2x the
@@ -36,7 +38,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SURVEY = ROOT / "surveys" / "poles-de-competitivite.yaml"
-MEASURES = ("floor", "csv", "xlsx", "json")
+MEASURES = ("floor", "csv", "xlsx", "json", "sav", "dta", "parquet")
+DEFAULT_FORMATS = ("csv", "xlsx", "json")
+STAT_FORMATS = ("sav", "dta", "parquet")
 
 FLOOR_SQL = (
     "SELECT a.response_id, a.question_id, a.value, a.other FROM answers a "
@@ -46,6 +50,10 @@ FLOOR_SQL = (
 )
 
 CSV_RATIO_TARGET = 2.0
+STAT_RATIO_TARGET = 3.0
+"""SPSS, Stata and Parquet: at most 3x the floor."""
+STAT_GROWTH_TARGET = 0.10
+"""Their peak memory from the smallest N to the largest: within 10 %."""
 XLSX_SECONDS_TARGET = 90.0
 PEAK_MB_TARGET = 300.0
 GROWTH_MB_TARGET = 5.0
@@ -75,19 +83,25 @@ def child_floor(database: Path, out: Path) -> dict[str, float]:
 
 
 async def _child_export(database: Path, out: Path, fmt: str) -> dict[str, float]:
+    from bot.export import FORMATS, ExportOptions, export_responses
     from bot.survey_file import load_survey_file
     from storage.database import create_engine
-    from storage.export import FORMATS, ExportOptions, export_responses
     from storage.repository import Store
 
     loaded = load_survey_file(SURVEY)
     engine = create_engine(f"sqlite+aiosqlite:///{database}")
     try:
         store = Store(engine, loaded.survey, file_hash=loaded.file_hash)
-        chosen = next(f for f in FORMATS if f == fmt)
         started = time.perf_counter()
-        options = ExportOptions(format=chosen, out=out, overwrite=True)  # a scratch file
-        result = await export_responses(store, options)
+        if fmt in STAT_FORMATS:
+            from bot.stat_formats import export_stat_file
+
+            result = await export_stat_file(store, out, fmt)
+        else:
+            chosen = next(f for f in FORMATS if f == fmt)
+            result = await export_responses(
+                store, ExportOptions(format=chosen, out=out, overwrite=True)
+            )
         seconds = time.perf_counter() - started
     finally:
         await engine.dispose()
@@ -190,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--runs-large", type=int, default=None, help="runs when N > 10,000 (default: --runs)"
     )
-    parser.add_argument("--formats", nargs="+", choices=MEASURES[1:], default=list(MEASURES[1:]))
+    parser.add_argument("--formats", nargs="+", choices=MEASURES[1:], default=list(DEFAULT_FORMATS))
     parser.add_argument("--workdir", type=Path, default=ROOT / ".bench" / "export")
     parser.add_argument("--child", choices=MEASURES, help=argparse.SUPPRESS)
     parser.add_argument("--database", type=Path, help=argparse.SUPPRESS)
@@ -251,6 +265,24 @@ def main(argv: list[str] | None = None) -> int:
     for measure in args.formats:
         top = peak(measure, largest)
         verdicts.append((top < PEAK_MB_TARGET, f"{measure} peak at N={largest:,}: {top:.0f} MB"))
+        if measure in STAT_FORMATS:
+            ratio = seconds(measure, largest) / seconds("floor", largest)
+            verdicts.append(
+                (
+                    ratio <= STAT_RATIO_TARGET,
+                    f"{measure} at N={largest:,}: {ratio:.2f}x the floor (<= 3)",
+                )
+            )
+            if largest != smallest:
+                growth = top / peak(measure, smallest) - 1
+                verdicts.append(
+                    (
+                        abs(growth) <= STAT_GROWTH_TARGET,
+                        f"{measure} peak growth N={smallest:,} -> {largest:,}: {growth:+.0%} "
+                        "(within 10 %)",
+                    )
+                )
+            continue
         if largest != smallest:
             growth = top - peak(measure, smallest)
             verdicts.append(

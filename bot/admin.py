@@ -38,13 +38,13 @@ from aiogram.types import (
 
 from bot.clock import system_clock
 from bot.context import BotContext
+from bot.figures import compute_stats
 from bot.groups import PrivateOnly
 from bot.i18n import t
 from bot.participant import ParticipantHandlers
 from bot.sender import Blocked, Sender, call
 from bot.workers import broadcast_store, wake
 from storage.broadcasts import SEGMENTS, Counts
-from storage.stats import compute_stats
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,24 @@ def progress_interval() -> float:
         return float(os.environ.get("ADMIN_PROGRESS_INTERVAL") or DEFAULT_PROGRESS_INTERVAL)
     except ValueError:
         return DEFAULT_PROGRESS_INTERVAL
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """`text` cut between lines into pieces of at most `limit` characters (a longer line is cut)."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.splitlines():
+        while len(line) > limit:
+            pieces.append(line[:limit])
+            line = line[limit:]
+        if current and len(current) + 1 + len(line) > limit:
+            pieces.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        pieces.append(current)
+    return pieces
 
 
 class IsAdmin(BaseFilter):
@@ -131,13 +149,15 @@ class AdminHandlers:
 
     async def on_stats(self, message: Message, bot: Bot) -> None:
         # matplotlib only when asked: it would add 30 MB and 1 s to every bot's start.
-        from bot.charts import format_stats, stats_charts
+        from bot.charts import format_distributions, format_stats, stats_charts
 
         assert message.from_user is not None
         lang = await self._language(message)
         log.info("admin %s asked for the stats", message.from_user.id)
         stats = await compute_stats(self.ctx.store)
         await self._send(bot, message.chat.id, html.escape(format_stats(stats, lang)))
+        for chunk in split_text(format_distributions(stats, lang), TEXT_LIMIT - 200):
+            await self._send(bot, message.chat.id, f"<pre>{html.escape(chunk)}</pre>")
         images = await asyncio.to_thread(stats_charts, stats, lang)
         for index, image in enumerate(images, 1):
             photo = BufferedInputFile(image, filename=f"stats-{index}.png")
@@ -149,7 +169,7 @@ class AdminHandlers:
     # -- /export --------------------------------------------------------------------------------
 
     async def on_export(self, message: Message, bot: Bot) -> None:
-        from storage.export import ExportOptions, export_responses
+        from bot.export import ExportOptions, export_responses
 
         assert message.from_user is not None
         lang = await self._language(message)

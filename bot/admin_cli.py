@@ -20,13 +20,24 @@ from storage.broadcasts import SEGMENTS, BroadcastStore, Counts
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.charts import format_distributions, format_stats
-    from storage.stats import compute_stats
+    from analysis.suppress import DEFAULT_MIN_CELL
+    from bot.charts import format_crosstabs, format_distributions, format_stats
+    from bot.figures import compute_stats
+
+    if args.min_cell is not None and args.min_cell < 0:
+        raise SystemExit(f"consultbot: --min-cell must be 0 or more (not {args.min_cell})")
+    min_cell = args.min_cell if args.min_cell is not None else DEFAULT_MIN_CELL
 
     async def work(store: Any) -> str:
         language = args.lang or store.survey.default_language
-        stats = await compute_stats(store)
-        return f"{format_stats(stats, language)}\n\n{format_distributions(stats, language)}"
+        try:
+            stats = await compute_stats(store, by=args.by)
+        except ValueError as exc:
+            raise SystemExit(f"consultbot: {exc}") from exc
+        text = f"{format_stats(stats, language)}\n\n{format_distributions(stats, language)}"
+        if args.by:
+            text += "\n\n" + format_crosstabs(stats, language, min_cell)
+        return text
 
     print(asyncio.run(_with_store(settings, args, work)))
     return 0
@@ -105,6 +116,19 @@ def add_admin_commands(subparsers: Any) -> None:
     """Register `stats` and `broadcast` on the `consultbot` subparsers."""
     stats = subparsers.add_parser("stats", help="the consultation's figures (as /stats shows)")
     stats.add_argument("--lang", default=None, help="language of the texts (default: the first)")
+    stats.add_argument(
+        "--by",
+        default=None,
+        metavar="QUESTION_ID",
+        help="break every closed question down by this single-choice question, with a test",
+    )
+    stats.add_argument(
+        "--min-cell",
+        type=int,
+        default=None,
+        metavar="K",
+        help="with --by: hide every count under K and whatever would reveal it (default 5)",
+    )
     _common(stats)
     stats.set_defaults(func=cmd_stats)
 

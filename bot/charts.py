@@ -20,9 +20,9 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from analysis.stats import REVIEW, Distribution, Stats
 from bot.i18n import t
 from dialogs.model import Question, QuestionType
-from storage.stats import REVIEW, Distribution, Stats
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +99,38 @@ def format_distributions(stats: Stats, language: str) -> str:
         title = _short(question.text.get(language), 70)
         lines.append(f"Q{question.index + 1} {title} (n={dist.answered})")
         for key, count in dist.counts:
-            lines.append(f"    {value_label(question, key, language):<30} {count}")
+            line = f"    {value_label(question, key, language):<30} {count}"
+            if question.type is QuestionType.RANKING:
+                score = dist.tally.score.get(key, 0)
+                line += " " + t(language, "analysis.ranking", score=score)
+            lines.append(line)
     return "\n".join(lines)
+
+
+def format_crosstabs(stats: Stats, language: str, min_cell: int) -> str:
+    """Every closed question by the groups of the stats' grouping question (`stats --by`)."""
+    from analysis.crosstab import build
+    from analysis.tally import NO_GROUP
+    from bot.tables import format_crosstab, group_name
+
+    tallies = stats.tallies
+    if tallies is None or tallies.by is None:
+        return ""
+    by = tallies.by
+    fallback = tallies.survey.default_language
+    has_no_group = tallies.groups.get(NO_GROUP, 0) > 0
+    title = (
+        t(language, "analysis.by", group=group_name(by), k=min_cell)
+        if min_cell > 1
+        else t(language, "analysis.by_all", group=group_name(by))
+    )
+    blocks = [title]
+    for tally in tallies.closed():
+        if tally.question is by:
+            continue
+        table = build(tally, by, has_no_group=has_no_group, min_cell=min_cell)
+        blocks.append(format_crosstab(table, language, fallback))
+    return "\n\n".join(blocks)
 
 
 def _index(stats: Stats, question_id: str) -> int:

@@ -1,16 +1,14 @@
 """The `consultbot export` and `consultbot report` subcommands (wired into `bot.cli`).
 
     consultbot export --format csv --out responses.csv [--include-drafts] [--include-preview]
-                      [--lang fr|en] [--with-telegram-ids] [--delimiter ';'] [--force]
+                      [--lang fr|en] [--with-telegram-ids] [--delimiter ';'] [--public] [--force]
+    consultbot export --crosstab QUESTION_ID --format csv|xlsx --out tables.csv [--min-cell K]
+    consultbot export --themes --format csv --out themes.csv [--public]
     consultbot report --out report.html [--lang fr|en] [--include-drafts] [--force]
+                      [--by QUESTION_ID] [--min-cell K] [--public] [--themes]
 
 Both read the database of `DATABASE_URL` (or `--database-url`) for the survey of `SURVEY_FILE`.
 A progress bar is drawn on stderr when it is a terminal; the summary goes to stdout.
-
-An existing output file is replaced only with `--force`; the database (and its -wal, -shm,
--journal), the questionnaire, `.env` and anything inside the installed packages never are
-(`protected_outputs`). A refused path gets one line on stderr and exit status 2, before the
-database is opened.
 """
 
 from __future__ import annotations
@@ -23,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+import analysis
 import bot
 import dialogs
 import storage
@@ -110,7 +109,7 @@ def protected_outputs(settings: Settings, args: argparse.Namespace) -> Protected
         + [(Path(".env"), "the settings file .env")],
         folders=[
             (Path(package.__file__ or "").resolve().parent, "inside the installed program")
-            for package in (bot, dialogs, storage)
+            for package in (analysis, bot, dialogs, storage)
         ],
     )
 
@@ -128,15 +127,112 @@ def _check_language(args: argparse.Namespace, store: Any) -> None:
         )
 
 
-def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.export import FORMATS, ExportOptions, export_responses, output_paths
+def _min_cell(args: argparse.Namespace) -> int | None:
+    value: int | None = args.min_cell
+    if value is not None and value < 0:
+        raise SystemExit(f"consultbot: --min-cell must be 0 or more (not {value})")
+    return value
+
+
+def cmd_export_analysis(args: argparse.Namespace, settings: Settings) -> int:
+    """`export --crosstab QUESTION_ID` or `export --themes`."""
+    from bot.analysis_export import export_crosstab, export_themes
 
     out = Path(args.out)
     chosen: str = args.format or (out.suffix.lstrip(".").lower() or "csv")
+    if args.themes and chosen != "csv":
+        raise SystemExit(f"consultbot: --themes is exported as csv (not {chosen!r})")
+    if args.crosstab and chosen not in ("csv", "xlsx"):
+        raise SystemExit(f"consultbot: --crosstab is exported as csv or xlsx (not {chosen!r})")
+    min_cell = _min_cell(args)
+
+    async def work(store: Any) -> Any:
+        _check_language(args, store)
+        try:
+            if args.crosstab:
+                return await export_crosstab(
+                    store,
+                    out,
+                    by=args.crosstab,
+                    fmt=chosen,
+                    language=args.lang,
+                    min_cell=min_cell,
+                    include_drafts=args.include_drafts,
+                )
+            return await export_themes(
+                store, out, public=args.public, include_drafts=args.include_drafts
+            )
+        except ValueError as exc:
+            raise SystemExit(f"consultbot: {exc}") from exc
+
+    result = asyncio.run(_with_store(settings, args, work))
+    what = "cross-tabulation rows" if args.crosstab else "free-text answers with their theme"
+    sys.stdout.write(f"wrote {result.rows:,} {what} to {result.path}\n")
+    return 0
+
+
+def cmd_export_stat_file(args: argparse.Namespace, settings: Settings, fmt: str, out: Path) -> int:
+    """`export --format sav|dta|parquet`: for SPSS, Stata, and Parquet readers."""
+    from bot.stat_formats import export_stat_file
+
+    bar = ProgressBar(f"export {fmt}")
+
+    async def work(store: Any) -> Any:
+        _check_language(args, store)
+        return await export_stat_file(
+            store,
+            out,
+            fmt,
+            language=args.lang,
+            include_drafts=args.include_drafts,
+            include_preview=args.include_preview,
+            with_telegram_ids=args.with_telegram_ids,
+            public=args.public,
+            progress=bar,
+        )
+
+    try:
+        result = asyncio.run(_with_store(settings, args, work))
+    finally:
+        bar.close()
+    sys.stdout.write(
+        f"exported {result.rows:,} responses ({result.columns} variables) in "
+        f"{result.seconds:.1f} s: {result.paths[0]}\n"
+    )
+    if args.with_telegram_ids:
+        sys.stderr.write("warning: this export holds Telegram ids (personal data): keep it safe\n")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.export import FORMATS, ExportOptions, export_responses, output_paths
+
+    if args.crosstab or args.themes:
+        if args.crosstab and args.themes:
+            raise SystemExit("consultbot: --crosstab and --themes are two exports: choose one")
+        try:
+            check_target(
+                Path(args.out), overwrite=args.force, protected=protected_outputs(settings, args)
+            )
+        except OutputRefused as error:
+            return _refused(error)
+        return cmd_export_analysis(args, settings)
+    if args.public and args.with_telegram_ids:
+        raise SystemExit("consultbot: --public leaves every identifier out: no --with-telegram-ids")
+    out = Path(args.out)
+    chosen: str = args.format or (out.suffix.lstrip(".").lower() or "csv")
+    protected = protected_outputs(settings, args)
+    if chosen in ("sav", "dta", "parquet"):
+        try:
+            check_target(out, overwrite=args.force, protected=protected)
+        except OutputRefused as error:
+            return _refused(error)
+        return cmd_export_stat_file(args, settings, chosen, out)
     fmt = next((f for f in FORMATS if f == chosen), None)
     if fmt is None:
-        raise SystemExit(f"consultbot: --format must be csv, xlsx or json (not {chosen!r})")
-    protected = protected_outputs(settings, args)
+        raise SystemExit(
+            f"consultbot: --format must be csv, xlsx, json, sav, dta or parquet (not {chosen!r})"
+        )
     try:
         for path in output_paths(fmt, out):
             check_target(path, overwrite=args.force, protected=protected)
@@ -150,6 +246,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         include_preview=args.include_preview,
         with_telegram_ids=args.with_telegram_ids,
         delimiter=args.delimiter,
+        public=args.public,
         overwrite=args.force,
         protected=protected,
     )
@@ -175,7 +272,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.report import ReportOptions, write_report
+    from bot.report import ReportOptions, write_report
 
     out = Path(args.out)
     protected = protected_outputs(settings, args)
@@ -189,12 +286,19 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         include_drafts=args.include_drafts,
         overwrite=args.force,
         protected=protected,
+        by=args.by,
+        min_cell=_min_cell(args),
+        public=args.public,
+        themes=args.themes,
     )
     bar = ProgressBar("report")
 
     async def work(store: Any) -> Any:
         _check_language(args, store)
-        return await write_report(store, options, progress=bar)
+        try:
+            return await write_report(store, options, progress=bar)
+        except ValueError as exc:
+            raise SystemExit(f"consultbot: {exc}") from exc
 
     try:
         result = asyncio.run(_with_store(settings, args, work))
@@ -203,6 +307,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         bar.close()
     sys.stdout.write(f"report of {result.responses:,} responses written to {result.path}\n")
+    if options.threshold > 1:
+        sys.stdout.write(
+            f"{result.suppressed:,} figures hidden (counts under {options.threshold} "
+            "and those that would reveal them)\n"
+        )
     return 0
 
 
@@ -219,6 +328,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--database-url", default=None, help="default: DATABASE_URL")
     parser.add_argument("--survey", default=None, help="the questionnaire file (SURVEY_FILE)")
+    parser.add_argument(
+        "--min-cell",
+        type=int,
+        default=None,
+        metavar="K",
+        help="hide every count under K, and whatever would reveal it "
+        "(default 5 with --by, --crosstab or --public)",
+    )
+    parser.add_argument(
+        "--public",
+        action="store_true",
+        help="a version to publish: no e-mail answers, no identifier, counts under 5 hidden",
+    )
 
 
 def add_export_commands(subparsers: Any) -> None:
@@ -231,7 +353,7 @@ def add_export_commands(subparsers: Any) -> None:
     )
     export.add_argument(
         "--format",
-        choices=["csv", "xlsx", "json"],
+        choices=["csv", "xlsx", "json", "sav", "dta", "parquet"],
         default=None,
         help="default: from the extension of --out",
     )
@@ -247,6 +369,17 @@ def add_export_commands(subparsers: Any) -> None:
     export.add_argument(
         "--delimiter", default=",", help="CSV field separator (';' for a French spreadsheet)"
     )
+    export.add_argument(
+        "--crosstab",
+        default=None,
+        metavar="QUESTION_ID",
+        help="export every closed question broken down by this single-choice question (csv, xlsx)",
+    )
+    export.add_argument(
+        "--themes",
+        action="store_true",
+        help="export the theme of every free-text answer (csv), for staff to review",
+    )
     export.set_defaults(func=cmd_export)
 
     report = subparsers.add_parser(
@@ -254,4 +387,14 @@ def add_export_commands(subparsers: Any) -> None:
         help="write a self-contained HTML report: a chart per closed question, the free texts",
     )
     _common(report)
+    report.add_argument(
+        "--by",
+        default=None,
+        metavar="QUESTION_ID",
+        help="break every closed question down by this single-choice question (e.g. actor_type), "
+        "with a test of independence",
+    )
+    report.add_argument(
+        "--themes", action="store_true", help="find the themes of every free-text question"
+    )
     report.set_defaults(func=cmd_report)

@@ -80,7 +80,7 @@ class LeanSession(AiohttpSession):
             content = self._without(content, method._skip)
         if isinstance(method, GetUpdatesSkipping):
             try:
-                return super().check_response(bot, method, status_code, content)
+                return super().check_response(bot, method, status_code, content)  # type: ignore[arg-type]
             except ClientDecodeError:
                 content = self._readable(bot, content)
         if isinstance(method, LEAN_METHODS) and HTTPStatus.OK <= status_code <= HTTPStatus.IM_USED:

@@ -53,6 +53,9 @@ async def test_admin_gets_stats_and_export(
         assert any("Envoyées : 6" in text for text in texts), texts
         assert any("En cours : 5" in text for text in texts), texts
         assert any("55%" in text for text in texts), texts  # 6 of 11 started
+        # then every closed question's counts, as `consultbot stats` prints them
+        distributions = "\n".join(t for t in texts if t.startswith("Q1 "))
+        assert "(n=6)" in distributions and "Q2 " in distributions, texts
         photos = api.calls("sendPhoto")
         assert photos and all(call.ok for call in photos)
         await admin.send("/export")

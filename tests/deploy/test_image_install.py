@@ -44,9 +44,15 @@ def test_the_image_install_steps_in_a_fresh_venv(tmp_path: Path) -> None:
     assert "pip wheel --no-deps --wheel-dir /wheels ." in dockerfile
     assert "pip install /wheels/*.whl" in dockerfile
     copied = builder_copies()
-    assert set(copied) == {"pyproject.toml", "README.md", "bot", "dialogs", "forms", "storage"}, (
-        copied
-    )
+    assert set(copied) == {
+        "pyproject.toml",
+        "README.md",
+        "analysis",
+        "bot",
+        "dialogs",
+        "forms",
+        "storage",
+    }, copied
 
     src = tmp_path / "src"
     src.mkdir()
@@ -90,7 +96,9 @@ def test_the_image_install_steps_in_a_fresh_venv(tmp_path: Path) -> None:
         "assert (b / 'locales/en/LC_MESSAGES/messages.mo').is_file();"
         "assert (s / 'migrations/env.py').is_file();"
         "assert (s / 'migrations/script.py.mako').is_file();"
-        "assert list((s / 'migrations/versions').glob('0001_*.py'))"
+        "assert list((s / 'migrations/versions').glob('0001_*.py'));"
+        "import analysis; a = pathlib.Path(analysis.__file__).parent;"
+        "assert (a / 'stopwords-fr.txt').is_file() and (a / 'stopwords-en.txt').is_file()"
     )
     where = run([python, "-c", probe], app, env)
     assert str(venv) in where, where

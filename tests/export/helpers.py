@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.export import FORMULA_PREFIXES
 from dialogs import Answer, Phase, State, Survey, parse_survey
 from dialogs.model import QuestionType
-from storage.export import FORMULA_PREFIXES
 from storage.repository import NewResponse, ParticipantKey
 
 ROOT = Path(__file__).resolve().parents[2]

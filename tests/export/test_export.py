@@ -14,13 +14,10 @@ from typing import Any
 
 import pytest
 
+from analysis.codebook import build_columns
 from benchmarks.generate import synthetic_answers, synthetic_responses
 from bot.config import Settings
-from bot.export_cli import ProgressBar, add_export_commands
-from dialogs import Answer, Phase, Survey
-from dialogs.events import Start, Submit
-from storage.codebook import build_columns
-from storage.export import (
+from bot.export import (
     FORMULA_PREFIXES,
     ExportOptions,
     ExportTooLarge,
@@ -28,6 +25,9 @@ from storage.export import (
     export_responses,
     neutralize,
 )
+from bot.export_cli import ProgressBar, add_export_commands
+from dialogs import Answer, Phase, Survey
+from dialogs.events import Start, Submit
 from storage.pseudonyms import KEY_SETTING, Pseudonymizer
 from storage.repository import ParticipantKey, Store
 from tests.export.helpers import (
@@ -357,7 +357,7 @@ async def test_a_failed_export_leaves_no_file(
     def broken(self: object, batch: object) -> list[object]:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("storage.export.RowEncoder.encode_batch", broken)
+    monkeypatch.setattr("bot.export.RowEncoder.encode_batch", broken)
     for fmt in FORMATS:
         with pytest.raises(RuntimeError):
             await export(store, tmp_path, fmt)
@@ -415,7 +415,7 @@ async def test_xlsx_refuses_more_rows_than_a_sheet_holds(
     store: Store, survey: Survey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await seed(store, survey)
-    monkeypatch.setattr("storage.export.XLSX_MAX_ROWS", 10)
+    monkeypatch.setattr("bot.export.XLSX_MAX_ROWS", 10)
     with pytest.raises(ExportTooLarge, match="CSV or JSON"):
         await export(store, tmp_path, "xlsx")
     assert [name for name in files(tmp_path) if "export-" in name] == []

@@ -255,9 +255,9 @@ async def test_a_writer_failing_midway_leaves_no_temporary_file(
         raise RuntimeError("disk full")
 
     # while the codebook is written (CSV and XLSX), then while the rows are
-    monkeypatch.setattr("storage.export.neutralize", broken)
+    monkeypatch.setattr("bot.export.neutralize", broken)
     if fmt == "json":
-        monkeypatch.setattr("storage.export.JsonWriter.write", broken)
+        monkeypatch.setattr("bot.export.JsonWriter.write", broken)
     argv = ["export", "--out", str(previous), "--force", "--database-url", url]
     with pytest.raises(RuntimeError, match="disk full"):
         await _in_thread(argv)
@@ -266,7 +266,7 @@ async def test_a_writer_failing_midway_leaves_no_temporary_file(
 
     monkeypatch.undo()
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("storage.export.RowEncoder.encode_batch", broken)
+    monkeypatch.setattr("bot.export.RowEncoder.encode_batch", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         await _in_thread(argv)
     assert sorted(p.name for p in out_dir.iterdir()) == [previous.name]
@@ -283,7 +283,7 @@ async def test_a_report_failing_while_written_leaves_no_temporary_file(
     def unwritable(*args: object, **kwargs: object) -> tuple[str, int]:
         return "<!DOCTYPE html>" + "x" * 100_000 + "\ud800", 0  # UTF-8 fails at the end
 
-    monkeypatch.setattr("storage.report.render_report", unwritable)
+    monkeypatch.setattr("bot.report.render_report", unwritable)
     with pytest.raises(UnicodeEncodeError):
         await _in_thread(["report", "--out", str(out_dir / "report.html"), "--database-url", url])
     assert list(out_dir.iterdir()) == []

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.generate import synthetic_responses
+from bot.report import ReportOptions, write_report
 from dialogs import Answer, Survey
 from dialogs.model import CLOSED_TYPES, QuestionType
-from storage.report import ReportOptions, write_report
 from storage.repository import Store
 from tests.export.helpers import FULL, SHORT, response
 

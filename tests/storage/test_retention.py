@@ -13,12 +13,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.export import ExportOptions, export_responses
 from dialogs import Survey
 from dialogs.events import Start, Submit
 from dialogs.model import DraftsPolicy, Retention
 from storage.broadcasts import BroadcastStore
 from storage.database import runner_for
-from storage.export import ExportOptions, export_responses
 from storage.models import answers, deliveries, participants
 from storage.repository import ParticipantKey, Store
 from storage.retention import CANCELLED_REASON, PurgeCounts, purge

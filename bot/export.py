@@ -1,6 +1,6 @@
 """Staff export of a survey's responses: CSV, XLSX or JSON, each with its codebook (SPEC §6).
 
-One row per response, one column per question (see `storage.codebook` for the layout). Rows are
+One row per response, one column per question (see `analysis.codebook` for the layout). Rows are
 read in batches from `Store.stream_answer_batches` and written as they come, so memory stays flat
 however many responses there are:
 
@@ -39,8 +39,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from dialogs.model import QuestionType, Survey
-from storage.codebook import (
+from analysis.codebook import (
     CODEBOOK_FIELDS,
     Cell,
     CodebookEntry,
@@ -49,6 +48,7 @@ from storage.codebook import (
     build_columns,
     codebook,
 )
+from dialogs.model import QuestionType, Survey
 from storage.files import NOTHING_PROTECTED, Protected, StagedFiles
 from storage.pseudonyms import Pseudonymizer, load_pseudonymizer
 from storage.repository import AnswerBatch, Store
@@ -103,6 +103,20 @@ _ZEROS: tuple[int, ...] = (0,) * 64
 """More 0 cells than any multi_choice has options (MAX_OPTIONS)."""
 
 
+IDENTIFIER_COLUMNS = frozenset({"pseudonym", "reference", "telegram_id"})
+"""Meta columns that identify a participant (left out of a `public` export)."""
+
+
+def public_positions(columns: Sequence[Column]) -> list[int]:
+    """The columns a public export keeps: neither an identifier nor an e-mail answer."""
+    return [
+        i
+        for i, c in enumerate(columns)
+        if c.kind is not Kind.EMAIL
+        and not (c.kind is Kind.META and c.name.split("~")[0] in IDENTIFIER_COLUMNS)
+    ]
+
+
 def codebook_path(out: Path) -> Path:
     """Where the codebook of a CSV export goes: `<stem>-codebook.csv` beside it."""
     return out.with_name(f"{out.stem}-codebook.csv")
@@ -128,6 +142,8 @@ class ExportOptions:
     overwrite: bool = False
     """Replace existing files (never a protected one)."""
     protected: Protected = NOTHING_PROTECTED
+    public: bool = False
+    """Leave out every identifier (pseudonym, reference, Telegram id) and the e-mail answers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -570,11 +586,13 @@ async def export_responses(
         )
     if options.format not in FORMATS:
         raise ValueError(f"unknown export format {options.format!r}")
-    columns = build_columns(survey, with_telegram_ids=options.with_telegram_ids)
+    every_column = build_columns(survey, with_telegram_ids=options.with_telegram_ids)
+    keep = public_positions(every_column) if options.public else None
+    columns = every_column if keep is None else tuple(every_column[i] for i in keep)
     entries = codebook(survey, columns, language)
     encoder = RowEncoder(
         survey,
-        columns,
+        every_column,
         await load_pseudonymizer(store),
         neutralize_text=options.format != "json",
     )
@@ -607,7 +625,10 @@ async def export_responses(
         )
         with collect_between_batches() as between_batches:
             async for batch in batches:
-                writer.write(encoder.encode_batch(batch))
+                rows = encoder.encode_batch(batch)
+                if keep is not None:
+                    rows = [[row[i] for i in keep] for row in rows]
+                writer.write(rows)
                 written += len(batch.responses)
                 del batch
                 between_batches()

@@ -1,0 +1,582 @@
+"""Exports for statistics packages: SPSS (.sav), Stata (.dta) and Parquet.
+
+    consultbot export --format sav|dta|parquet --out responses.sav [--lang fr|en] [--public]
+
+The same columns as the CSV export (`analysis.codebook`), typed for each tool:
+
+- single choice and ranks: numeric codes 1, 2, … in the options' order, with value labels (the
+  option labels in `--lang`); Parquet keeps the option ids, dictionary-encoded;
+- multi choice: one 0/1 variable per option (labelled "not ticked"/"ticked");
+- scale and number: numbers (whole numbers as integers); consent: 1 = accepted;
+- free texts, e-mail, pseudonym, reference, status, language, times: strings (Parquet: the UTC
+  times as timestamps).
+
+Missing values: a question not asked (or not answered) is system-missing (Parquet: null). An
+optional question the participant skipped is `SKIPPED` (-1), declared user-missing in SPSS and
+written as the extended missing value `.a` in Stata, both labelled; Parquet has null there too.
+Variable labels are the question texts (with the option or rank), cut to what each tool takes
+(SPSS 255 bytes, Stata 80 characters). Names are made valid for both tools (`variable_names`).
+
+Parquet is streamed: one row group per batch (flat memory), the codebook in the file's metadata
+(`consultbot.codebook`, JSON) and each column's label in its field metadata. SPSS and Stata are
+written by pyreadstat from one data frame: the rows are gathered batch by batch into compact
+typed arrays (codes as 16-bit integers), so memory grows with the number of responses there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from analysis.codebook import CODEBOOK_FIELDS, Column, Kind, build_columns, codebook, option_label
+from bot.export import (
+    ExportResult,
+    RowEncoder,
+    collect_between_batches,
+    expected_rows,
+    public_positions,
+)
+from dialogs.limits import OTHER_OPTION_ID
+from dialogs.model import QuestionType, Survey
+from storage.pseudonyms import load_pseudonymizer
+from storage.repository import AnswerBatch, Store
+
+log = logging.getLogger(__name__)
+
+STAT_FORMATS = ("sav", "dta", "parquet")
+SKIPPED = -1
+"""The code of an optional question the participant skipped (numeric variables)."""
+STATA_SKIPPED = "a"
+"""Stata writes it as the extended missing value .a."""
+
+_RESERVED = frozenset(
+    [
+        "all",
+        "and",
+        "by",
+        "eq",
+        "ge",
+        "gt",
+        "le",
+        "lt",
+        "ne",
+        "not",
+        "or",
+        "to",
+        "with",
+        "_all",
+        "_b",
+        "byte",
+        "_coef",
+        "_cons",
+        "double",
+        "float",
+        "if",
+        "in",
+        "int",
+        "long",
+        "_n",
+        "_pi",
+        "_pred",
+        "_rc",
+        "_skip",
+        "strl",
+        "using",
+    ]
+)
+_WORDS = {
+    "en": {"ticked": "ticked", "not_ticked": "not ticked", "skipped": "skipped (optional)",
+           "rank": "rank", "accepted": "accepted"},
+    "fr": {"ticked": "cochée", "not_ticked": "non cochée", "skipped": "passée (facultative)",
+           "rank": "rang", "accepted": "accepté"},
+}  # fmt: skip
+
+
+def _ascii(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+MAX_NAME = 28
+"""Stata takes 32 characters, but pyreadstat names a variable's value labels after it with its
+position appended (`name12`), and those names have the same limit."""
+
+
+def variable_names(names: Sequence[str]) -> list[str]:
+    """Names valid in SPSS and in Stata, unique regardless of case: letters, digits and `_`, a
+    letter first, at most `MAX_NAME` characters, no reserved word (`qid.option` → `qid_option`).
+    """
+    out: list[str] = []
+    used: set[str] = set()
+    for name in names:
+        base = re.sub(r"[^A-Za-z0-9_]", "_", _ascii(name)).strip("_") or "v"
+        if not base[0].isalpha():
+            base = "v_" + base
+        if base.lower() in _RESERVED:
+            base = "v_" + base
+        base = base[:MAX_NAME]
+        unique, n = base, 1
+        while unique.lower() in used:
+            n += 1
+            suffix = f"_{n}"
+            unique = base[: MAX_NAME - len(suffix)] + suffix
+        used.add(unique.lower())
+        out.append(unique)
+    return out
+
+
+def _cut(text: str, limit: int, *, as_bytes: bool = False) -> str:
+    if not as_bytes:
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+    encoded = text.encode("utf-8")
+    if len(encoded) <= limit:
+        return text
+    return encoded[: limit - 3].decode("utf-8", errors="ignore") + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """One column as the statistics packages see it."""
+
+    column: Column
+    name: str
+    label: str
+    kind: str
+    """"code" (value-labelled integer), "flag" (0/1), "integer", "number", "string" or "time"."""
+    codes: dict[str, int]
+    """code variables: option id → code."""
+    value_labels: dict[int, str]
+    skippable: bool
+
+
+def layout(survey: Survey, columns: Sequence[Column], language: str) -> list[Variable]:
+    """The variables of an export of `columns`, labelled in `language`."""
+    words = _WORDS.get(language, _WORDS["en"])
+    fallback = survey.default_language
+    names = variable_names([c.name for c in columns])
+    book = {e.column: e for e in codebook(survey, tuple(columns), language)}
+    variables = []
+    for column, name in zip(columns, names, strict=True):
+        question = column.question
+        entry = book.get(column.name)
+        if question is None:
+            kind = "time" if column.name.endswith("_utc") else "string"
+            label = entry.values if entry is not None else column.name
+            variables.append(Variable(column, name, label, kind, {}, {}, False))
+            continue
+        text = question.text.get(language, fallback)
+        codes: dict[str, int] = {}
+        labels: dict[int, str] = {}
+        skippable = not question.required and question.type is not QuestionType.CONSENT
+        kind = "string"
+        if column.kind in (Kind.CHOICE, Kind.RANK):
+            kind = "code"
+            for index, option in enumerate(question.choices(), start=1):
+                codes[option.id] = index
+                labels[index] = option_label(question, option.id, language, fallback)
+            if column.kind is Kind.RANK:
+                text = f"{text} ({words['rank']} {column.rank})"
+        elif column.kind is Kind.OPTION:
+            kind = "flag"
+            labels = {0: words["not_ticked"], 1: words["ticked"]}
+            assert column.option_id is not None
+            text = f"{text}: {option_label(question, column.option_id, language, fallback)}"
+        elif column.kind is Kind.SCALE:
+            kind = "integer"
+            points = question.scale_points()
+            if question.min_label:
+                labels[points.start] = question.min_label.get(language, fallback)
+            if question.max_label:
+                labels[points.stop - 1] = question.max_label.get(language, fallback)
+        elif column.kind is Kind.NUMBER:
+            kind = "integer" if question.integer else "number"
+        elif column.kind is Kind.CONSENT:
+            kind = "flag"
+            labels = {1: question.accept_label.get(language, fallback) or words["accepted"]}
+        elif column.kind is Kind.OTHER_TEXT:
+            text = entry.question if entry is not None else text
+            skippable = False
+        if skippable and kind != "string":
+            labels[SKIPPED] = words["skipped"]
+        variables.append(Variable(column, name, text, kind, codes, labels, skippable))
+    return variables
+
+
+class _Encoder:
+    """Export rows (`RowEncoder`) → typed columns, with the skipped answers marked."""
+
+    def __init__(self, variables: Sequence[Variable], positions: Sequence[int] | None) -> None:
+        self.variables = variables
+        self.positions = list(positions) if positions is not None else list(range(len(variables)))
+        self._unknown: set[tuple[str, str]] = set()
+        self.skippable: dict[str, list[int]] = {}
+        for j, variable in enumerate(variables):
+            question = variable.column.question
+            if variable.skippable and question is not None and variable.kind != "string":
+                self.skippable.setdefault(question.id, []).append(j)
+
+    def columns(self, batch: AnswerBatch, rows: list[list[Any]], *, codes: bool) -> list[list[Any]]:
+        """One list of values per variable; `codes`: choices as numbers (else option ids)."""
+        values: list[list[Any]] = []
+        for j, variable in enumerate(self.variables):
+            index = self.positions[j]
+            cells = [row[index] for row in rows]
+            kind = variable.kind
+            if kind == "code" and codes:
+                mapping = variable.codes
+                coded: list[Any] = []
+                for cell in cells:
+                    if cell is None or cell == "":
+                        coded.append(None)
+                        continue
+                    code = mapping.get(str(cell))
+                    if code is None:
+                        self._warn(variable, str(cell))
+                    coded.append(code)
+                cells = coded
+            elif kind == "code":
+                cells = [None if c is None or c == "" else str(c) for c in cells]
+            elif kind in ("flag", "integer"):
+                cells = [None if c is None or c == "" else int(c) for c in cells]
+            elif kind == "number":
+                cells = [None if c is None or c == "" else float(c) for c in cells]
+            else:
+                cells = [None if c is None else str(c) for c in cells]
+            values.append(cells)
+        if codes and self.skippable:
+            at = {response[0]: i for i, response in enumerate(batch.responses)}
+            for rid, qid, raw, _ in batch.answers:
+                if raw == "null" and qid in self.skippable and rid in at:
+                    for j in self.skippable[qid]:
+                        values[j][at[rid]] = SKIPPED
+        return values
+
+    def _warn(self, variable: Variable, option_id: str) -> None:
+        key = (variable.name, option_id)
+        if key not in self._unknown and option_id != OTHER_OPTION_ID:
+            self._unknown.add(key)
+            log.warning(
+                "%s: option %r is no longer in the survey file (left missing)",
+                variable.name,
+                option_id,
+            )
+
+
+# -- Parquet -------------------------------------------------------------------------------------
+
+
+def _arrow_type(variable: Variable, survey_question_integer: bool = False) -> Any:
+    import pyarrow as pa
+
+    kind = variable.kind
+    if kind == "code":
+        return pa.dictionary(pa.int32(), pa.string())
+    if kind == "flag":
+        return pa.int8()
+    if kind == "integer":
+        return pa.int64()
+    if kind == "number":
+        return pa.float64()
+    if kind == "time":
+        return pa.timestamp("s", tz="UTC")
+    return pa.string()
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+class ParquetWriter:
+    def __init__(
+        self, out: Path, variables: Sequence[Variable], metadata: dict[bytes, bytes]
+    ) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._pa = pa
+        self.out = out
+        self.temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+        fields = [
+            pa.field(
+                v.name,
+                _arrow_type(v),
+                metadata={
+                    b"label": v.label.encode("utf-8"),
+                    b"column": v.column.name.encode("utf-8"),
+                },
+            )
+            for v in variables
+        ]
+        self.schema = pa.schema(fields, metadata=metadata)
+        self.variables = variables
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = pq.ParquetWriter(str(self.temporary), self.schema, compression="zstd")
+
+    def write(self, columns: list[list[Any]]) -> None:
+        pa = self._pa
+        arrays = []
+        for variable, values, field in zip(self.variables, columns, self.schema, strict=True):
+            if variable.kind == "code":
+                arrays.append(pa.array(values, type=pa.string()).dictionary_encode())
+            elif variable.kind == "time":
+                arrays.append(pa.array([_parse_time(v) for v in values], type=field.type))
+            else:
+                arrays.append(pa.array(values, type=field.type))
+        self._writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
+
+    def finish(self) -> None:
+        self._writer.close()
+        os.replace(self.temporary, self.out)
+
+    def abort(self) -> None:
+        try:
+            self._writer.close()
+        finally:
+            self.temporary.unlink(missing_ok=True)
+
+
+# -- SPSS and Stata ------------------------------------------------------------------------------
+
+
+class _Gathered:
+    """Columns gathered batch by batch in compact arrays (codes: 16-bit integers)."""
+
+    def __init__(self, variables: Sequence[Variable], expected: int) -> None:
+        import numpy as np
+
+        self._np = np
+        self.variables = variables
+        self.size = 0
+        self.capacity = max(expected, 1024)
+        self.data: list[Any] = []
+        self.mask: list[Any] = []
+        for variable in variables:
+            if variable.kind in ("code", "flag", "integer"):
+                dtype = np.int16 if variable.kind != "integer" else np.int64
+                self.data.append(np.zeros(self.capacity, dtype=dtype))
+                self.mask.append(np.ones(self.capacity, dtype=bool))
+            elif variable.kind == "number":
+                self.data.append(np.full(self.capacity, np.nan))
+                self.mask.append(None)
+            else:
+                self.data.append(np.empty(self.capacity, dtype=object))
+                self.mask.append(None)
+
+    def _grow(self, needed: int) -> None:
+        np = self._np
+        capacity = max(needed, self.capacity * 2)
+        for j in range(len(self.data)):
+            old = self.data[j]
+            new = (
+                np.zeros(capacity, dtype=old.dtype)
+                if old.dtype != object
+                else np.empty(capacity, dtype=object)
+            )
+            if old.dtype.kind == "f":
+                new[:] = np.nan
+            new[: self.size] = old[: self.size]
+            self.data[j] = new
+            if self.mask[j] is not None:
+                mask = np.ones(capacity, dtype=bool)
+                mask[: self.size] = self.mask[j][: self.size]
+                self.mask[j] = mask
+        self.capacity = capacity
+
+    def add(self, columns: list[list[Any]]) -> None:
+        count = len(columns[0]) if columns else 0
+        if self.size + count > self.capacity:
+            self._grow(self.size + count)
+        start, end = self.size, self.size + count
+        for j, values in enumerate(columns):
+            mask = self.mask[j]
+            if mask is not None:
+                present = [v is not None for v in values]
+                self.data[j][start:end] = [0 if v is None else v for v in values]
+                mask[start:end] = [not p for p in present]
+            elif self.data[j].dtype.kind == "f":
+                self.data[j][start:end] = [self._np.nan if v is None else v for v in values]
+            else:
+                self.data[j][start:end] = values
+        self.size = end
+
+    def frame(self, stata: bool) -> Any:
+        import pandas as pd
+
+        size = self.size
+        series: dict[str, Any] = {}
+        for variable, data, mask in zip(self.variables, self.data, self.mask, strict=True):
+            if mask is not None:
+                array = pd.arrays.IntegerArray(data[:size], mask[:size])
+                if stata and variable.skippable and (data[:size] == SKIPPED).any():
+                    column = pd.Series(array, dtype=object)
+                    column[array == SKIPPED] = STATA_SKIPPED
+                    series[variable.name] = column.where(~mask[:size], None)
+                else:
+                    series[variable.name] = array
+            else:
+                series[variable.name] = data[:size]
+        return pd.DataFrame(series, copy=False)
+
+
+def _write_stat_file(
+    fmt: str, out: Path, gathered: _Gathered, variables: Sequence[Variable], title: str
+) -> None:
+    import pyreadstat
+
+    stata = fmt == "dta"
+    frame = gathered.frame(stata)
+    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    value_labels: dict[str, dict[int | float, str]] = {
+        v.name: {
+            code: _cut(label, 32000 if stata else 120, as_bytes=not stata)
+            for code, label in v.value_labels.items()
+            if not (stata and code == SKIPPED)
+        }
+        for v in variables
+        if v.value_labels
+    }
+    try:
+        if stata:
+            missing = {
+                v.name: [STATA_SKIPPED]
+                for v in variables
+                if v.skippable and frame[v.name].dtype == object
+            }
+            pyreadstat.write_dta(
+                frame,
+                str(temporary),
+                file_label=_cut(title, 80),
+                column_labels={v.name: _cut(v.label, 80) for v in variables},
+                version=15,
+                variable_value_labels=value_labels,
+                missing_user_values=missing or None,
+            )
+        else:
+            pyreadstat.write_sav(
+                frame,
+                str(temporary),
+                file_label=_cut(title, 64, as_bytes=True),
+                column_labels={v.name: _cut(v.label, 255, as_bytes=True) for v in variables},
+                variable_value_labels=value_labels,
+                missing_ranges={
+                    v.name: [SKIPPED] for v in variables if v.skippable and v.kind != "string"
+                },
+                variable_measure={
+                    v.name: "nominal" if v.kind in ("code", "flag", "string") else "scale"
+                    for v in variables
+                    if v.kind != "time"
+                },
+            )
+        os.replace(temporary, out)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+# -- the export ----------------------------------------------------------------------------------
+
+
+async def export_stat_file(
+    store: Store,
+    out: Path,
+    fmt: str,
+    *,
+    language: str | None = None,
+    include_drafts: bool = False,
+    include_preview: bool = False,
+    with_telegram_ids: bool = False,
+    public: bool = False,
+    batch_size: int = 2000,
+    progress: Callable[[int, int], None] | None = None,
+) -> ExportResult:
+    """Write an SPSS, Stata or Parquet file of the responses."""
+    if fmt not in STAT_FORMATS:
+        raise ValueError(f"unknown format {fmt!r}")
+    started = time.perf_counter()
+    survey = store.survey
+    language = language or survey.default_language
+    if language not in survey.languages:
+        raise ValueError(
+            f"language {language!r} is not one of the survey's ({', '.join(survey.languages)})"
+        )
+    every_column = build_columns(survey, with_telegram_ids=with_telegram_ids)
+    keep = public_positions(every_column) if public else None
+    columns = every_column if keep is None else tuple(every_column[i] for i in keep)
+    variables = layout(survey, columns, language)
+    rows_encoder = RowEncoder(
+        survey, every_column, await load_pseudonymizer(store), neutralize_text=False
+    )
+    encoder = _Encoder(variables, keep)
+    total = await expected_rows(store, include_drafts, include_preview)
+    title = survey.title.get(language, survey.default_language)
+    parquet: ParquetWriter | None = None
+    gathered: _Gathered | None = None
+    if fmt == "parquet":
+        book = [
+            dict(zip(CODEBOOK_FIELDS, e.as_tuple(), strict=True))
+            for e in codebook(survey, columns, language)
+        ]
+        metadata = {
+            b"consultbot.codebook": json.dumps(book, ensure_ascii=False).encode("utf-8"),
+            b"consultbot.survey": json.dumps(
+                {"id": survey.id, "title": title, "language": language}, ensure_ascii=False
+            ).encode("utf-8"),
+            b"consultbot.names": json.dumps(
+                {v.name: v.column.name for v in variables}, ensure_ascii=False
+            ).encode("utf-8"),
+        }
+        parquet = ParquetWriter(out, variables, metadata)
+    else:
+        gathered = _Gathered(variables, total)
+    written = 0
+    try:
+        if progress is not None:
+            progress(0, total)
+        batches = store.stream_answer_batches(batch_size, include_drafts, include_preview)
+        with collect_between_batches() as between_batches:
+            async for batch in batches:
+                rows = rows_encoder.encode_batch(batch)
+                if not rows:
+                    continue
+                values = encoder.columns(batch, rows, codes=gathered is not None)
+                if parquet is not None:
+                    parquet.write(values)
+                else:
+                    assert gathered is not None
+                    gathered.add(values)
+                written += len(rows)
+                del batch, rows, values
+                between_batches()
+                if progress is not None:
+                    progress(written, max(total, written))
+        if parquet is not None:
+            parquet.finish()
+        else:
+            assert gathered is not None
+            _write_stat_file(fmt, out, gathered, variables, title)
+    except BaseException:
+        if parquet is not None:
+            parquet.abort()
+        raise
+    seconds = time.perf_counter() - started
+    log.info(
+        "exported %d responses of survey %s as %s to %s in %.1f s",
+        written,
+        survey.id,
+        fmt,
+        out,
+        seconds,
+    )
+    return ExportResult(written, len(columns), (out,), seconds)
