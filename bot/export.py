@@ -539,13 +539,14 @@ def collect_between_batches() -> Iterator[Callable[[], None]]:
 
     An export allocates millions of short-lived objects (rows, answers, cells). With the collector
     on, it runs every 700 allocations and, now and then, walks every object of the process: a
-    third of the export's time. The objects that exist before the export are frozen (left out of
-    collections) and the collector runs between batches instead (call the function yielded: the
-    young generations every 10 batches, all of them every 100), so cyclic garbage never outlives
-    a few batches and memory stays flat.
+    third of the export's time. The collector runs between batches instead (call the function
+    yielded: the young generations every 10 batches, all of them every 100), so cyclic garbage
+    never outlives a few batches and memory stays flat. Freezing the objects that exist before
+    is the entry point's policy, not this function's (`bot.heap`): the serving bot froze its
+    start-up objects once, the staff commands freeze theirs before they start, and an export
+    inside the bot (/export) must not undo that (a `gc.unfreeze()` here once did).
     """
     enabled = gc.isenabled()
-    gc.freeze()
     gc.disable()
     batches = 0
 
@@ -558,7 +559,6 @@ def collect_between_batches() -> Iterator[Callable[[], None]]:
     try:
         yield between_batches
     finally:
-        gc.unfreeze()
         if enabled:
             gc.enable()
 

@@ -25,6 +25,7 @@ import analysis
 import bot
 import dialogs
 import storage
+from bot import heap
 from bot.config import Settings
 from bot.survey_file import load_or_exit
 from storage.files import OutputRefused, Protected, check_target
@@ -83,6 +84,7 @@ async def _with_store(
     engine = create_engine(url)
     try:
         store = Store(engine, loaded.survey, file_hash=loaded.file_hash)
+        heap.freeze_built()
         return await work(store)
     finally:
         await engine.dispose()

@@ -34,3 +34,10 @@ def settle() -> None:
         gc.get_freeze_count(),
         YOUNG_THRESHOLD,
     )
+
+
+def freeze_built() -> None:
+    """For a staff command about to stream many rows: what it has built so far (survey, engine,
+    modules) is left out of the collections that run between batches."""
+    gc.collect()
+    gc.freeze()

@@ -26,3 +26,18 @@ def test_settle_freezes_the_start_up_objects_and_widens_the_young_generation() -
     assert gc.get_threshold()[0] == heap.YOUNG_THRESHOLD
     # a collection now walks only what was made since
     assert len(gc.get_objects()) < gc.get_freeze_count()
+
+
+@pytest.mark.usefixtures("restore_gc")
+def test_an_export_inside_the_bot_keeps_what_start_up_froze() -> None:
+    """`/export` runs in the serving bot: the export's collector policy must not undo `settle`
+    (it once called gc.unfreeze(), leaving 0 objects frozen)."""
+    from bot.export import collect_between_batches
+
+    heap.settle()
+    frozen = gc.get_freeze_count()
+    with collect_between_batches() as between_batches:
+        for _ in range(200):
+            between_batches()
+    assert gc.get_freeze_count() >= frozen
+    assert gc.isenabled()
