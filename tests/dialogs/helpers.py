@@ -204,8 +204,10 @@ def variant_yaml(*changes: Change, **top: Any) -> str:
     return dump(data)
 
 
-def load(text: str, filename: str = "test-survey.yaml") -> Survey:
-    return parse_survey(text, filename)
+def load(text: str, filename: str = "test-survey.yaml", folder: Path | None = None) -> Survey:
+    """Parse a questionnaire; its options files are read from `folder` (the bundled one's)."""
+    where = folder or BUNDLED_PATH.parent
+    return parse_survey(text, filename, lambda name: (where / name).read_text(encoding="utf-8"))
 
 
 def make_survey(*changes: Change, **top: Any) -> Survey:

@@ -20,7 +20,11 @@ BUNDLED = ROOT / "surveys" / "poles-de-competitivite.yaml"
 
 
 def bundled_survey() -> Survey:
-    return parse_survey(BUNDLED.read_text(encoding="utf-8"), str(BUNDLED))
+    return parse_survey(
+        BUNDLED.read_text(encoding="utf-8"),
+        str(BUNDLED),
+        lambda name: (BUNDLED.parent / name).read_text(encoding="utf-8"),
+    )
 
 
 def at(survey: Survey, days: float) -> datetime:

@@ -42,7 +42,11 @@ sections:
 
 
 def bundled_survey() -> Survey:
-    return parse_survey(BUNDLED.read_text(encoding="utf-8"), str(BUNDLED))
+    return parse_survey(
+        BUNDLED.read_text(encoding="utf-8"),
+        str(BUNDLED),
+        lambda name: (BUNDLED.parent / name).read_text(encoding="utf-8"),
+    )
 
 
 def texts_survey(count: int = TEXT_QUESTIONS, *, allow_amend: bool = False) -> Survey:
