@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
+from dialogs.limits import MAX_LIST_OPTIONS
 from dialogs.model import QuestionType, Survey
 from storage.codebook import (
     CODEBOOK_FIELDS,
@@ -71,8 +72,8 @@ def neutralize(text: str) -> str:
     return text
 
 
-_ZEROS: tuple[int, ...] = (0,) * 64
-"""More 0 cells than any multi_choice has options (MAX_OPTIONS)."""
+_ZEROS: tuple[int, ...] = (0,) * (MAX_LIST_OPTIONS + 1)
+"""As many 0 cells as a multi_choice can have choices (a long list and its "other")."""
 
 
 def codebook_path(out: Path) -> Path:

@@ -47,6 +47,9 @@ Progress = Callable[[int, int], None]
 DEFAULT_TEXT_LIMIT = 500
 """Free texts shown per question; the others are counted."""
 
+TOP_BARS = 15
+"""Options charted one by one for a choice question; the others share one bar."""
+
 _STRINGS: dict[str, dict[str, str]] = {
     "en": {
         "report": "Report",
@@ -79,6 +82,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "optional": "optional",
         "other": "Other",
         "question": "Question",
+        "others": "{n} other options",
+        "top_note": "the {top} most chosen options, then the {n} others together",
     },
     "fr": {
         "report": "Rapport",
@@ -111,6 +116,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "optional": "facultative",
         "other": "Autre",
         "question": "Question",
+        "others": "{n} autres options",
+        "top_note": "les {top} options les plus choisies, puis les {n} autres ensemble",
     },
 }
 
@@ -310,6 +317,14 @@ def _choice_bars(tally: Tally, language: str, fallback: str, fmt: _Formatter) ->
     for option_id, count in sorted(tally.counts.items()):
         if option_id not in known:  # answers to options no longer in the file
             bars.append(Bar(option_id, count, f"{fmt.integer(count)}"))
+    if len(bars) > TOP_BARS + 1:
+        # A long list: the most chosen options, then the rest in one bar (its count is the
+        # number of times one of them was chosen: a percentage of it would mean nothing).
+        ranked = sorted(bars, key=lambda bar: -bar.value)
+        rest = ranked[TOP_BARS:]
+        total = int(sum(bar.value for bar in rest))
+        label = fmt.words["others"].format(n=len(rest))
+        bars = [*ranked[:TOP_BARS], Bar(label, total, fmt.integer(total))]
     return bars
 
 
@@ -517,6 +532,10 @@ def _question_block(
     elif qtype is QuestionType.MULTI_CHOICE:
         bars = _choice_bars(tally, language, fallback, fmt)
         note = words["multi_note"]
+    if qtype in (QuestionType.SINGLE_CHOICE, QuestionType.MULTI_CHOICE):
+        shown = len(question.choices())
+        if shown > TOP_BARS + 1:
+            note += " · " + words["top_note"].format(top=TOP_BARS, n=shown - TOP_BARS)
     elif qtype is QuestionType.RANKING:
         bars = _ranking_bars(tally, language, fallback, fmt)
         note = words["ranking_note"].format(top=question.top)

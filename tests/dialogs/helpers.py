@@ -419,6 +419,12 @@ def completing_event(survey: Survey, state: State) -> Event | None:
         return Choose(question.id, str(question.scale_points()[0]), step)
     if qtype is QuestionType.MULTI_CHOICE:
         count = max(question.min_choices, 1)
+        if question.searchable:
+            # A long list: choices are added one by one, then confirmed.
+            if len(state.pending) < count:
+                missing = next(o for o in question.options if o.id not in state.pending)
+                return Toggle(question.id, missing.id, step)
+            return Confirm(question.id, step)
         return TextInput(" ".join(str(n) for n in range(1, count + 1)))
     if qtype is QuestionType.RANKING:
         return TextInput(" ".join(str(n) for n in range(1, question.top + 1)))
