@@ -86,7 +86,7 @@ class Renderer:
     # -- notices ------------------------------------------------------------------------------
 
     def notice(self, lang: str, notice: Notice) -> str:
-        params = dict(notice.params)
+        params = {k: esc(v) if isinstance(v, str) else v for k, v in notice.params.items()}
         if notice.key == "status":
             params["phase"] = t(lang, f"phase.{params.get('phase', 'new')}")
         return t(lang, f"notice.{notice.key}", **params)

@@ -1,6 +1,7 @@
 """`consultbot try`: the participant's dialogue in the terminal, a preview that works whatever
 the date. Options are numbered; `/back`, `/skip`, `/lang`, `/status`, `edit N` and `submit` steer.
-On a long list, typed text searches, a number taps the button it numbers, `>` and `<` turn pages.
+On a long list, typed text searches, a number taps the button it numbers, `>` and `<` turn pages,
+`/ok` confirms the choices of a multi-choice one.
 Works with its input piped from a file, so a scripted run can go from start to receipt."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from bot.render import Renderer, View, plain
 from dialogs.engine import Result, transition
 from dialogs.events import (
     Back,
+    Confirm,
     Edit,
     Event,
     Page,
@@ -94,6 +96,8 @@ class TerminalSession:
         elif isinstance(screen, QuestionScreen) and not screen.awaiting_other:
             if screen.listing is not None:
                 self.write(t(lang, "try.list_help"))
+                if screen.question.type is QuestionType.MULTI_CHOICE:
+                    self.write(t(lang, "try.list_multi_help"))
             elif screen.question.type is QuestionType.MULTI_CHOICE:
                 self.write(t(lang, "try.multi_help"))
             elif screen.question.type is QuestionType.RANKING:
@@ -125,6 +129,8 @@ class TerminalSession:
         screen = self.screen
         if isinstance(screen, QuestionScreen) and screen.listing is not None and self.long_list():
             listing = screen.listing
+            if command == "ok" and text.startswith("/"):
+                return Confirm(screen.question.id, screen.step)
             if text in (">", "<"):
                 turn = 1 if text == ">" else -1
                 return Page(screen.question.id, listing.page + turn, screen.step)

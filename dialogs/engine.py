@@ -49,6 +49,8 @@ from dialogs.state import Answer, Phase, State
 
 MAX_QUERY = 100
 """Characters of a long list's search kept in the state (and searched)."""
+NOTICE_QUERY = 60
+"""Characters of a search that found nothing repeated in the notice that says so."""
 CONSENT_ACCEPT = "accept"
 CONSENT_DECLINE = "decline"
 
@@ -530,6 +532,12 @@ class _Engine:
         found = question.search_index.search(typed[:MAX_QUERY], PAGE_SIZE)
         if found.exact:
             return self.pick(question, found.option_ids[0], replace_message=False)
+        if not found.option_ids:
+            # Nothing stored changes: the notice says so above the list as it was, whose "other"
+            # button (where the question has one) takes a name missing from the list.
+            key = "no_match_other" if question.other else "no_match"
+            shown = typed if len(typed) <= NOTICE_QUERY else typed[: NOTICE_QUERY - 1] + "…"
+            return self.refuse(Notice(key, {"query": shown}))
         searched = replace(
             state,
             query=typed[:MAX_QUERY],

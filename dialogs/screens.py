@@ -50,6 +50,8 @@ NOTICE_KEYS = frozenset(
         "amend_not_allowed",
         "amended",
         "status",
+        "no_match",
+        "no_match_other",
     }
 )
 """Every notice key the engine emits: each front end's catalogue must translate them all."""

@@ -26,6 +26,8 @@ SHORT = 3
 PREFIX = 98.0
 """The score of a key whose words start with the typed words, in order."""
 PREFIX_BONUS = 10.0
+LONGER = 1.3
+"""A query this many times longer than a key is compared with all of it, not with its part."""
 EXACT = 200.0
 CANDIDATES = 40
 """Keys scored in full for one query (the fast ratio keeps the best ones first)."""
@@ -125,7 +127,11 @@ class SearchIndex:
                 limit=CANDIDATES,
                 score_cutoff=MIN_SCORE - PREFIX_BONUS,
             )
-            for _key, score, index in found:
+            for key, score, index in found:
+                if len(wanted) > LONGER * len(key) + 2:
+                    # Typed text much longer than the name: a name found inside a sentence is
+                    # no match ("les pôles de … de la Loire" is not "Pays de la Loire").
+                    score = min(score, fuzz.token_sort_ratio(wanted, key))
                 if _prefixes(typed, self.fuzzy_words[index]):
                     score = max(score, PREFIX - PREFIX_BONUS) + PREFIX_BONUS
                 position = self.fuzzy_owner[index]
