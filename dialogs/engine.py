@@ -536,8 +536,8 @@ class _Engine:
             # Nothing stored changes: the notice says so above the list as it was, whose "other"
             # button (where the question has one) takes a name missing from the list.
             key = "no_match_other" if question.other else "no_match"
-            shown = typed if len(typed) <= NOTICE_QUERY else typed[: NOTICE_QUERY - 1] + "…"
-            return self.refuse(Notice(key, {"query": shown}))
+            said = typed if len(typed) <= NOTICE_QUERY else typed[: NOTICE_QUERY - 1] + "…"
+            return self.refuse(Notice(key, {"query": said}))
         searched = replace(
             state,
             query=typed[:MAX_QUERY],
