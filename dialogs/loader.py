@@ -645,7 +645,8 @@ def _literal_problem(question: Question, literal: str | int | float | bool) -> s
     if qtype in CHOICE_TYPES:
         ids = [o.id for o in question.choices()]
         if not isinstance(literal, str) or literal not in ids:
-            return f"{literal!r} is not an option of {question.id} (options: {', '.join(ids)})"
+            named = ", ".join(ids[:20]) + (f" and {len(ids) - 20} more" if len(ids) > 20 else "")
+            return f"{literal!r} is not an option of {question.id} (options: {named})"
     elif qtype in (QuestionType.SCALE, QuestionType.NUMBER):
         if isinstance(literal, bool) or not isinstance(literal, int | float):
             return f"{question.id} is a number; compare it with a number, not {literal!r}"
