@@ -95,11 +95,12 @@ PROBLEMS: list[tuple[str, Change, str, str]] = [
         add_question(
             "profile",
             {
+                # A ranking stays within a keyboard; choices take long lists (test_longlist).
                 "id": "region",
-                "type": "single_choice",
+                "type": "ranking",
                 "text": "Région ?",
-                "options": _options(14),
-                "other": True,
+                "options": _options(15),
+                "top": 3,
             },
         ),
         "question region",
