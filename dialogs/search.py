@@ -42,7 +42,7 @@ EXACT = 200.0
 STOPWORDS = frozenset(
     {"de", "des", "du", "la", "le", "les", "l", "d", "et", "en", "of", "the", "and", "for", "a"}
 )
-_NON_WORD = re.compile(r"[^0-9a-z]+")
+_NON_WORD = re.compile(r"[\W_]+")
 _BRACKETS = re.compile(r"\(([^)]*)\)")
 
 
