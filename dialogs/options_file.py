@@ -135,18 +135,23 @@ def _option(
     elif len(option_id) > MAX_ID_LENGTH:
         problems.append(FileProblem(number, f"id longer than {MAX_ID_LENGTH} characters"))
     label_values: dict[str, str] = {}
+    shared = len(set(labels.values())) == 1 and len(labels) > 1
     for language, position in labels.items():
         value = " ".join(_cell(row, position).split())
+        label_values[language] = value
+        if shared and language != next(iter(labels)):
+            continue  # one `label` column for every language: its problems are said once
+        which = "the label" if shared else f"the {language!r} label"
         if not value:
-            problems.append(FileProblem(number, f"no label in {language!r}"))
+            problems.append(
+                FileProblem(number, f"no label in {language!r}" if not shared else "no label")
+            )
         elif len(value) > MAX_LIST_LABEL:
             problems.append(
                 FileProblem(
-                    number,
-                    f"{language!r} label is {len(value)} characters, more than {MAX_LIST_LABEL}",
+                    number, f"{which} is {len(value)} characters, more than {MAX_LIST_LABEL}"
                 )
             )
-        label_values[language] = value
     group_values = {lang: " ".join(_cell(row, pos).split()) for lang, pos in groups.items()}
     if any(group_values.values()) and not all(group_values.values()):
         problems.append(FileProblem(number, "a group is given in some languages and not others"))

@@ -146,7 +146,7 @@ def test_the_problems_of_an_options_file_are_named_with_their_row() -> None:
     found = problems(LONG_YAML, {**FILES, "data/poles.csv": bad})
     text = "\n".join(found)
     assert "data/poles.csv, row 3: duplicate id 'a' (first in row 2)" in text
-    assert "data/poles.csv, row 4: 'fr' label is 65 characters, more than 64" in text
+    assert "data/poles.csv, row 4: the 'fr' label is 65 characters, more than 64" in text
     assert "data/poles.csv, row 5: no label in 'fr'" in text
     assert "data/poles.csv, row 6: id 'D d' must be lower-case" in text
 
