@@ -191,7 +191,11 @@ async def generate(
     """Migrate the database at `url` and write `n` synthetic responses into it."""
     await upgrade(url)
     content = await asyncio.to_thread(survey_path.read_bytes)
-    survey = parse_survey(content.decode("utf-8"), str(survey_path))
+    survey = parse_survey(
+        content.decode("utf-8"),
+        str(survey_path),
+        lambda name: (survey_path.parent / name).read_text(encoding="utf-8"),
+    )
     engine = create_engine(url)
     try:
         store = Store(engine, survey, file_hash=survey_file_hash(content))

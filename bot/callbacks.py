@@ -15,7 +15,18 @@ import hmac
 from dataclasses import dataclass
 
 from dialogs.engine import CONSENT_ACCEPT, CONSENT_DECLINE
-from dialogs.events import Amend, Back, Choose, Confirm, Edit, Event, Skip, Toggle
+from dialogs.events import (
+    Amend,
+    Back,
+    Choose,
+    Confirm,
+    Edit,
+    Event,
+    Page,
+    Remove,
+    Skip,
+    Toggle,
+)
 from dialogs.model import Question, QuestionType, Survey
 
 MAX_CALLBACK_BYTES = 64
@@ -61,6 +72,16 @@ def choose(step: int, question: Question, option_id: str) -> str:
 
 def toggle(step: int, question: Question, option_id: str) -> str:
     return f"t:{step}:{question.index}:{_option_code(question, option_id)}"
+
+
+def page(step: int, question: Question, number: int) -> str:
+    """Show page `number` (from 0) of a long list."""
+    return f"p:{step}:{question.index}:{number}"
+
+
+def remove(step: int, question: Question, option_id: str) -> str:
+    """Take an option off the choices of a multi-choice long list."""
+    return f"r:{step}:{question.index}:{_option_code(question, option_id)}"
 
 
 def confirm(step: int, question: Question) -> str:
@@ -187,7 +208,7 @@ def decode(survey: Survey, data: str) -> Action | None:
         if kind == "S":
             return SubmitRequest(step)
         return None
-    if kind not in ("c", "t", "k", "e") or len(args) < 2:
+    if kind not in ("c", "t", "k", "e", "p", "r") or len(args) < 2:
         return None
     index = _int(args[1])
     if index is None or index >= len(survey.questions):
@@ -197,10 +218,15 @@ def decode(survey: Survey, data: str) -> Action | None:
         return Confirm(question.id, step)
     if kind == "e" and len(args) == 2:
         return Edit(question.id, step)
-    if kind in ("c", "t") and len(args) == 3:
+    if kind == "p" and len(args) == 3:
+        number = _int(args[2])
+        return Page(question.id, number, step) if number is not None else None
+    if kind in ("c", "t", "r") and len(args) == 3:
         option = _decode_option(question, args[2])
         if option is None:
             return None
+        if kind == "r":
+            return Remove(question.id, option, step)
         return (
             Choose(question.id, option, step) if kind == "c" else Toggle(question.id, option, step)
         )

@@ -32,6 +32,8 @@ PANEL_INCHES = 4.2
 DPI = 110
 FONT_SIZE = 15
 LABEL_CHARS = 28
+TOP_BARS = 15
+"""Values charted one by one for a closed question; the others share one bar."""
 
 
 def _short(text: str, width: int = LABEL_CHARS) -> str:
@@ -91,6 +93,18 @@ def format_stats(stats: Stats, language: str, *, top: int = 3) -> str:
     return "\n".join(lines)
 
 
+def top_counts(dist: Distribution, language: str) -> list[tuple[str, int]]:
+    """(label, count) of a distribution; past TOP_BARS + 1 values (a long list), the TOP_BARS most
+    chosen and one "n others" line with the count of the rest."""
+    labelled = [(value_label(dist.question, key, language), count) for key, count in dist.counts]
+    if len(labelled) <= TOP_BARS + 1:
+        return labelled
+    ranked = sorted(labelled, key=lambda item: -item[1])
+    rest = ranked[TOP_BARS:]
+    others = t(language, "stats.others", n=len(rest))
+    return [*ranked[:TOP_BARS], (others, sum(count for _, count in rest))]
+
+
 def format_distributions(stats: Stats, language: str) -> str:
     """Every closed question's counts as text (the command line shows this under the summary)."""
     lines: list[str] = []
@@ -98,7 +112,10 @@ def format_distributions(stats: Stats, language: str) -> str:
         question = dist.question
         title = _short(question.text.get(language), 70)
         lines.append(f"Q{question.index + 1} {title} (n={dist.answered})")
-        for key, count in dist.counts:
+        counts = dist.counts
+        if len(counts) > TOP_BARS + 1:  # a long list: every value, the most chosen first
+            counts = sorted(counts, key=lambda item: -item[1])
+        for key, count in counts:
             line = f"    {value_label(question, key, language):<30} {count}"
             if question.type is QuestionType.RANKING:
                 score = dist.tally.score.get(key, 0)
@@ -198,11 +215,8 @@ def _overview_panels(stats: Stats, language: str) -> list[tuple[str, list[str], 
 def _distribution_panel(dist: Distribution, language: str) -> tuple[str, list[str], list[int]]:
     question = dist.question
     title = f"Q{question.index + 1} · {_short(question.text.get(language), 80)} (n={dist.answered})"
-    return (
-        title,
-        [value_label(question, key, language) for key, _ in dist.counts],
-        [count for _, count in dist.counts],
-    )
+    counts = top_counts(dist, language)
+    return (title, [label for label, _ in counts], [count for _, count in counts])
 
 
 def _figure(panels: list[tuple[str, list[str], list[int]]]) -> bytes:

@@ -48,6 +48,7 @@ from analysis.codebook import (
     build_columns,
     codebook,
 )
+from dialogs.limits import MAX_LIST_OPTIONS
 from dialogs.model import QuestionType, Survey
 from storage.files import NOTHING_PROTECTED, Protected, StagedFiles
 from storage.pseudonyms import Pseudonymizer, load_pseudonymizer
@@ -99,8 +100,8 @@ def email_cell(value: object) -> Cell:
     return neutralize(text)
 
 
-_ZEROS: tuple[int, ...] = (0,) * 64
-"""More 0 cells than any multi_choice has options (MAX_OPTIONS)."""
+_ZEROS: tuple[int, ...] = (0,) * (MAX_LIST_OPTIONS + 1)
+"""As many 0 cells as a multi_choice can have choices (a long list and its "other")."""
 
 
 IDENTIFIER_COLUMNS = frozenset({"pseudonym", "reference", "telegram_id"})

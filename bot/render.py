@@ -29,6 +29,7 @@ from dialogs.screens import (
 from dialogs.state import Answer
 from dialogs.texts import Text
 
+PROGRESS_BLOCKS = 10
 MESSAGE_LIMIT = 4000
 """A little under Telegram's 4,096 characters, for the HTML entities' sake."""
 REVIEW_QUESTION_CHARS = 90
@@ -52,6 +53,13 @@ class View:
     nav: tuple[Button, ...] = ()
     typed: bool = False
     """The answer is typed (text, number, e-mail, "other")."""
+    rows: tuple[tuple[Button, ...], ...] = ()
+    """Rows of buttons between the options and the navigation (a long list's paging, its
+    "other" choice, the choices to remove and the confirmation)."""
+
+    def buttons(self) -> tuple[Button, ...]:
+        """Every option and row button, in the order the terminal numbers them."""
+        return (*self.options, *(b for row in self.rows for b in row))
 
 
 def esc(text: str) -> str:
@@ -78,7 +86,7 @@ class Renderer:
     # -- notices ------------------------------------------------------------------------------
 
     def notice(self, lang: str, notice: Notice) -> str:
-        params = dict(notice.params)
+        params = {k: esc(v) if isinstance(v, str) else v for k, v in notice.params.items()}
         if notice.key == "status":
             params["phase"] = t(lang, f"phase.{params.get('phase', 'new')}")
         return t(lang, f"notice.{notice.key}", **params)
@@ -139,17 +147,18 @@ class Renderer:
         q = screen.question
         p = screen.progress
         section = self.survey.section_of(q)
+        filled = p.percent * PROGRESS_BLOCKS // 100
+        bar = "▰" * filled + "▱" * (PROGRESS_BLOCKS - filled)
         lines = [
             "<i>"
             + t(
                 lang,
                 "progress",
-                section=p.section_number,
-                sections=p.section_count,
-                number=p.question_number,
-                total=p.question_count,
+                bar=bar,
+                percent=p.percent,
+                section=esc(self.tx(lang, section.title)),
             )
-            + f" · {esc(self.tx(lang, section.title))}</i>",
+            + "</i>",
             "",
             f"<b>{esc(self.tx(lang, q.text))}</b>",
         ]
@@ -161,7 +170,12 @@ class Renderer:
         if screen.answer is not None and not screen.awaiting_other:
             current = self.answer(lang, q, screen.answer)
             lines += ["", t(lang, "question.current", answer=esc(shorten(current, 300)))]
-        options, columns = self.options(lang, q, screen)
+        rows: tuple[tuple[Button, ...], ...] = ()
+        if screen.listing is not None and not screen.awaiting_other:
+            lines += ["", *self.listing_lines(lang, q, screen)]
+            options, columns, rows = self.listing_buttons(lang, q, screen)
+        else:
+            options, columns = self.options(lang, q, screen)
         nav: list[Button] = []
         if screen.can_back:
             nav.append(Button(t(lang, "button.back"), callbacks.back(screen.step)))
@@ -172,7 +186,98 @@ class Renderer:
             QuestionType.NUMBER,
             QuestionType.EMAIL,
         )
-        return View(("\n".join(lines),), tuple(options), columns, tuple(nav), typed)
+        return View(("\n".join(lines),), tuple(options), columns, tuple(nav), typed, rows)
+
+    # -- long lists ---------------------------------------------------------------------------
+
+    def listing_lines(self, lang: str, q: Question, screen: QuestionScreen) -> list[str]:
+        """Where the participant is in a long list: the page and its groups, or the search."""
+        listing = screen.listing
+        assert listing is not None
+        lines: list[str] = []
+        if listing.query is None:
+            where = t(lang, "list.page", page=listing.page + 1, pages=listing.pages)
+            groups = dict.fromkeys(self.tx(lang, o.group) for o in listing.options if o.group)
+            if groups:
+                where += " · " + esc(", ".join(groups))
+            lines.append(f"<i>{where}</i>")
+        elif listing.options:
+            lines.append(t(lang, "list.results", query=esc(shorten(listing.query, 60))))
+        else:
+            key = "list.no_match_other" if q.other else "list.no_match"
+            lines.append(t(lang, key, query=esc(shorten(listing.query, 60))))
+        if q.type is QuestionType.MULTI_CHOICE:
+            if screen.pending:
+                labels = [self.choice_label(lang, q, option_id) for option_id in screen.pending]
+                joined = " ; ".join(labels) if lang == "fr" else "; ".join(labels)
+                lines.append(t(lang, "list.chosen", count=len(labels), labels=esc(joined)))
+            else:
+                lines.append(t(lang, "list.none_chosen"))
+        return lines
+
+    def choice_label(self, lang: str, q: Question, option_id: str) -> str:
+        option = q.option(option_id)
+        return self.option_label(lang, q, option) if option is not None else option_id
+
+    def listing_buttons(
+        self, lang: str, q: Question, screen: QuestionScreen
+    ) -> tuple[list[Button], int, tuple[tuple[Button, ...], ...]]:
+        """A long list's buttons: the options on screen, then paging (or back to the whole list
+        after a search), the "other" choice, and for a multi choice the choices to remove and
+        the confirmation."""
+        listing = screen.listing
+        assert listing is not None
+        step = screen.step
+        single = q.type is QuestionType.SINGLE_CHOICE
+        answer = screen.answer.value if screen.answer is not None else None
+        labels = [self.option_label(lang, q, o) for o in listing.options]
+        columns = 2 if labels and max(len(label) for label in labels) <= 22 else 1
+        options: list[Button] = []
+        for option, label in zip(listing.options, labels, strict=True):
+            if single:
+                mark = "✓ " if answer == option.id else ""
+                options.append(Button(mark + label, callbacks.choose(step, q, option.id)))
+            else:
+                mark = "✅ " if option.id in screen.pending else "▫️ "
+                options.append(Button(mark + label, callbacks.toggle(step, q, option.id)))
+        rows: list[tuple[Button, ...]] = []
+        if listing.query is not None:
+            rows.append(
+                (Button(t(lang, "button.full_list"), callbacks.page(step, q, listing.page)),)
+            )
+        elif listing.pages > 1:
+            previous = (listing.page - 1) % listing.pages
+            following = (listing.page + 1) % listing.pages
+            rows.append(
+                (
+                    Button("◀", callbacks.page(step, q, previous)),
+                    Button(
+                        f"{listing.page + 1}/{listing.pages}",
+                        callbacks.page(step, q, listing.page),
+                    ),
+                    Button("▶", callbacks.page(step, q, following)),
+                )
+            )
+        if q.other:
+            label = t(lang, "button.other")
+            if single:
+                rows.append((Button(label, callbacks.choose(step, q, OTHER_OPTION_ID)),))
+            else:
+                mark = "✅ " if OTHER_OPTION_ID in screen.pending else "▫️ "
+                rows.append((Button(mark + label, callbacks.toggle(step, q, OTHER_OPTION_ID)),))
+        if not single:
+            for option_id in screen.pending:
+                label = t(lang, "button.remove", label=self.choice_label(lang, q, option_id))
+                rows.append((Button(shorten(label, 64), callbacks.remove(step, q, option_id)),))
+            rows.append(
+                (
+                    Button(
+                        t(lang, "button.confirm", count=len(screen.pending)),
+                        callbacks.confirm(step, q),
+                    ),
+                )
+            )
+        return options, columns, tuple(rows)
 
     def hint(self, lang: str, q: Question, screen: QuestionScreen) -> str:
         if screen.awaiting_other:
@@ -191,6 +296,12 @@ class Renderer:
             low = esc(self.tx(lang, q.min_label)) or str(points.start)
             high = esc(self.tx(lang, q.max_label)) or str(points.stop - 1)
             return t(lang, "hint.scale", min=points.start, max=points.stop - 1, low=low, high=high)
+        if q.searchable:
+            search = t(lang, "hint.search")
+            if qtype is QuestionType.MULTI_CHOICE:
+                key = "hint.multi_max" if q.max is not None else "hint.multi"
+                return t(lang, key, max=q.max_choices, count=len(screen.pending)) + "\n" + search
+            return search
         if qtype is QuestionType.MULTI_CHOICE:
             key = "hint.multi_max" if q.max is not None else "hint.multi"
             return t(lang, key, max=q.max_choices, count=len(screen.pending))

@@ -53,6 +53,10 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 
+TOP_BARS = 15
+"""Options charted one by one for a choice question; the others share one bar."""
+OTHERS_KEY = "~others"
+
 _STRINGS: dict[str, dict[str, str]] = {
     "en": {
         "report": "Report",
@@ -85,6 +89,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "optional": "optional",
         "other": "Other",
         "question": "Question",
+        "others": "{n} other options",
+        "top_note": "the {top} most chosen options, then the {n} others together",
         "total": "Total",
         "n": "n (answers)",
         "by": "Every closed question is broken down by: {question}",
@@ -137,6 +143,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "optional": "facultative",
         "other": "Autre",
         "question": "Question",
+        "others": "{n} autres options",
+        "top_note": "les {top} options les plus choisies, puis les {n} autres ensemble",
         "total": "Total",
         "n": "n (réponses)",
         "by": "Chaque question fermée est ventilée selon : {question}",
@@ -346,10 +354,27 @@ def _choice_bars(
     tally: Tally, language: str, fallback: str, fmt: _Formatter, view: _View
 ) -> list[Bar]:
     question = tally.question
-    return [
-        _bar(option_label(question, key, language, fallback), key, count, tally.answered, fmt, view)
-        for key, count in tally.distribution()
+    counts = tally.distribution()
+    if len(counts) <= TOP_BARS + 1:
+        return [
+            _bar(option_label(question, k, language, fallback), k, n, tally.answered, fmt, view)
+            for k, n in counts
+        ]
+    # A long list: the most chosen options, then the rest in one bar (the number of times one
+    # of them was chosen: a percentage of it would mean nothing). Hidden when under K.
+    ranked = sorted(counts, key=lambda item: -item[1])
+    bars = [
+        _bar(option_label(question, k, language, fallback), k, n, tally.answered, fmt, view)
+        for k, n in ranked[:TOP_BARS]
     ]
+    rest = ranked[TOP_BARS:]
+    total = sum(n for _, n in rest)
+    label = fmt.words["others"].format(n=len(rest))
+    if view.k > 1 and total < view.k:
+        bars.append(Bar(label, 0, f"< {view.k}", OTHERS_KEY, None))
+    else:
+        bars.append(Bar(label, total, fmt.integer(total), OTHERS_KEY, total))
+    return bars
 
 
 def _scale_bars(
@@ -783,7 +808,11 @@ def _question_block(
     elif qtype is QuestionType.MULTI_CHOICE:
         bars = _choice_bars(tally, language, fallback, fmt, view)
         note = words["multi_note"]
-    elif qtype is QuestionType.RANKING:
+    if qtype in (QuestionType.SINGLE_CHOICE, QuestionType.MULTI_CHOICE):
+        options = len(question.choices())
+        if options > TOP_BARS + 1:
+            note += " · " + words["top_note"].format(top=TOP_BARS, n=options - TOP_BARS)
+    if qtype is QuestionType.RANKING:
         bars = _ranking_bars(tally, language, fallback, fmt, view)
         note = words["ranking_note"].format(top=question.top)
     elif qtype is QuestionType.SCALE:

@@ -29,6 +29,7 @@ def keyboard(view: View) -> InlineKeyboardMarkup | None:
     columns = max(1, view.option_columns)
     for start in range(0, len(view.options), columns):
         rows.append([_button(b) for b in view.options[start : start + columns]])
+    rows.extend([_button(b) for b in row] for row in view.rows if row)
     if view.nav:
         rows.append([_button(b) for b in view.nav])
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None

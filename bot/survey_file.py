@@ -33,7 +33,19 @@ def load_or_exit(path: Path) -> LoadedSurvey:
 
 
 def load_survey_file(path: Path) -> LoadedSurvey:
-    """Parse the file at `path`; raises OSError or dialogs.SurveyError."""
+    """Parse the file at `path` and the options files it names (relative to it); raises OSError
+    or dialogs.SurveyError. The hash covers the options files too: a changed list is a changed
+    questionnaire."""
     data = path.read_bytes()
-    survey = parse_survey(data.decode("utf-8"), str(path))
-    return LoadedSurvey(survey, path, hashlib.sha256(data).hexdigest())
+    read: dict[str, bytes] = {}
+
+    def read_file(name: str) -> str:
+        content = (path.parent / name).read_bytes()
+        read[name] = content
+        return content.decode("utf-8")
+
+    survey = parse_survey(data.decode("utf-8"), str(path), read_file)
+    digest = hashlib.sha256(data)
+    for name in sorted(read):
+        digest.update(b"\0" + name.encode() + b"\0" + read[name])
+    return LoadedSurvey(survey, path, digest.hexdigest())

@@ -1,5 +1,7 @@
 """`consultbot try`: the participant's dialogue in the terminal, a preview that works whatever
 the date. Options are numbered; `/back`, `/skip`, `/lang`, `/status`, `edit N` and `submit` steer.
+On a long list, typed text searches, a number taps the button it numbers, `>` and `<` turn pages,
+`/ok` confirms the choices of a multi-choice one.
 Works with its input piped from a file, so a scripted run can go from start to receipt."""
 
 from __future__ import annotations
@@ -10,10 +12,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TextIO
 
+from bot import callbacks
 from bot.i18n import t
 from bot.render import Renderer, View, plain
 from dialogs.engine import Result, transition
-from dialogs.events import Back, Edit, Event, Skip, Start, Status, Submit, SwitchLanguage, TextInput
+from dialogs.events import (
+    Back,
+    Confirm,
+    Edit,
+    Event,
+    Page,
+    Skip,
+    Start,
+    Status,
+    Submit,
+    SwitchLanguage,
+    TextInput,
+)
 from dialogs.model import QuestionType, Survey
 from dialogs.screens import QuestionScreen, ReceiptScreen, ReviewScreen, Screen
 from dialogs.state import State
@@ -40,6 +55,7 @@ class TerminalSession:
     def __post_init__(self) -> None:
         self.renderer = Renderer(self.survey)
         self.screen: Screen | None = None
+        self.view: View | None = None
 
     def write(self, text: str = "") -> None:
         self.out.write(text + "\n")
@@ -48,8 +64,18 @@ class TerminalSession:
     def show_view(self, view: View) -> None:
         for text in view.texts:
             self.write(plain(text))
-        for number, button in enumerate(view.options, start=1):
+        listed = view.buttons() if self.long_list(view) else view.options
+        for number, button in enumerate(listed, start=1):
             self.write(f"  {number:>2}) {button.label}")
+
+    def long_list(self, view: View | None = None) -> bool:
+        screen = self.screen
+        return (
+            isinstance(screen, QuestionScreen)
+            and screen.listing is not None
+            and not screen.awaiting_other
+            and (view is None or bool(view.rows or view.options))
+        )
 
     def show(self, result: Result) -> None:
         self.language = result.state.language
@@ -58,8 +84,9 @@ class TerminalSession:
             self.write("! " + plain(self.renderer.notice(lang, notice)))
         for screen in result.output.screens:
             self.write()
-            self.show_view(self.renderer.screen(lang, screen))
             self.screen = screen
+            self.view = self.renderer.screen(lang, screen)
+            self.show_view(self.view)
             self.write_help(screen)
 
     def write_help(self, screen: Screen) -> None:
@@ -67,7 +94,11 @@ class TerminalSession:
         if isinstance(screen, ReviewScreen):
             self.write(t(lang, "try.review_help"))
         elif isinstance(screen, QuestionScreen) and not screen.awaiting_other:
-            if screen.question.type is QuestionType.MULTI_CHOICE:
+            if screen.listing is not None:
+                self.write(t(lang, "try.list_help"))
+                if screen.question.type is QuestionType.MULTI_CHOICE:
+                    self.write(t(lang, "try.list_multi_help"))
+            elif screen.question.type is QuestionType.MULTI_CHOICE:
                 self.write(t(lang, "try.multi_help"))
             elif screen.question.type is QuestionType.RANKING:
                 self.write(t(lang, "try.ranking_help"))
@@ -95,6 +126,21 @@ class TerminalSession:
                 return Status()
             if command == "start":
                 return Start()
+        screen = self.screen
+        if isinstance(screen, QuestionScreen) and screen.listing is not None and self.long_list():
+            listing = screen.listing
+            if command == "ok" and text.startswith("/"):
+                return Confirm(screen.question.id, screen.step)
+            if text in (">", "<"):
+                turn = 1 if text == ">" else -1
+                return Page(screen.question.id, listing.page + turn, screen.step)
+            if self.view is not None and text.isascii() and text.isdigit():
+                buttons = self.view.buttons()
+                number = int(text)
+                if 1 <= number <= len(buttons):
+                    action = callbacks.decode(self.survey, buttons[number - 1].data)
+                    if isinstance(action, Event):
+                        return action
         if isinstance(self.screen, ReviewScreen):
             if command == "submit":
                 return Submit(new_reference())

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from dialogs import answers as parse
+from dialogs import longlist
 from dialogs.events import (
     Amend,
     Back,
@@ -17,6 +18,8 @@ from dialogs.events import (
     Confirm,
     Edit,
     Event,
+    Page,
+    Remove,
     Skip,
     Stale,
     Start,
@@ -28,7 +31,7 @@ from dialogs.events import (
     Unsupported,
 )
 from dialogs.flow import first_unanswered, missing_required, progress, prune, visible_questions
-from dialogs.limits import OTHER_OPTION_ID
+from dialogs.limits import OTHER_OPTION_ID, PAGE_SIZE
 from dialogs.model import Question, QuestionType, Survey
 from dialogs.screens import (
     ClosedScreen,
@@ -44,6 +47,10 @@ from dialogs.screens import (
 )
 from dialogs.state import Answer, Phase, State
 
+MAX_QUERY = 100
+"""Characters of a long list's search kept in the state (and searched)."""
+NOTICE_QUERY = 60
+"""Characters of a search that found nothing repeated in the notice that says so."""
 CONSENT_ACCEPT = "accept"
 CONSENT_DECLINE = "decline"
 
@@ -179,6 +186,7 @@ class _Engine:
             awaiting_other=state.awaiting_other,
             can_back=state.editing or bool(state.history),
             can_skip=not question.required,
+            listing=longlist.listing(question, state) if question.searchable else None,
         )
 
     def review_screen(self, state: State) -> ReviewScreen:
@@ -209,6 +217,11 @@ class _Engine:
             and isinstance(answer.value, tuple)
         ):
             pending = answer.value
+        page = 0
+        if question.searchable and answer is not None:
+            first = answer.value[0] if isinstance(answer.value, tuple) else answer.value
+            if isinstance(first, str):
+                page = longlist.page_of(question, first)
         return replace(
             state,
             phase=Phase.ANSWERING,
@@ -217,6 +230,9 @@ class _Engine:
             pending=pending,
             awaiting_other=False,
             step=state.step + 1,
+            query=None,
+            matches=(),
+            page=page,
         )
 
     def to_review(self, state: State, *, history: tuple[str, ...]) -> State:
@@ -229,6 +245,9 @@ class _Engine:
             awaiting_other=False,
             editing=False,
             step=state.step + 1,
+            query=None,
+            matches=(),
+            page=0,
         )
 
     def accept(self, question: Question, answer: Answer) -> Result:
@@ -272,13 +291,17 @@ class _Engine:
             return self.text(question, event.text)
         if isinstance(event, Skip):
             return self.skip(question, event)
-        if isinstance(event, Choose | Toggle | Confirm):
+        if isinstance(event, Choose | Toggle | Confirm | Page | Remove):
             if event.question_id != question.id or event.step != state.step:
                 return self.refuse(Notice("stale_button"))
             if isinstance(event, Choose):
                 return self.choose(question, event.option_id)
             if isinstance(event, Toggle):
                 return self.toggle(question, event.option_id)
+            if isinstance(event, Page):
+                return self.page(question, event.page)
+            if isinstance(event, Remove):
+                return self.remove(question, event.option_id)
             return self.confirm(question)
         return self.refuse(Notice("stale_button"))
 
@@ -354,6 +377,9 @@ class _Engine:
             awaiting_other=False,
             editing=False,
             step=state.step + 1,
+            query=None,
+            matches=(),
+            page=0,
             reference=state.reference or event.reference,
             submitted_at=self.now,
         )
@@ -383,6 +409,8 @@ class _Engine:
                 return self.accept(question, Answer(OTHER_OPTION_ID, other))
             return self.accept(question, Answer(state.pending, other))
         qtype = question.type
+        if question.searchable:
+            return self.search(question, text)
         result: Answer | Notice
         if qtype is QuestionType.TEXT:
             result = parse.parse_text(question, text)
@@ -488,3 +516,92 @@ class _Engine:
         if OTHER_OPTION_ID in selection and question.other:
             return self.show(replace(self.state, pending=selection, awaiting_other=True))
         return self.accept(question, Answer(selection))
+
+    # -- long lists ---------------------------------------------------------------------------
+
+    def search(self, question: Question, text: str) -> Result:
+        """Typed text on a long list: a number picks an option on screen; anything else searches.
+
+        One exact match is picked at once; several, or close ones, are offered as buttons; none
+        says so (the screen offers the "other" choice where the question has one)."""
+        state = self.state
+        typed = " ".join(text.split())
+        if not typed:
+            return self.refuse(Notice("text_empty"))
+        number = parse.parse_int(typed)
+        if number is not None:
+            shown = longlist.shown_ids(question, state)
+            if 1 <= number <= len(shown):
+                return self.pick(question, shown[number - 1], replace_message=False)
+        found = question.search_index.search(typed[:MAX_QUERY], PAGE_SIZE)
+        if found.exact:
+            return self.pick(question, found.option_ids[0], replace_message=False)
+        if not found.option_ids:
+            # Nothing stored changes: the notice says so above the list as it was, whose "other"
+            # button (where the question has one) takes a name missing from the list.
+            key = "no_match_other" if question.other else "no_match"
+            said = typed if len(typed) <= NOTICE_QUERY else typed[: NOTICE_QUERY - 1] + "…"
+            return self.refuse(Notice(key, {"query": said}))
+        searched = replace(
+            state,
+            query=typed[:MAX_QUERY],
+            matches=found.option_ids,
+            awaiting_other=False,
+            pending=() if question.type is QuestionType.SINGLE_CHOICE else state.pending,
+            step=state.step + 1,
+        )
+        return self.show(searched)
+
+    def pick(self, question: Question, option_id: str, *, replace_message: bool) -> Result:
+        """An option named by a search or a number: chosen (single) or added (multi)."""
+        if question.type is QuestionType.SINGLE_CHOICE:
+            return self.choose(question, option_id)
+        state = self.state
+        if option_id in state.pending:
+            return self.show(
+                replace(state, query=None, matches=(), step=state.step + 1),
+                replace_message=replace_message,
+            )
+        if len(state.pending) >= question.max_choices:
+            return self.refuse(Notice("too_many_choices", {"max": question.max_choices}))
+        pending = parse.sort_by_options(question, (*state.pending, option_id))
+        page = longlist.page_of(question, option_id) if option_id != OTHER_OPTION_ID else state.page
+        added = replace(
+            state,
+            pending=pending,
+            awaiting_other=False,
+            query=None,
+            matches=(),
+            page=page,
+            step=state.step + 1,
+        )
+        return self.show(added, replace_message=replace_message)
+
+    def page(self, question: Question, page: int) -> Result:
+        if not question.searchable:
+            return self.refuse(Notice("stale_button"))
+        state = self.state
+        single = question.type is QuestionType.SINGLE_CHOICE
+        turned = replace(
+            state,
+            awaiting_other=False,
+            pending=() if single else state.pending,
+            query=None,
+            matches=(),
+            page=page % longlist.page_count(question),
+            step=state.step + 1,
+        )
+        return self.show(turned, replace_message=True)
+
+    def remove(self, question: Question, option_id: str) -> Result:
+        state = self.state
+        if (
+            not question.searchable
+            or question.type is not QuestionType.MULTI_CHOICE
+            or option_id not in state.pending
+        ):
+            return self.refuse(Notice("stale_button"))
+        pending = tuple(p for p in state.pending if p != option_id)
+        return self.show(
+            replace(state, pending=pending, awaiting_other=False), replace_message=True
+        )

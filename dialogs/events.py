@@ -45,6 +45,25 @@ class Confirm:
 
 
 @dataclass(frozen=True)
+class Page:
+    """Show page `page` (from 0, taken modulo the number of pages) of a long list; leaves any
+    search for the whole list."""
+
+    question_id: str
+    page: int
+    step: int
+
+
+@dataclass(frozen=True)
+class Remove:
+    """Take an option off the choices made so far on a multi-choice long list."""
+
+    question_id: str
+    option_id: str
+    step: int
+
+
+@dataclass(frozen=True)
 class Back:
     step: int | None = None
 
@@ -103,6 +122,8 @@ Event = (
     | Choose
     | Toggle
     | Confirm
+    | Page
+    | Remove
     | Back
     | Skip
     | Edit

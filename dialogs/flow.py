@@ -74,7 +74,32 @@ def missing_required(survey: Survey, answers: Mapping[str, Answer]) -> list[Ques
     return missing
 
 
+def reach(survey: Survey, answers: Mapping[str, Answer]) -> tuple[int, int]:
+    """(answered, reachable): the questions answered, and those answered or still reachable.
+
+    A question is reachable while its `show_if` is true, or cannot be told yet because it names a
+    question still unanswered. Answering one more question moving forward adds one to the first
+    count and can only shrink the second: the share answered never goes backwards."""
+    values: dict[str, ConditionValue] = {}
+    settled: set[str] = set()
+    answered = reachable = 0
+    for question in survey.questions:
+        condition = question.show_if
+        decided = condition is None or condition.references() <= settled
+        if decided and condition is not None and not condition.evaluate(values):
+            settled.add(question.id)
+            continue
+        reachable += 1
+        answer = answers.get(question.id)
+        if decided and answer is not None:
+            answered += 1
+            settled.add(question.id)
+            values[question.id] = condition_value(question, answer)
+    return answered, reachable
+
+
 def progress(survey: Survey, answers: Mapping[str, Answer], question: Question) -> Progress:
+    done, reachable = reach(survey, answers)
     visible = visible_questions(survey, answers)
     sections = list(dict.fromkeys(q.section_id for q in visible))
     position = next((i for i, q in enumerate(visible) if q.id == question.id), len(visible) - 1)
@@ -87,4 +112,5 @@ def progress(survey: Survey, answers: Mapping[str, Answer], question: Question) 
         question_number=position + 1,
         question_count=len(visible),
         answered=sum(1 for q in visible if q.id in answers),
+        percent=100 * done // reachable if reachable else 100,
     )

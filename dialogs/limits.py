@@ -17,3 +17,9 @@ MAX_OTHER_TEXT = 500
 """Characters of the free text given with an "other" choice."""
 OTHER_OPTION_ID = "other"
 """The id of the "other" choice added by `other: true`."""
+MAX_LIST_OPTIONS = 500
+"""Options of a long list (a single or multi choice searched by typing, paged as buttons)."""
+MAX_LIST_LABEL = 64
+"""Characters of an option label in a long list or an options file."""
+PAGE_SIZE = 8
+"""Options on one page of a long list, and search results offered at once."""

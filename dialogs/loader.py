@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -16,6 +16,8 @@ from dialogs.conditions import Condition, ConditionError, ConditionValue, parse_
 from dialogs.limits import (
     MAX_BUTTON_LABEL,
     MAX_ID_LENGTH,
+    MAX_LIST_LABEL,
+    MAX_LIST_OPTIONS,
     MAX_OPTIONS,
     MAX_QUESTION_TEXT,
     MAX_SCALE_POINTS,
@@ -34,6 +36,7 @@ from dialogs.model import (
     Segment,
     Survey,
 )
+from dialogs.options_file import parse_options_csv
 from dialogs.texts import Text
 
 ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -64,8 +67,8 @@ TOP_LEVEL_KEYS = {
 RETENTION_KEYS = {"anonymise_at", "anonymise_after", "email_answers", "free_texts", "drafts"}
 COMMON_KEYS = {"id", "type", "text", "help", "required", "show_if"}
 TYPE_KEYS: dict[QuestionType, set[str]] = {
-    QuestionType.SINGLE_CHOICE: {"options", "other"},
-    QuestionType.MULTI_CHOICE: {"options", "other", "min", "max"},
+    QuestionType.SINGLE_CHOICE: {"options", "options_file", "search", "other"},
+    QuestionType.MULTI_CHOICE: {"options", "options_file", "search", "other", "min", "max"},
     QuestionType.RANKING: {"options", "top"},
     QuestionType.SCALE: {"min", "max", "min_label", "max_label"},
     QuestionType.NUMBER: {"min", "max", "integer"},
@@ -95,9 +98,19 @@ class SurveyError(ValueError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-def parse_survey(source: str, filename: str = "<survey>") -> Survey:
-    """Parse the text of a questionnaire file; raise SurveyError naming every problem."""
-    return _Loader(filename).load(source)
+ReadFile = Callable[[str], str]
+"""Reads a file named in the questionnaire (`options_file:`, relative to it) and returns its
+text; raises OSError or UnicodeDecodeError when it cannot."""
+
+
+def parse_survey(
+    source: str, filename: str = "<survey>", read_file: ReadFile | None = None
+) -> Survey:
+    """Parse the text of a questionnaire file; raise SurveyError naming every problem.
+
+    `read_file` gives the text of the files the questionnaire names (its options files); without
+    it, a questionnaire that names one is refused."""
+    return _Loader(filename, read_file).load(source)
 
 
 def parse_duration(value: str) -> timedelta | None:
@@ -114,8 +127,9 @@ def parse_duration(value: str) -> timedelta | None:
 
 
 class _Loader:
-    def __init__(self, filename: str) -> None:
+    def __init__(self, filename: str, read_file: ReadFile | None = None) -> None:
         self.file = filename
+        self.read_file = read_file
         self.problems: list[Problem] = []
         self.languages: tuple[str, ...] = ("fr",)
 
@@ -427,9 +441,19 @@ class _Loader:
             self.boolean(raw.get("other", False), f"{where}: other") if "other" in raw else False
         )
         fields["other"] = other
-        options = self.options(raw.get("options"), where, other)
+        if qtype is QuestionType.RANKING:
+            options = self.options(raw.get("options"), where, other, limit=MAX_OPTIONS)
+        else:
+            options = self.list_options(raw, where, other)
         fields["options"] = options
         count = len(options) + (1 if other else 0)
+        if qtype is not QuestionType.RANKING:
+            search = raw.get("search")
+            fields["searchable"] = (
+                self.boolean(search, f"{where}: search")
+                if search is not None
+                else count > MAX_OPTIONS
+            )
         if qtype is QuestionType.MULTI_CHOICE:
             low = self.integer(raw.get("min"), f"{where}: min")
             high = self.integer(raw.get("max"), f"{where}: max")
@@ -449,16 +473,42 @@ class _Loader:
             fields["top"] = top
         return fields
 
-    def options(self, data: Any, where: str, other: bool) -> tuple[Option, ...]:
+    def list_options(self, raw: dict[str, Any], where: str, other: bool) -> tuple[Option, ...]:
+        """The options of a single or multi choice: inline, or from its `options_file`."""
+        name = raw.get("options_file")
+        if name is None:
+            return self.options(raw.get("options"), where, other, limit=MAX_LIST_OPTIONS)
+        if "options" in raw:
+            self.problem(where, "give either options or options_file, not both")
+        if not isinstance(name, str) or not name.strip():
+            self.problem(where, "options_file must be a path to a CSV file, e.g. data/poles.csv")
+            return ()
+        if self.read_file is None:
+            self.problem(where, f"options_file {name}: no file can be read here")
+            return ()
+        try:
+            text = self.read_file(name)
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.problem(where, f"options_file {name}: cannot be read ({reason})")
+            return ()
+        options, problems = parse_options_csv(text, self.languages, other=other)
+        for problem in problems:
+            place = f"row {problem.row}" if problem.row else "file"
+            self.problem(f"{where}: {name}, {place}", problem.message)
+        if not problems and len(options) + other < 2:
+            self.problem(f"{where}: {name}", "a choice needs at least two options")
+        return options
+
+    def options(self, data: Any, where: str, other: bool, *, limit: int) -> tuple[Option, ...]:
         if not isinstance(data, list) or len(data) < 2:
             self.problem(where, "options must be a list of at least two options")
             return ()
         count = len(data) + (1 if other else 0)
-        if count > MAX_OPTIONS:
-            self.problem(
-                where,
-                f"{count} choices (with other) do not fit a phone keyboard: at most {MAX_OPTIONS}",
-            )
+        if count > limit:
+            why = "do not fit a phone keyboard" if limit == MAX_OPTIONS else "are too many"
+            self.problem(where, f"{count} choices (with other) {why}: at most {limit}")
+        label_limit = MAX_BUTTON_LABEL if count <= MAX_OPTIONS else MAX_LIST_LABEL
         options: list[Option] = []
         seen: set[str] = set()
         for position, raw in enumerate(data, start=1):
@@ -481,12 +531,15 @@ class _Loader:
             if other and option_id == OTHER_OPTION_ID:
                 self.problem(o_where, "the id 'other' is reserved for `other: true`")
             seen.add(option_id)
-            for key in sorted(set(raw) - {"id", "label"}, key=str):
+            for key in sorted(set(raw) - {"id", "label", "group", "synonyms"}, key=str):
                 self.problem(o_where, f"unknown key {key!r}")
-            label = self.text(
-                raw["label"], f"{o_where}: label", required=True, limit=MAX_BUTTON_LABEL
-            )
-            options.append(Option(option_id, label))
+            label = self.text(raw["label"], f"{o_where}: label", required=True, limit=label_limit)
+            group = self.text(raw.get("group"), f"{o_where}: group", limit=label_limit)
+            synonyms = raw.get("synonyms", [])
+            if not isinstance(synonyms, list) or not all(isinstance(x, str) for x in synonyms):
+                self.problem(o_where, "synonyms must be a list of strings")
+                synonyms = []
+            options.append(Option(option_id, label, group, tuple(synonyms)))
         return tuple(options)
 
     def scale_fields(self, raw: dict[str, Any], where: str) -> dict[str, Any]:
@@ -675,7 +728,8 @@ def _literal_problem(question: Question, literal: str | int | float | bool) -> s
     if qtype in CHOICE_TYPES:
         ids = [o.id for o in question.choices()]
         if not isinstance(literal, str) or literal not in ids:
-            return f"{literal!r} is not an option of {question.id} (options: {', '.join(ids)})"
+            named = ", ".join(ids[:20]) + (f" and {len(ids) - 20} more" if len(ids) > 20 else "")
+            return f"{literal!r} is not an option of {question.id} (options: {named})"
     elif qtype in (QuestionType.SCALE, QuestionType.NUMBER):
         if isinstance(literal, bool) or not isinstance(literal, int | float):
             return f"{question.id} is a number; compare it with a number, not {literal!r}"

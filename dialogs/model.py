@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 
 from dialogs.conditions import Condition
 from dialogs.limits import OTHER_OPTION_ID
+from dialogs.search import SearchIndex
 from dialogs.texts import Text
 
 
@@ -43,6 +45,10 @@ class Segment(StrEnum):
 class Option:
     id: str
     label: Text
+    group: Text = field(default_factory=Text)
+    """Where the option is filed in a long list (e.g. a pôle's region); empty when none."""
+    synonyms: tuple[str, ...] = ()
+    """Other names the option is found by when a participant types a search."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,8 @@ class Question:
     multiline: bool = False
     accept_label: Text = field(default_factory=Text)
     decline_label: Text = field(default_factory=Text)
+    searchable: bool = False
+    """A long list: one page of options at a time, and typed text searches them."""
 
     def choices(self) -> tuple[Option, ...]:
         """The options offered, with the "other" choice last when the question has one."""
@@ -82,6 +90,13 @@ class Question:
             if option.id == option_id:
                 return option
         return None
+
+    @cached_property
+    def search_index(self) -> SearchIndex:
+        """The options of a long list, indexed for typed searches (built once, on first use)."""
+        return SearchIndex(
+            [(o.id, tuple(o.label.values.values()), o.synonyms) for o in self.options]
+        )
 
     def scale_points(self) -> range:
         assert self.min is not None and self.max is not None

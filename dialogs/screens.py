@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from dialogs.model import Question
+from dialogs.model import Option, Question
 from dialogs.state import Answer
 
 
@@ -51,6 +51,8 @@ NOTICE_KEYS = frozenset(
         "amend_not_allowed",
         "amended",
         "status",
+        "no_match",
+        "no_match_other",
     }
 )
 """Every notice key the engine emits: each front end's catalogue must translate them all."""
@@ -58,13 +60,32 @@ NOTICE_KEYS = frozenset(
 
 @dataclass(frozen=True)
 class Progress:
-    """ "Section 2/6 · Question 7/24", counted over the questions visible to this participant."""
+    """Where the participant is: shown as a bar, a percentage and the section's name.
+
+    `percent` is the share of the questions still reachable that are answered: it never goes
+    backwards while the participant answers forward (see `flow.reach`). The counts over the
+    questions visible now (whose total changes as conditions open questions) are kept for /status.
+    """
 
     section_number: int
     section_count: int
     question_number: int
     question_count: int
     answered: int
+    percent: int = 0
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What a long list shows: one page of its options, or the results of a search."""
+
+    options: tuple[Option, ...]
+    """The options offered as buttons, in order (the "other" choice is not among them)."""
+    page: int
+    """The page shown, from 0 (while browsing)."""
+    pages: int
+    query: str | None = None
+    """The text searched, when the options are search results (none found: `options` empty)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +104,8 @@ class QuestionScreen:
     awaiting_other: bool = False
     can_back: bool = True
     can_skip: bool = False
+    listing: Listing | None = None
+    """A long list's page or search results (None for a question shown whole)."""
 
 
 @dataclass(frozen=True)

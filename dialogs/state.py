@@ -70,10 +70,16 @@ class State:
     """Counts the screens shown; buttons carry it, so a button of an old screen is recognised."""
     reference: str | None = None
     submitted_at: datetime | None = None
+    query: str | None = None
+    """On a long list: the text searched, whose results are shown (None: browsing its pages)."""
+    matches: tuple[str, ...] = ()
+    """On a long list: the options the search found, best first (empty without a search)."""
+    page: int = 0
+    """On a long list: the page shown while browsing, from 0."""
 
     def to_json(self) -> dict[str, Any]:
         """The state without its answers (they are stored one row per question)."""
-        return {
+        data: dict[str, Any] = {
             "phase": self.phase.value,
             "current": self.current,
             "history": list(self.history),
@@ -82,6 +88,12 @@ class State:
             "editing": self.editing,
             "step": self.step,
         }
+        if self.query is not None:
+            data["query"] = self.query
+            data["matches"] = list(self.matches)
+        if self.page:
+            data["page"] = self.page
+        return data
 
     @staticmethod
     def from_json(
@@ -104,4 +116,7 @@ class State:
             step=int(data.get("step", 0)),
             reference=reference,
             submitted_at=submitted_at,
+            query=query if isinstance(query := data.get("query"), str) else None,
+            matches=tuple(str(m) for m in data.get("matches", ())),
+            page=int(data.get("page", 0)),
         )

@@ -20,9 +20,18 @@ FULL_RUN = [
     "1",  # consent: I agree
     "2",  # actor_type: SME -> company_rd is shown
     "1",  # company_rd
-    "7",  # region: Île-de-France
+    "ile de france",  # region, a long list: the exact name typed is chosen at once
     "1",  # cluster_member: yes -> cluster_name, member_since, services_used, services_value
-    "Pôle Mer Bretagne Atlantique",  # cluster_name
+    # cluster_name, a long multi-choice: searches, each offering its pôle as button 1...
+    "aerospace valey",
+    "1",
+    "SYSTEMATIC",
+    "1",
+    "pole mer med",
+    "1",
+    # ... then 1 ✅ Pôle Mer Méditerranée, 2 whole list, 3 other, 4-6 ✖ the three chosen, 7 confirm
+    "4",  # ✖ Systematic Paris-Region: removed
+    "/ok",
     "2012",  # member_since
     "2",  # satisfaction_overall -> dissatisfaction is shown
     "1 3",  # dissatisfaction
@@ -108,8 +117,12 @@ def test_a_scripted_run_reaches_the_receipt(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert notices(out) == [], "every scripted answer is accepted"
-    assert "Section 1/6 · Question 1/" in out
-    assert "Section 6/6 · Question 24/24" in out, "every question was shown"
+    assert "▱▱▱▱▱▱▱▱▱▱ 0 % · Votre profil" in out
+    percents = [int(p) for p in re.findall(r"(\d+) % · ", out)]
+    assert percents == sorted(percents), "the progress never goes back"
+    assert "Vos choix (2) : Aerospace Valley ; Pôle Mer Méditerranée" in out
+    assert "→ Île-de-France" in out
+    assert "→ Aerospace Valley ; Pôle Mer Méditerranée" in out
     # the review lists what was typed
     assert "→ 1. R&D collaborative ; 2. Transition écologique et énergétique ; " in out
     assert "→ 1500" in out

@@ -82,8 +82,9 @@ def test_the_image_install_steps_in_a_fresh_venv(tmp_path: Path) -> None:
 
     # From a directory that is not the source tree, as in the image (WORKDIR /app).
     app = tmp_path / "app"
-    (app / "surveys").mkdir(parents=True)
-    shutil.copy2(SURVEY, app / "surveys" / SURVEY.name)
+    app.mkdir()
+    # The image copies the whole surveys/ folder: the questionnaire and its options files.
+    shutil.copytree(SURVEY.parent, app / "surveys")
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["SURVEY_FILE"] = str(app / "surveys" / SURVEY.name)
     consultbot = str(venv / "bin" / "consultbot")

@@ -171,7 +171,7 @@ async def test_two_webhook_processes_behave_like_one_bot(
 
         async def participant(i: int, user: int) -> None:
             api.send_command(user, "/start", language_code="fr")
-            welcome = await next_message(api, user, 0, "Question 1/")
+            welcome = await next_message(api, user, 0, "▱▱▱▱▱▱▱▱▱▱ 0 % · ")
             seen = len(api.transcript(user))
             # The same tap twice at once: the two updates go to the two processes.
             consent = welcome.button_data("J’accepte")

@@ -204,8 +204,10 @@ def variant_yaml(*changes: Change, **top: Any) -> str:
     return dump(data)
 
 
-def load(text: str, filename: str = "test-survey.yaml") -> Survey:
-    return parse_survey(text, filename)
+def load(text: str, filename: str = "test-survey.yaml", folder: Path | None = None) -> Survey:
+    """Parse a questionnaire; its options files are read from `folder` (the bundled one's)."""
+    where = folder or BUNDLED_PATH.parent
+    return parse_survey(text, filename, lambda name: (where / name).read_text(encoding="utf-8"))
 
 
 def make_survey(*changes: Change, **top: Any) -> Survey:
@@ -417,6 +419,12 @@ def completing_event(survey: Survey, state: State) -> Event | None:
         return Choose(question.id, str(question.scale_points()[0]), step)
     if qtype is QuestionType.MULTI_CHOICE:
         count = max(question.min_choices, 1)
+        if question.searchable:
+            # A long list: choices are added one by one, then confirmed.
+            if len(state.pending) < count:
+                missing = next(o for o in question.options if o.id not in state.pending)
+                return Toggle(question.id, missing.id, step)
+            return Confirm(question.id, step)
         return TextInput(" ".join(str(n) for n in range(1, count + 1)))
     if qtype is QuestionType.RANKING:
         return TextInput(" ".join(str(n) for n in range(1, question.top + 1)))

@@ -14,7 +14,7 @@ import pytest
 
 from bot.cli import main
 from dialogs import Survey, SurveyError
-from dialogs.limits import MAX_BUTTON_LABEL
+from dialogs.limits import MAX_BUTTON_LABEL, MAX_LIST_LABEL
 from dialogs.model import QuestionType
 from tests.dialogs.helpers import (
     BASE_YAML,
@@ -95,11 +95,12 @@ PROBLEMS: list[tuple[str, Change, str, str]] = [
         add_question(
             "profile",
             {
+                # A ranking stays within a keyboard; choices take long lists (test_longlist).
                 "id": "region",
-                "type": "single_choice",
+                "type": "ranking",
                 "text": "Région ?",
-                "options": _options(14),
-                "other": True,
+                "options": _options(15),
+                "top": 3,
             },
         ),
         "question region",
@@ -167,7 +168,8 @@ def test_the_bundled_consultation_speaks_french_and_english(bundled: Survey) -> 
         for option in question.options:
             assert option.label.languages() == {"fr", "en"}, (question.id, option.id)
             for label in option.label.values.values():
-                assert 0 < len(label) <= MAX_BUTTON_LABEL, (question.id, option.id)
+                limit = MAX_LIST_LABEL if question.searchable else MAX_BUTTON_LABEL
+                assert 0 < len(label) <= limit, (question.id, option.id)
 
 
 def test_the_test_questionnaire_loads(survey: Survey) -> None:

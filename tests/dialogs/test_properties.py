@@ -159,6 +159,13 @@ def varied_answer(data: st.DataObject, survey: Survey, state: State) -> Event | 
         return Choose(
             question.id, pick(data, [str(n) for n in question.scale_points()]), state.step
         )
+    if qtype is QuestionType.MULTI_CHOICE and question.searchable:
+        # a long list: options are added one at a time (a few at most), then confirmed
+        low = max(question.min_choices, 1)
+        if len(state.pending) >= low and (data.draw(MAYBE) or len(state.pending) >= low + 2):
+            return Confirm(question.id, state.step)
+        fresh = [o.id for o in question.choices() if o.id not in state.pending]
+        return Toggle(question.id, pick(data, fresh), state.step)
     if qtype is QuestionType.MULTI_CHOICE:
         low, high = max(question.min_choices, 1), question.max_choices
         count = low + data.draw(INDEX) % (high - low + 1)

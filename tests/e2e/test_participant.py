@@ -92,7 +92,13 @@ PLAN: dict[str, list[Action]] = {
     "company_rd": [("tap", "Oui, ponctuellement")],
     "region": [("tap", "Autre (préciser)"), ("type", "Corse-du-Sud")],
     "cluster_member": [("tap", "=Oui")],
-    "cluster_name": [("type", "Mer Bretagne Atlantique & <Images & Réseaux>")],
+    # A long list: a search offers buttons; an exact name is added at once; then confirmed.
+    "cluster_name": [
+        ("type", "mer bretagne atlantique"),
+        ("tick", "Pôle Mer Bretagne Atlantique"),
+        ("type", "Images & Réseaux"),
+        ("tap", "Valider"),
+    ],
     "member_since": [("type", "2012")],
     "satisfaction_overall": [("tap", "=4")],
     "services_used": [
@@ -128,7 +134,7 @@ EXPECTED = {
     "company_rd": Answer("occasional"),
     "region": Answer("other", "Corse-du-Sud"),
     "cluster_member": Answer("yes"),
-    "cluster_name": Answer("Mer Bretagne Atlantique & <Images & Réseaux>"),
+    "cluster_name": Answer(("images_et_reseaux", "mer_bretagne_atlantique")),
     "member_since": Answer(2012),
     "satisfaction_overall": Answer(4),
     "services_used": Answer(("collab_projects", "eu_projects")),
@@ -184,10 +190,8 @@ async def test_a_participant_completes_the_consultation_with_buttons_and_text(
         # One question per message, with where the participant is.
         assert question.text.get("fr") in text_of(screen)
         where = progress(survey, snapshot.state.answers, question)
-        assert (
-            f"Section {where.section_number}/{where.section_count} · "
-            f"Question {where.question_number}/{where.question_count}"
-        ) in text_of(screen)
+        section = survey.section_of(question).title.get("fr")
+        assert f"{where.percent} % · {section}" in text_of(screen)
         if question.type in (QuestionType.TEXT, QuestionType.NUMBER, QuestionType.EMAIL):
             assert option_data(screen) == [], f"typed question {qid} shows option buttons"
         skip_offered = any((data or "").startswith("s:") for _, data in screen.buttons)
@@ -208,7 +212,12 @@ async def test_a_participant_completes_the_consultation_with_buttons_and_text(
     review = p.last()
     review_text = text_of(review)
     assert review_text.startswith("Récapitulatif de vos réponses")
-    for shown in ("Autre (préciser) : Corse-du-Sud", "<Images & Réseaux>", "→ 1500", "→ 4 / 5"):
+    for shown in (
+        "Autre (préciser) : Corse-du-Sud",
+        "Images & Réseaux ; Pôle Mer Bretagne Atlantique",
+        "→ 1500",
+        "→ 4 / 5",
+    ):
         assert shown in review_text
     assert "Marie.Dupont@example.fr" in review_text
 
@@ -257,7 +266,7 @@ async def test_nothing_is_accepted_before_the_opening(
 
     clock.set(survey.opens_at)
     await p.send("/start")
-    assert "Question 1/" in text_of(p.last())
+    assert "▱▱▱▱▱▱▱▱▱▱ 0 % · " in text_of(p.last())
     assert (await stored(running, p)).state.current == "consent"
 
 
@@ -411,7 +420,8 @@ async def test_stickers_photos_voice_long_texts_and_forged_buttons_change_nothin
     await refused(p, running, lambda: _sticker(api, user), unsupported)
     await refused(p, running, lambda: _photo(api, user), unsupported)
     await refused(p, running, lambda: _voice(api, user), unsupported)
-    await refused(p, running, lambda: p.send(LONG_TEXT), "écrivez un numéro entre 1 et 13")
+    # The region is a long list: a text searches it, and one that finds nothing changes nothing.
+    await refused(p, running, lambda: p.send(LONG_TEXT), "Aucun résultat pour « ")
     for forged in (
         "garbage",
         "c:999:0:0",
@@ -425,11 +435,11 @@ async def test_stickers_photos_voice_long_texts_and_forged_buttons_change_nothin
     await refused(p, running, lambda: p.tap("Université", actor_message), stale)
     assert (await stored(running, p)).state.answers["actor_type"] == Answer("company_sme")
 
-    # The free-text question: 5,000 characters are refused, not cut.
+    # The pôles' long list: 5,000 characters find nothing and change nothing.
     await p.tap("Bretagne")
     await p.tap("Oui", p.last())
     assert (await stored(running, p)).state.current == "cluster_name"
-    await refused(p, running, lambda: p.send(LONG_TEXT), "5000 caractères ; 300 au plus")
+    await refused(p, running, lambda: p.send(LONG_TEXT), "choisissez « Autre (préciser) »")
     await refused(p, running, lambda: _sticker(api, user), unsupported)
     await refused(p, running, lambda: p.tap("Université", actor_message), stale)
     # Every tap, forged or not, had its callback query answered.
@@ -517,7 +527,7 @@ async def test_delete_asks_for_confirmation_and_erases(
     assert gone.status is None
 
     reply = await p.send("/start")
-    assert "Question 1/" in text_of(reply)
+    assert "▱▱▱▱▱▱▱▱▱▱ 0 % · " in text_of(reply)
     again = await stored(running, p)
     assert again.state.current == "consent"
     assert again.state.answers == {}
@@ -630,7 +640,7 @@ async def test_an_update_redelivered_after_a_restart_is_processed_once(
         same_stored(before, await stored(second, p))
         # The new process still serves new updates.
         reply = await p.tap("Bretagne")
-        assert "Question 5/" in text_of(reply)
+        assert "membre d’un pôle de compétitivité ?" in text_of(reply)
 
 
 async def test_a_database_reused_with_another_bot_token_serves_the_new_bot(

@@ -91,7 +91,7 @@ async def test_killed_with_sigkill_and_restarted_it_resumes_at_the_next_question
         assert question.id not in before.state.answers
         assert "Bon retour" in text
         assert question.text.get("fr") in text
-        assert f"Question {where.question_number}/{where.question_count}" in text
+        assert f"{where.percent} %" in text
         assert where.question_number == half + 1
         resumed = await load()
         assert resumed.state.answers == before.state.answers
@@ -178,7 +178,7 @@ async def test_webhook_process_serves_refuses_a_wrong_secret_and_stops_on_sigter
 
     p = Participant(api, 3201, replies=True)
     reply = await p.send("/start")
-    assert "Question 1/" in (reply.text or "")
+    assert "▱▱▱▱▱▱▱▱▱▱ 0 % · " in (reply.text or "")
     async with ClientSession() as http:
         async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
             assert response.status == 200

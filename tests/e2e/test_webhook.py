@@ -89,7 +89,7 @@ async def test_webhook_mode_serves_a_participant_and_refuses_a_wrong_secret(
         p = Participant(api, 2001, running=running)
 
         reply = await p.send("/start")
-        assert "Question 1/" in (reply.text or "")
+        assert "▱▱▱▱▱▱▱▱▱▱ 0 % · " in (reply.text or "")
         reply = await p.tap("J’accepte")
         assert survey.by_id["actor_type"].text.get("fr") in (reply.text or "")
         reply = await p.send("2")

@@ -20,7 +20,11 @@ BUNDLED = ROOT / "surveys" / "poles-de-competitivite.yaml"
 
 
 def bundled_survey() -> Survey:
-    return parse_survey(BUNDLED.read_text(encoding="utf-8"), str(BUNDLED))
+    return parse_survey(
+        BUNDLED.read_text(encoding="utf-8"),
+        str(BUNDLED),
+        lambda name: (BUNDLED.parent / name).read_text(encoding="utf-8"),
+    )
 
 
 def at(survey: Survey, days: float) -> datetime:
@@ -59,7 +63,9 @@ FULL: dict[str, Answer] = {
     "actor_type": Answer("other", "Fondation d’entreprise 🚀"),
     "region": Answer("other", "Corse"),
     "cluster_member": Answer("yes"),
-    "cluster_name": Answer("Pôle Mer Bretagne Atlantique 🌊, Aerospace Valley"),
+    "cluster_name": Answer(
+        ("mer_bretagne_atlantique", "aerospace_valley", "other"), "Pôle oublié 🌊, bis"
+    ),
     "member_since": Answer(2012),
     "satisfaction_overall": Answer(2),
     "dissatisfaction": Answer(("red_tape", "few_results", "other"), "Trop de réunions"),

@@ -164,3 +164,17 @@ async def test_chromium_draws_the_charts(store: Store, survey: Survey, tmp_path:
     # the first screenful holds several charts: thousands of pixels of bar colour
     assert near_bar > 20_000, near_bar
     assert len(colours) > 50  # text and charts, not a blank page
+
+
+async def test_a_long_list_shows_its_top_15_and_the_others_together(
+    store: Store, survey: Survey, tmp_path: Path
+) -> None:
+    """The 56 pôles (and "other"): 15 bars and one for the 42 others, not 57 bars."""
+    await seed(store, survey)
+    page = await report(store, tmp_path / "report.html")
+    section = re.search(r'id="q-cluster_name".*?</section>', page, re.S)
+    assert section is not None
+    bars = re.findall(r'<rect class="bar"', section.group(0))
+    assert len(bars) == 16
+    assert "42 autres options" in section.group(0)
+    assert "les 15 options les plus choisies, puis les 42 autres ensemble" in section.group(0)

@@ -42,7 +42,11 @@ sections:
 
 
 def bundled_survey() -> Survey:
-    return parse_survey(BUNDLED.read_text(encoding="utf-8"), str(BUNDLED))
+    return parse_survey(
+        BUNDLED.read_text(encoding="utf-8"),
+        str(BUNDLED),
+        lambda name: (BUNDLED.parent / name).read_text(encoding="utf-8"),
+    )
 
 
 def texts_survey(count: int = TEXT_QUESTIONS, *, allow_amend: bool = False) -> Survey:
@@ -85,7 +89,10 @@ PLAN: dict[str, list[Callable[[State], Event]]] = {
     ],
     "region": [lambda s: Choose("region", "bretagne", s.step)],
     "cluster_member": [lambda s: Choose("cluster_member", "yes", s.step)],
-    "cluster_name": [lambda s: TextInput("Pôle Mer Bretagne Atlantique 🌊")],
+    "cluster_name": [
+        lambda s: TextInput("Pôle Mer Bretagne Atlantique"),  # exact: added at once
+        lambda s: Confirm("cluster_name", s.step),
+    ],
     "member_since": [lambda s: TextInput("2012")],
     "satisfaction_overall": [lambda s: Choose("satisfaction_overall", "2", s.step)],
     # multi_choice with "other"

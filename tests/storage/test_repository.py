@@ -33,7 +33,7 @@ EXPECTED = {
     "actor_type": Answer("other", "Fondation d’entreprise"),
     "region": Answer("bretagne"),
     "cluster_member": Answer("yes"),
-    "cluster_name": Answer("Pôle Mer Bretagne Atlantique 🌊"),
+    "cluster_name": Answer(("mer_bretagne_atlantique",)),
     "member_since": Answer(2012),
     "satisfaction_overall": Answer(2),
     "dissatisfaction": Answer(("red_tape", "other"), "Trop de réunions"),
