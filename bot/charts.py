@@ -112,10 +112,7 @@ def format_distributions(stats: Stats, language: str) -> str:
         question = dist.question
         title = _short(question.text.get(language), 70)
         lines.append(f"Q{question.index + 1} {title} (n={dist.answered})")
-        counts = dist.counts
-        if len(counts) > TOP_BARS + 1:  # a long list: every value, the most chosen first
-            counts = sorted(counts, key=lambda item: -item[1])
-        for key, count in counts:
+        for key, count in dist.counts:  # every value, a long list's too (its chart: the top 15)
             line = f"    {value_label(question, key, language):<30} {count}"
             if question.type is QuestionType.RANKING:
                 score = dist.tally.score.get(key, 0)
