@@ -280,13 +280,18 @@ async def run_polling(settings: Settings, clock: Clock, background: list[Backgro
 
 class WebhookHandler:
     """The webhook endpoint: secret, bounded read, a JSON object with an `update_id` that is a
-    valid Update (400 otherwise, logged in one line), then handled in the background (200)."""
+    valid Update (400 otherwise, logged in one line), then handled, and only then answered 200.
+
+    The 200 is what tells Telegram the update is delivered: answered before the handler had
+    committed, a process killed in between would lose it. Answered after, a killed process
+    answers nothing, Telegram delivers the update again, and the database recognises it if its
+    transaction had committed (`processed_updates`). An update whose handler fails is answered
+    200 too: the participant was told, and a redelivery would fail the same way."""
 
     def __init__(self, running: Running, secret: str, read_timeout: float) -> None:
         self.running = running
         self.secret = secret.encode()
         self.read_timeout = read_timeout
-        self.tasks: set[asyncio.Task[None]] = set()
 
     async def handle(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "").encode()
@@ -312,9 +317,7 @@ class WebhookHandler:
         except ValidationError as exc:
             where = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:3])
             return self._refuse(f"update {update_id} is not a valid Telegram update ({where})")
-        task = asyncio.create_task(self._feed(bot, update))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        await self._feed(bot, update)
         return web.json_response({})
 
     @staticmethod

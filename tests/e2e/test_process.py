@@ -279,6 +279,74 @@ async def test_taps_in_flight_at_a_sigkill_are_applied_once_after_the_restart(
     assert await second.terminate() == 0
 
 
+async def test_webhook_taps_in_flight_at_a_sigkill_are_applied_once_after_the_restart(
+    api: RecordingBotAPI,
+    database_url: str,
+    loaded: LoadedSurvey,
+    survey: Survey,
+    processes: list[BotProcess],
+) -> None:
+    """In webhook mode the 200 that tells Telegram an update is delivered comes after its
+    handler has committed: taps waiting for the database's write lock when the process is killed
+    were never answered 200, so they are delivered again to the next process and applied once."""
+    api.webhook_retries = 200  # as Telegram does, deliver again while the bot is down
+    api.webhook_backoff = 0.1
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/hook"
+    extra = {
+        "WEBHOOK_URL": url,
+        "WEBHOOK_SECRET": "right-secret",
+        "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
+    }
+
+    def start() -> BotProcess:
+        return launch(processes, api, database_url, args=("--webhook",), extra=extra)
+
+    first = start()
+    await api.wait_for(lambda: api.webhook_url == url and api.commands(language_code="en"), 30)
+    people = [Participant(api, 3401 + i, replies=True) for i in range(4)]
+    consents = []
+    for p in people:
+        await p.send("/start")
+        consents.append(p.last())
+    question = survey.by_id["actor_type"].text.get("fr") or ""
+
+    lock = sqlite3.connect(_sqlite_path(database_url), isolation_level=None, timeout=30)
+    try:
+        lock.execute("BEGIN IMMEDIATE")  # the bot's transactions now wait for this one
+        for p, consent in zip(people, consents, strict=True):
+            api.press_button(p.user_id, consent.message_id, consent.button_data("J’accepte"))
+        # Every tap reached a handler (its spinner is stopped first): they wait for the lock.
+        await api.wait_for_calls("answerCallbackQuery", len(people), timeout=30)
+        first.kill()
+    finally:
+        lock.rollback()
+        lock.close()
+
+    second = start()
+    async with open_store(database_url, loaded) as store:
+
+        async def all_consented() -> bool:
+            states = [await store.load(p.key) for p in people]
+            return all("consent" in s.state.answers for s in states)
+
+        deadline = asyncio.get_running_loop().time() + 60
+        while not await all_consented():
+            assert asyncio.get_running_loop().time() < deadline, "the taps were lost"
+            await api.wait_idle(quiet=0.1, timeout=30)
+        for p in people:
+            snapshot = await store.load(p.key)
+            assert snapshot.state.answers == {"consent": Answer(True)}
+            assert snapshot.version == 2  # /start, then the tap: applied once
+            await api.wait_for(
+                lambda p=p: any(question in (m.text or "") for m in p.messages()), 30
+            )
+            shown = [m for m in p.messages() if question in (m.text or "")]
+            assert len(shown) == 1, [m.text for m in p.messages()]
+    assert not api.dropped_updates
+    assert await second.terminate(timeout=15) == 0
+
+
 async def test_a_second_poller_on_the_token_stops_with_one_clear_line(
     api: RecordingBotAPI,
     database_url: str,
