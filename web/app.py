@@ -83,6 +83,9 @@ class Flash:
 
 
 KEY = web.AppKey("consultbot_web", object)
+_request_key = getattr(web, "RequestKey", None)  # aiohttp >= 3.13; a plain string before
+WEB_KEY: Any = _request_key("web_key", object) if _request_key else "web_key"
+CSRF_NONCE: Any = _request_key("csrf_nonce", object) if _request_key else "csrf_nonce"
 
 
 class WebChannel:
@@ -174,7 +177,7 @@ class WebChannel:
         if request.path.startswith("/static/") or request.path in ("/healthz", "/metrics"):
             return await handler(request)
         token = request.cookies.get(SESSION_COOKIE)
-        request["web_key"] = None
+        request[WEB_KEY] = None
         if token is not None:
             key = self.signer.verify(token)
             if key is None:
@@ -182,12 +185,12 @@ class WebChannel:
                 response = self.message(request, 400, "web.error.session")
                 response.del_cookie(SESSION_COOKIE, path="/")
                 return response
-            request["web_key"] = key
+            request[WEB_KEY] = key
         nonce = request.cookies.get(CSRF_COOKIE)
         fresh = None
         if not nonce or len(nonce) > 64:
             nonce = fresh = new_web_key()
-        request["csrf_nonce"] = nonce
+        request[CSRF_NONCE] = nonce
         if request.method == "POST":
             form = await request.post()
             posted = form.get("csrf")
@@ -196,7 +199,7 @@ class WebChannel:
             ):
                 metrics.REFUSED.labels("csrf").inc()
                 return self.message(request, 403, "web.error.csrf")
-            key = request["web_key"]
+            key = request[WEB_KEY]
             if key is not None:
                 wait = self.participant_limit.take(key)
                 if wait:
@@ -243,7 +246,7 @@ class WebChannel:
             survey_title=self.renderer.tx(lang, self.survey.title),
             preview=self.config.preview,
             languages=self.survey.languages,
-            csrf=self.signer.csrf_token(request.get("csrf_nonce") or ""),
+            csrf=self.signer.csrf_token(request.get(CSRF_NONCE) or ""),
             **context,
         )
         response = web.Response(text=page, content_type="text/html", status=status)
@@ -293,7 +296,7 @@ class WebChannel:
         )
 
     async def landing(self, request: web.Request) -> web.StreamResponse:
-        key: str | None = request["web_key"]
+        key: str | None = request[WEB_KEY]
         state = None
         if key is not None:
             snapshot = await self.store.load(ParticipantKey.web(key))
@@ -326,7 +329,7 @@ class WebChannel:
         form = await request.post()
         lang = form.get("lang")
         hint = lang if isinstance(lang, str) and lang in self.survey.languages else None
-        key: str | None = request["web_key"]
+        key: str | None = request[WEB_KEY]
         new = key is None
         if key is None:
             key = new_web_key()
@@ -344,7 +347,7 @@ class WebChannel:
         return response
 
     async def conversation(self, request: web.Request) -> web.StreamResponse:
-        key: str | None = request["web_key"]
+        key: str | None = request[WEB_KEY]
         if key is None:
             return redirect("/")
         snapshot = await self.store.load(ParticipantKey.web(key))
@@ -372,7 +375,7 @@ class WebChannel:
         )
 
     async def act(self, request: web.Request) -> web.StreamResponse:
-        key: str | None = request["web_key"]
+        key: str | None = request[WEB_KEY]
         if key is None:
             return self.message(request, 403, "web.error.session")
         form = await request.post()

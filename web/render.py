@@ -63,6 +63,7 @@ class Input:
 
 @dataclass(frozen=True)
 class ReviewRow:
+    question_id: str
     number: int
     question: str
     answer: str
@@ -243,7 +244,11 @@ class WebRenderer:
             input=field_input,
             nav=tuple(nav),
             step=screen.step,
-            extra={"question_id": q.id, "type": q.type.value, "has_hint": bool(options and hint)},
+            extra={
+                "question_id": q.id,
+                "type": "other" if screen.awaiting_other else q.type.value,
+                "has_hint": bool(options and hint),
+            },
         )
 
     def text_input(
@@ -349,6 +354,7 @@ class WebRenderer:
             question = self.tx(lang, item.question.text)
             rows.append(
                 ReviewRow(
+                    item.question.id,
                     number,
                     question,
                     self.answer(lang, item.question, item.answer),
