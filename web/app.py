@@ -36,7 +36,7 @@ from channels.reference import new_reference
 from dialogs.engine import current_screen, transition, window_screen
 from dialogs.events import Event, Stale, Start, Submit
 from dialogs.model import Survey
-from dialogs.screens import QuestionScreen
+from dialogs.screens import ClosedScreen, QuestionScreen
 from dialogs.state import Phase, State
 from storage.repository import Applied, ParticipantKey, ReferenceTaken, Store
 from web import actions, metrics
@@ -410,7 +410,10 @@ class WebChannel:
             flash.notices += [self.renderer.notice(lang, n) for n in applied.result.output.notices]
             if flash.notices and isinstance(action, actions.TypedText):
                 flash.typed = action.text[:10_000]
-        if applied.refused_closed:
+        closed_now = applied.result is not None and any(
+            isinstance(screen, ClosedScreen) for screen in applied.result.output.screens
+        )
+        if applied.refused_closed or (closed_now and isinstance(action, actions.SubmitRequest)):
             when = format_deadline(lang, self.survey.closes_at, self.survey.timezone)
             flash.notices.append(self.renderer.tm(lang, "submit_refused_closed", time=when))
         if not flash.notices:

@@ -81,6 +81,21 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         await served.store.engine.dispose()
 
 
+async def seeded_cookie(site: Site, *, to_review: bool = True) -> dict[str, Any]:
+    """A web participant walked through the bundled survey by the store (up to the review), and
+    the session cookie a browser needs to be them."""
+    from storage.repository import ParticipantKey
+    from tests.storage.helpers import walk_to_review
+    from web.app import SESSION_COOKIE
+    from web.security import new_web_key
+
+    key = new_web_key()
+    if to_review:
+        await walk_to_review(site.store, ParticipantKey.web(key), site.clock.now)
+    token = site.channel.signer.sign(key)
+    return {"name": SESSION_COOKIE, "value": token, "url": site.url}
+
+
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
     executable = shutil.which("chromium")

@@ -28,7 +28,7 @@ async def question(page: Any) -> tuple[str, str]:
 
 async def targets(page: Any) -> list[tuple[str, str]]:
     """What to do on the current question: ("type", text) then ("press", button selector)."""
-    qid, qtype = await question(page)
+    _qid, qtype = await question(page)
     if qtype in TYPED:
         return [("type", TYPED[qtype]), ("press", 'button[value="text"]')]
     options = page.locator("fieldset.options button")
@@ -73,4 +73,4 @@ async def start(page: Any, url: str) -> None:
 
 async def submit(page: Any) -> None:
     async with page.expect_navigation():
-        await page.click('.nav button.primary')
+        await page.click(".nav button.primary")

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from storage.models import participants, responses
-from tests.web.conftest import Site
+from tests.web.conftest import Site, seeded_cookie
 from tests.web.flow import answer_one, answer_until_review, page_kind, question, start, submit
 
 
@@ -61,36 +61,41 @@ async def test_closing_the_browser_and_resuming_by_the_resume_link(
     await page.goto(link)
     assert await page_kind(page) == "question"
     assert await question(page) == where
-    await answer_until_review(page)
-    await submit(page)
-    assert await page_kind(page) == "receipt"
-    assert [row[:2] for row in await stored(site)] == [("web", "submitted")]
+    await answer_one(page)
+    assert await question(page) != where
+    assert [row[:2] for row in await stored(site)] == [("web", "draft")]
 
 
 async def test_back_then_edit_on_the_review_then_a_double_click_submits_once(
     site: Site, browser: Any
 ) -> None:
-    page = await browser.new_page(locale="fr-FR")
-    await start(page, site.url)
-    await answer_one(page)  # consent
-    await answer_one(page)  # actor type: the first option
+    context = await browser.new_context(locale="fr-FR")
+    await context.add_cookies([await seeded_cookie(site)])
+    page = await context.new_page()
+    await page.goto(site.url + "/c")
+    assert await page_kind(page) == "review"
+
+    # back from the review: the last question, with its answer shown
     async with page.expect_navigation():
         await page.click('.nav button[value^="b:"]')
-    assert (await question(page))[0] == "actor_type"
-    assert await page.get_attribute("fieldset.options button >> nth=0", "aria-pressed") == "true"
-    await answer_one(page)
-    await answer_until_review(page)
+    assert await page_kind(page) == "question"
+    assert await page.input_value("#answer") == "Jeanne.Dupont@example.fr"
+    async with page.expect_navigation():
+        await page.click('button[value="text"]')
+    assert await page_kind(page) == "review"
 
-    # edit the region on the review: choose the second option
+    # edit the region on the review: choose another option, back to the review
     region = page.locator('ol.review li[data-question="region"]')
     async with page.expect_navigation():
         await region.locator("button").click()
     assert (await question(page))[0] == "region"
-    second = await page.inner_text("fieldset.options button >> nth=1")
+    assert await page.get_attribute('button[aria-pressed="true"]', "value") is not None
+    chosen = page.locator('fieldset.options button[aria-pressed="false"]').first
+    label = (await chosen.inner_text()).strip()
     async with page.expect_navigation():
-        await page.click("fieldset.options button >> nth=1")
+        await chosen.click()
     assert await page_kind(page) == "review"
-    assert second.strip() in await page.inner_text("ol.review")
+    assert label in await region.inner_text()
 
     async with page.expect_navigation():
         await page.dblclick(".nav button.primary")
@@ -103,19 +108,21 @@ async def test_back_then_edit_on_the_review_then_a_double_click_submits_once(
 async def test_after_the_closing_date_the_submission_is_refused_and_the_draft_kept(
     site: Site, browser: Any
 ) -> None:
-    page = await browser.new_page(locale="fr-FR")
-    await start(page, site.url)
-    await answer_until_review(page)
+    context = await browser.new_context(locale="fr-FR")
+    await context.add_cookies([await seeded_cookie(site)])
+    page = await context.new_page()
+    await page.goto(site.url + "/c")
+    assert await page_kind(page) == "review"
+    before = await page.inner_text("ol.review")
     site.clock.now = site.survey.closes_at + timedelta(seconds=1)
     await submit(page)
     assert await page_kind(page) == "closed"
-    assert "7 mars 2022" in await page.inner_text("main")
+    assert "7 mars 2022" in await page.inner_text("#notices")
     assert [row[:2] for row in await stored(site)] == [("web", "draft")]
-    async with site.store.engine.connect() as connection:
-        count = await connection.scalar(
-            select(responses.c.id).where(responses.c.status == "draft")
-        )
-    assert count is not None
+    # the draft is kept: back in the window (a rehearsal), the same answers are on the review
+    site.clock.now = site.survey.closes_at - timedelta(hours=1)
+    await page.goto(site.url + "/c")
+    assert await page.inner_text("ol.review") == before
 
 
 async def test_the_whole_consultation_with_the_keyboard_alone(site: Site, browser: Any) -> None:
