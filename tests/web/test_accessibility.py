@@ -80,9 +80,7 @@ async def test_every_kind_of_page_passes_axe_and_reflows(
     assert sideways == []
 
 
-async def test_a_refused_answer_is_announced_and_its_field_marked(
-    site: Site, browser: Any
-) -> None:
+async def test_a_refused_answer_is_announced_and_its_field_marked(site: Site, browser: Any) -> None:
     page = await browser.new_page(locale="fr-FR")
     await start(page, site.url)
     for _ in range(10):
