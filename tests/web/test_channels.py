@@ -1,0 +1,69 @@
+"""One consultation, two channels: a Telegram user and a web participant are separate
+participants (never merged), an export holds both channels' responses with their channel, and
+Telegram broadcasts leave web participants out."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from sqlalchemy import select
+
+from dialogs.events import Choose, Start, Submit
+from storage.broadcasts import segment_query
+from storage.export import ExportOptions, export_responses
+from storage.models import participants
+from storage.repository import ParticipantKey
+from tests.storage.helpers import fixed, stepper, walk_to_review
+from tests.web.conftest import Site
+
+
+async def test_telegram_and_web_answers_stay_apart_and_export_with_their_channel(
+    site: Site, tmp_path: Path
+) -> None:
+    store, survey, now = site.store, site.survey, site.clock.now
+    telegram = ParticipantKey.telegram(424242)
+    web = ParticipantKey.web("a-web-participant-key")
+    # Telegram: started and consented, then nothing more
+    await store.apply(telegram, stepper(survey, Start(), now), clock=fixed(now))
+    await store.apply(
+        telegram,
+        stepper(survey, lambda s: Choose("consent", "accept", s.step), now),
+        clock=fixed(now),
+    )
+    # the web: the whole questionnaire, submitted
+    state = await walk_to_review(store, web, now)
+    await store.apply(web, stepper(survey, Submit("WEB1-2345", state.step), now), clock=fixed(now))
+
+    telegram_state = (await store.load(telegram)).state
+    web_state = (await store.load(web)).state
+    assert list(telegram_state.answers) == ["consent"]
+    assert telegram_state.reference is None
+    assert web_state.reference == "WEB1-2345" and len(web_state.answers) > 10
+
+    out = tmp_path / "export.csv"
+    await export_responses(store, ExportOptions(format="csv", out=out, include_drafts=True))
+    with out.open(encoding="utf-8-sig", newline="") as source:
+        rows = list(csv.DictReader(source))
+    by_channel = {row["channel"]: row for row in rows}
+    assert set(by_channel) == {"telegram", "web"}
+    assert by_channel["telegram"]["status"] == "draft"
+    assert by_channel["web"]["status"] == "submitted"
+    assert by_channel["web"]["reference"] == "WEB1-2345"
+    assert by_channel["telegram"]["pseudonym"] != by_channel["web"]["pseudonym"]
+    assert by_channel["web"]["region"] == "bretagne"
+    assert by_channel["telegram"]["region"] == ""
+
+    async with store.engine.connect() as connection:
+        stored = (
+            await connection.execute(
+                select(participants.c.channel, participants.c.telegram_id, participants.c.web_key)
+                .order_by(participants.c.id)
+            )
+        ).all()
+        everyone = (await connection.execute(segment_query(survey.id, "all"))).all()
+    assert [tuple(row) for row in stored] == [
+        ("telegram", 424242, None),
+        ("web", None, "a-web-participant-key"),
+    ]
+    assert [row[1] for row in everyone] == [424242]  # broadcasts reach Telegram users only
