@@ -57,8 +57,9 @@ async def test_telegram_and_web_answers_stay_apart_and_export_with_their_channel
     async with store.engine.connect() as connection:
         stored = (
             await connection.execute(
-                select(participants.c.channel, participants.c.telegram_id, participants.c.web_key)
-                .order_by(participants.c.id)
+                select(
+                    participants.c.channel, participants.c.telegram_id, participants.c.web_key
+                ).order_by(participants.c.id)
             )
         ).all()
         everyone = (await connection.execute(segment_query(survey.id, "all"))).all()
