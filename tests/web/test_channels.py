@@ -68,3 +68,34 @@ async def test_telegram_and_web_answers_stay_apart_and_export_with_their_channel
         ("web", None, "a-web-participant-key"),
     ]
     assert [row[1] for row in everyone] == [424242]  # broadcasts reach Telegram users only
+
+
+async def test_anonymisation_cuts_web_participants_off_their_links_too(site: Site) -> None:
+    import aiohttp
+
+    from storage.pseudonyms import load_pseudonymizer
+    from storage.retention import purge
+
+    store, survey, now = site.store, site.survey, site.clock.now
+    key = "web-key-to-be-anonymised"
+    state = await walk_to_review(store, ParticipantKey.web(key), now)
+    await store.apply(
+        ParticipantKey.web(key),
+        stepper(survey, Submit("ANON-2345", state.step), now),
+        clock=fixed(now),
+    )
+    expected = (await load_pseudonymizer(store)).for_key(None, None, key)
+    due = survey.anonymise_time()
+    assert due is not None
+    result = await purge(store, now=due)
+    assert result.counts.participants == 1
+    async with store.engine.connect() as connection:
+        row = (
+            await connection.execute(
+                select(participants.c.web_key, participants.c.pseudonym, participants.c.channel)
+            )
+        ).one()
+    assert tuple(row) == (None, expected, "web")
+    link = f"{site.url}/r/{site.channel.signer.sign(key)}"
+    async with aiohttp.ClientSession() as session, session.get(link) as response:
+        assert response.status == 404
