@@ -59,6 +59,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "draft": "drafts (not submitted)",
         "preview": "previews",
         "included": "This report covers {count} responses ({which}).",
+        "channels": "Answered in Telegram: {telegram} · on the web: {web}.",
         "which_submitted": "submitted only",
         "which_drafts": "submitted and drafts",
         "answered": "{n} answers",
@@ -91,6 +92,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "draft": "brouillons (non envoyées)",
         "preview": "aperçus",
         "included": "Ce rapport porte sur {count} réponses ({which}).",
+        "channels": "Réponses dans Telegram : {telegram} · sur le web : {web}.",
         "which_submitted": "envoyées seulement",
         "which_drafts": "envoyées et brouillons",
         "answered": "{n} réponses",
@@ -200,12 +202,15 @@ class Aggregator:
     def __init__(self, survey: Survey, text_limit: int = DEFAULT_TEXT_LIMIT) -> None:
         self.survey = survey
         self.responses = 0
+        self.channels: Counter[str] = Counter()
+        """Responses covered, by channel (telegram, web)."""
         self.tallies = {q.id: Tally(q, text_limit) for q in survey.questions}
 
     def add(self, rows: Sequence[ResponseRow]) -> None:
         tallies = self.tallies
         for row in rows:
             self.responses += 1
+            self.channels[row.channel] += 1
             for qid, answer in row.answers.items():
                 tally = tallies.get(qid)
                 if tally is not None and answer.value is not None:
@@ -465,7 +470,15 @@ def render_report(
     covered = aggregator.responses
     out.append(
         f'<p class="meta" id="covered" data-count="{covered}">'
-        f"{_esc(words['included'].format(count=fmt.integer(covered), which=which))}</p>"
+        f"{_esc(words['included'].format(count=fmt.integer(covered), which=which))}"
+        + "<br>"
+        + _esc(
+            words["channels"].format(
+                telegram=fmt.integer(aggregator.channels.get("telegram", 0)),
+                web=fmt.integer(aggregator.channels.get("web", 0)),
+            )
+        )
+        + "</p>"
     )
     charts = 0
     number = 0

@@ -43,6 +43,8 @@ class Stats:
     blocked: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     """Responses by status: draft, submitted (previews excluded)."""
+    channels: dict[str, int] = field(default_factory=dict)
+    """Responses (drafts and submitted) by channel: telegram, web."""
     drop_off: list[tuple[str, int]] = field(default_factory=list)
     """For each question (in order, then REVIEW): the drafts stopped there."""
     answers_per_day: list[tuple[date, int]] = field(default_factory=list)
@@ -100,9 +102,11 @@ async def compute_stats(store: Store) -> Stats:
     stopped: Counter[str] = Counter()
     submitted_days: Counter[date] = Counter()
     counts = {"draft": 0, "submitted": 0}
+    channels = {"telegram": 0, "web": 0}
     async for batch in store.stream_responses(include_drafts=True):
         for row in batch:
             counts[row.status] = counts.get(row.status, 0) + 1
+            channels[row.channel] = channels.get(row.channel, 0) + 1
             if row.status == "draft":
                 if row.answers:
                     current = row.state_data.get("current")
@@ -144,6 +148,7 @@ async def compute_stats(store: Store) -> Stats:
         participants=people,
         blocked=blocked,
         counts=counts,
+        channels=channels,
         drop_off=[(q.id, stopped.get(q.id, 0)) for q in survey.questions]
         + [(REVIEW, stopped.get(REVIEW, 0))],
         answers_per_day=sorted(days.items()),

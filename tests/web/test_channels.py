@@ -69,6 +69,18 @@ async def test_telegram_and_web_answers_stay_apart_and_export_with_their_channel
     ]
     assert [row[1] for row in everyone] == [424242]  # broadcasts reach Telegram users only
 
+    # the admins' figures and the report say where the responses came from
+    from bot.charts import format_stats
+    from storage.report import ReportOptions, write_report
+    from storage.stats import compute_stats
+
+    stats = await compute_stats(store)
+    assert stats.channels == {"telegram": 1, "web": 1}
+    assert "Telegram 1 · web 1" in format_stats(stats, "en")
+    report = tmp_path / "report.html"
+    await write_report(store, ReportOptions(out=report, language="en", include_drafts=True))
+    assert "Answered in Telegram: 1 · on the web: 1." in report.read_text(encoding="utf-8")
+
 
 async def test_anonymisation_cuts_web_participants_off_their_links_too(site: Site) -> None:
     import aiohttp
