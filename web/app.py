@@ -36,7 +36,7 @@ from channels.reference import new_reference
 from dialogs.engine import current_screen, transition, window_screen
 from dialogs.events import Event, Stale, Start, Submit
 from dialogs.model import Survey
-from dialogs.screens import ClosedScreen, QuestionScreen
+from dialogs.screens import ClosedScreen, QuestionScreen, Screen
 from dialogs.state import Phase, State
 from storage.repository import Applied, ParticipantKey, ReferenceTaken, Store
 from web import actions, metrics
@@ -49,7 +49,8 @@ HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "consultbot_session"
 CSRF_COOKIE = "consultbot_csrf"
 COOKIE_MAX_AGE = 180 * 24 * 3600
-FLASH_KEEP = 20_000
+FLASH_KEEP = 5_000
+"""Flashes kept for redirects not followed yet (a followed one is removed at once)."""
 
 Clock = Callable[[], datetime]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -80,6 +81,9 @@ class Flash:
 
     notices: list[Markup] = field(default_factory=list)
     typed: str = ""
+    page: str | None = None
+    """The conversation page after the action, rendered by the POST from the state it stored:
+    the GET of the redirect serves it without reading the database again (once)."""
 
 
 KEY = web.AppKey("consultbot_web", object)
@@ -114,6 +118,7 @@ class WebChannel:
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
+            auto_reload=False,
         )
 
     # -- the application ------------------------------------------------------------------------
@@ -240,7 +245,16 @@ class WebChannel:
         status: int = 200,
         **context: Any,
     ) -> web.Response:
-        page = self.templates.get_template(template).render(
+        return self.page_response(self.render_text(request, template, lang, **context), status)
+
+    @staticmethod
+    def page_response(page: str, status: int = 200) -> web.Response:
+        response = web.Response(text=page, content_type="text/html", status=status)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def render_text(self, request: web.Request, template: str, lang: str, **context: Any) -> str:
+        return self.templates.get_template(template).render(
             lang=lang,
             tx=lambda key, **params: t(lang, key, **params),
             survey_title=self.renderer.tx(lang, self.survey.title),
@@ -249,9 +263,6 @@ class WebChannel:
             csrf=self.signer.csrf_token(request.get(CSRF_NONCE) or ""),
             **context,
         )
-        response = web.Response(text=page, content_type="text/html", status=status)
-        response.headers["Cache-Control"] = "no-store"
-        return response
 
     def message(
         self,
@@ -334,12 +345,13 @@ class WebChannel:
         if key is None:
             key = new_web_key()
         applied = await self.apply(key, lambda state, now: Start(), language_hint=hint)
+        flash = self.flash(key)
         if applied.result is not None:
-            flash = self.flash(key)
             flash.notices += [
                 self.renderer.notice(applied.state.language, n)
                 for n in applied.result.output.notices
             ]
+        self.prepare(request, key, applied, flash)
         response = redirect("/c")
         if new:
             metrics.PARTICIPANTS.inc()
@@ -350,19 +362,34 @@ class WebChannel:
         key: str | None = request[WEB_KEY]
         if key is None:
             return redirect("/")
+        flash = self.flashes.pop(key, None) or Flash()
+        if flash.page is not None:
+            return self.page_response(flash.page)
         snapshot = await self.store.load(ParticipantKey.web(key))
         state = snapshot.state
         if snapshot.participant is None or state.phase is Phase.NEW:
             return redirect("/")
+        return self.page_response(self.conversation_text(request, key, state, flash))
+
+    def conversation_text(
+        self,
+        request: web.Request,
+        key: str,
+        state: State,
+        flash: Flash,
+        screen: Screen | None = None,
+    ) -> str:
+        """The conversation page of `state` (on `screen` if the engine just gave it), with the
+        flash's notices."""
         lang = state.language
-        screen = current_screen(self.survey, state, self.clock(), preview=self.config.preview)
-        flash = self.flashes.pop(key, None) or Flash()
+        if screen is None:
+            screen = current_screen(self.survey, state, self.clock(), preview=self.config.preview)
         view = self.renderer.screen(lang, screen, flash.typed)
         thread = self.renderer.thread(lang, state) if isinstance(screen, QuestionScreen) else ()
         title = view.heading
         if flash.notices:
             title = f"⚠ {title}"
-        return self.render(
+        return self.render_text(
             request,
             "conversation.html",
             lang,
@@ -373,6 +400,16 @@ class WebChannel:
             notices=flash.notices,
             resume_url=self.resume_url(request, key) if view.kind != "receipt" else "",
         )
+
+    def prepare(self, request: web.Request, key: str, applied: Applied, flash: Flash) -> None:
+        """Render the page the redirect will ask for, from the state just stored (and the screen
+        the engine gave, when it is the state's own: not after a refused submission)."""
+        state = applied.state
+        if state.phase is Phase.NEW:
+            return
+        screens = applied.result.output.screens if applied.result is not None else ()
+        screen = screens[-1] if screens and not applied.refused_closed else None
+        flash.page = self.conversation_text(request, key, state, flash, screen)
 
     async def act(self, request: web.Request) -> web.StreamResponse:
         key: str | None = request[WEB_KEY]
@@ -416,8 +453,7 @@ class WebChannel:
         if applied.refused_closed or (closed_now and isinstance(action, actions.SubmitRequest)):
             when = format_deadline(lang, self.survey.closes_at, self.survey.timezone)
             flash.notices.append(self.renderer.tm(lang, "submit_refused_closed", time=when))
-        if not flash.notices:
-            self.flashes.pop(key, None)
+        self.prepare(request, key, applied, flash)
         return redirect("/c")
 
     async def resume(self, request: web.Request) -> web.StreamResponse:

@@ -106,6 +106,7 @@ def paragraphs(text: str) -> Markup:
 class WebRenderer:
     def __init__(self, survey: Survey) -> None:
         self.survey = survey
+        self._landing: dict[str, dict[str, object]] = {}
 
     def tx(self, lang: str, text: Text) -> str:
         return text.get(lang, self.survey.default_language)
@@ -126,6 +127,13 @@ class WebRenderer:
     # -- the landing page -----------------------------------------------------------------------
 
     def landing(self, lang: str) -> dict[str, object]:
+        """The landing page's texts (the same for everyone: computed once per language)."""
+        cached = self._landing.get(lang)
+        if cached is None:
+            cached = self._landing[lang] = self._landing_texts(lang)
+        return cached
+
+    def _landing_texts(self, lang: str) -> dict[str, object]:
         survey = self.survey
         return {
             "title": self.tx(lang, survey.title),
