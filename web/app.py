@@ -352,7 +352,7 @@ class WebChannel:
                 for n in applied.result.output.notices
             ]
         self.prepare(request, key, applied, flash)
-        response = redirect("/c")
+        response = redirect("/c#q")
         if new:
             metrics.PARTICIPANTS.inc()
             self.set_session(response, key)
@@ -454,7 +454,7 @@ class WebChannel:
             when = format_deadline(lang, self.survey.closes_at, self.survey.timezone)
             flash.notices.append(self.renderer.tm(lang, "submit_refused_closed", time=when))
         self.prepare(request, key, applied, flash)
-        return redirect("/c")
+        return redirect("/c#q")
 
     async def resume(self, request: web.Request) -> web.StreamResponse:
         key = self.signer.verify(request.match_info["token"])
@@ -463,7 +463,7 @@ class WebChannel:
             metrics.REFUSED.labels("bad_link").inc()
             return self.message(request, 404, "web.error.link")
         started = snapshot.state.phase is not Phase.NEW
-        response = redirect("/c" if started else "/")
+        response = redirect("/c#q" if started else "/")
         self.set_session(response, key)
         return response
 

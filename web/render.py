@@ -157,7 +157,7 @@ class WebRenderer:
 
     # -- the thread -----------------------------------------------------------------------------
 
-    def thread(self, lang: str, state: State, limit: int = 3) -> tuple[ThreadItem, ...]:
+    def thread(self, lang: str, state: State, limit: int = 2) -> tuple[ThreadItem, ...]:
         """The last questions answered before the current one, oldest first."""
         items: list[ThreadItem] = []
         for qid in reversed(state.history):

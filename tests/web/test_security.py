@@ -47,7 +47,7 @@ class Visitor:
 
     async def start(self) -> None:
         status, _, response = await self.post("/start", {"csrf": await self.csrf()})
-        assert status == 303 and response.headers["Location"] == "/c"
+        assert status == 303 and response.headers["Location"] == "/c#q"
 
     async def act(self, action: str, text: str | None = None) -> int:
         _, page, _ = await self.get("/c")

@@ -6,7 +6,10 @@
   function focusNew() {
     var target = document.getElementById("notices") ? document.querySelector("#answer") : null;
     if (!target) { target = document.querySelector("[data-focus]"); }
-    if (target && document.activeElement === document.body) {
+    var active = document.activeElement;
+    // Nothing focused yet, or the question the address' #q points to: move on to the error's
+    // field (or the question), never away from something the participant chose to focus.
+    if (target && (!active || active === document.body || active.id === "q")) {
       target.focus({ preventScroll: false });
     }
   }
