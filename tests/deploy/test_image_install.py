@@ -44,7 +44,15 @@ def test_the_image_install_steps_in_a_fresh_venv(tmp_path: Path) -> None:
     assert "pip wheel --no-deps --wheel-dir /wheels ." in dockerfile
     assert "pip install /wheels/*.whl" in dockerfile
     copied = builder_copies()
-    assert set(copied) == {"pyproject.toml", "README.md", "bot", "dialogs", "storage"}, copied
+    assert set(copied) == {
+        "pyproject.toml",
+        "README.md",
+        "bot",
+        "channels",
+        "dialogs",
+        "storage",
+        "web",
+    }, copied
 
     src = tmp_path / "src"
     src.mkdir()

@@ -16,7 +16,6 @@ from tests.web.flow import answer_one, page_kind, question, start
 
 
 async def main(out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
         site, runner = await serve(Path(folder))
         try:
@@ -50,4 +49,6 @@ async def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/web")))
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/web")
+    target.mkdir(parents=True, exist_ok=True)
+    asyncio.run(main(target))
