@@ -61,6 +61,12 @@ async def test_closing_the_browser_and_resuming_by_the_resume_link(
     await page.goto(link)
     assert await page_kind(page) == "question"
     assert await question(page) == where
+    # the language switch: the same question, now in English
+    async with page.expect_navigation():
+        await page.click('button[value="L:en"]')
+    assert await page.get_attribute("html", "lang") == "en"
+    assert await question(page) == where
+    assert await page.get_attribute('button[value="L:en"]', "aria-pressed") == "true"
     await answer_one(page)
     assert await question(page) != where
     assert [row[:2] for row in await stored(site)] == [("web", "draft")]
