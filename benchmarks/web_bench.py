@@ -11,6 +11,8 @@ questionnaire from the start to the receipt (the first option, a plausible typed
 starts again as a new participant. The bare handler answers the same two requests with a page of
 the same size. Rounds alternate the two servers; the ratio is the median of each round's ratio.
 Target: the web channel at least 40 % of the bare handler's answers per second, with SQLite.
+Each round also gives the server process' CPU time per answer (from /proc), which the machine's
+other load does not change as much as the rates.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ TYPE = re.compile(r'data-type="([a-z_]+)"')
 PRESSED = re.compile(r'value="t:[^"]+" aria-pressed="true"')
 TYPED = {"number": "2010", "email": "bench@example.org", "text": "Un avis", "other": "autre"}
 SURVEY = Path(__file__).resolve().parents[1] / "surveys" / "poles-de-competitivite.yaml"
-BARE_PAGE = "<!doctype html><html><body>" + "x" * 3000 + "</body></html>"
+BARE_PAGE = "<!doctype html><html><body>" + "x" * 4200 + "</body></html>"
+"""About the average size of a page of the web channel over the whole questionnaire (4.2 kB)."""
 
 
 def free_port() -> int:
@@ -113,6 +116,21 @@ class Tally:
     answers: int = 0
     latencies: list[float] = field(default_factory=list)
     receipts: int = 0
+    server_cpu: float = 0.0
+    """CPU seconds the server process used during the measure (Linux: /proc)."""
+
+    def cpu_per_answer_ms(self) -> float:
+        return 1000 * self.server_cpu / self.answers if self.answers else 0.0
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process, from /proc (0 where there is none)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def next_form(page: str) -> dict[str, str]:
@@ -176,10 +194,15 @@ async def client(url: str, web_channel: bool, stop: float, tally: Tally) -> None
                     break
 
 
-async def measure(url: str, web_channel: bool, clients: int, seconds: float) -> Tally:
+async def measure(
+    url: str, web_channel: bool, clients: int, seconds: float, pid: int | None = None
+) -> Tally:
     tally = Tally()
+    before = process_cpu(pid) if pid else 0.0
     stop = time.perf_counter() + seconds
     await asyncio.gather(*(client(url, web_channel, stop, tally) for _ in range(clients)))
+    if pid:
+        tally.server_cpu = process_cpu(pid) - before
     return tally
 
 
@@ -245,7 +268,9 @@ def main(argv: list[str] | None = None) -> int:
                     for name, port in ports.items():
                         url = f"http://127.0.0.1:{port}"
                         results[name].append(
-                            await measure(url, name == "web", args.clients, args.seconds)
+                            await measure(
+                                url, name == "web", args.clients, args.seconds, servers[name].pid
+                            )
                         )
 
             asyncio.run(run())
@@ -265,9 +290,10 @@ def main(argv: list[str] | None = None) -> int:
         ratios.append(web_rate / bare_rate if bare_rate else 0.0)
         print(
             f"  round {round_number + 1}: web {web_rate:7.1f} answers/s (p99 "
-            f"{p99(web.latencies) * 1000:6.1f} ms, {web.receipts} receipts) · bare handler "
-            f"{bare_rate:7.1f}/s (p99 {p99(bare.latencies) * 1000:6.1f} ms) · ratio "
-            f"{ratios[-1]:.0%}"
+            f"{p99(web.latencies) * 1000:6.1f} ms, server CPU {web.cpu_per_answer_ms():.2f} ms per "
+            f"answer, {web.receipts} receipts) · bare handler {bare_rate:7.1f}/s (p99 "
+            f"{p99(bare.latencies) * 1000:6.1f} ms, CPU {bare.cpu_per_answer_ms():.2f} ms) · "
+            f"ratio {ratios[-1]:.0%}"
         )
     web_rates = [t.answers / args.seconds for t in results["web"]]
     bare_rates = [t.answers / args.seconds for t in results["bare"]]
