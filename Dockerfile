@@ -23,6 +23,8 @@ COPY bot ./bot
 COPY dialogs ./dialogs
 COPY forms ./forms
 COPY storage ./storage
+COPY channels ./channels
+COPY web ./web
 RUN /opt/venv/bin/pip wheel --no-deps --wheel-dir /wheels . \
     && /opt/venv/bin/pip install /wheels/*.whl
 
@@ -44,7 +46,7 @@ COPY surveys /app/surveys
 WORKDIR /app
 USER 10001:10001
 VOLUME ["/data"]
-EXPOSE 8080 9090
+EXPOSE 8080 8081 9090
 # /healthz (database reachable) is served in webhook mode only: with `run --webhook` the check
 # asks it; a long-polling container has no HTTP server, so the check then passes while it runs.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \

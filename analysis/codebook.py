@@ -59,6 +59,7 @@ META_COLUMNS = (
     "reference",
     "status",
     "language",
+    "channel",
     "started_at_utc",
     "started_at_local",
     "submitted_at_utc",
@@ -85,6 +86,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "reference": "Receipt reference given to the participant",
         "status": "Status of the response: submitted, draft or preview",
         "language": "Language the participant answered in",
+        "channel": "Where the participant answered: telegram or web",
         "started_at_utc": "When the response was started, ISO 8601, UTC",
         "started_at_local": "When the response was started, ISO 8601, {zone} time",
         "submitted_at_utc": "When the response was submitted, ISO 8601, UTC",
@@ -110,6 +112,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "status": "Statut de la réponse : submitted (envoyée), draft (brouillon) ou preview "
         "(aperçu)",
         "language": "Langue dans laquelle le participant a répondu",
+        "channel": "Où le participant a répondu : telegram ou web (navigateur)",
         "started_at_utc": "Début de la réponse, ISO 8601, UTC",
         "started_at_local": "Début de la réponse, ISO 8601, heure de {zone}",
         "submitted_at_utc": "Envoi de la réponse, ISO 8601, UTC",

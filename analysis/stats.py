@@ -32,6 +32,9 @@ class ResponseLike(Protocol):
     def language(self) -> str: ...
 
     @property
+    def channel(self) -> str: ...
+
+    @property
     def submitted_at(self) -> datetime | None: ...
 
     @property
@@ -58,6 +61,8 @@ class Stats:
     blocked: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     """Responses by status: draft, submitted (previews excluded)."""
+    channels: dict[str, int] = field(default_factory=dict)
+    """Responses (drafts and submitted) by channel: telegram, web."""
     drop_off: list[tuple[str, int]] = field(default_factory=list)
     """For each question (in order, then REVIEW): the drafts stopped there."""
     answers_per_day: list[tuple[date, int]] = field(default_factory=list)
@@ -94,6 +99,7 @@ class StatsBuilder:
         self.zone = ZoneInfo(survey.timezone)
         self.tallies = Tallies(survey, by=by)
         self.counts = {"draft": 0, "submitted": 0}
+        self.channels = {"telegram": 0, "web": 0}
         self.stopped: Counter[str] = Counter()
         self.submitted_days: Counter[date] = Counter()
 
@@ -103,6 +109,7 @@ class StatsBuilder:
             if status == "preview":
                 continue
             self.counts[status] = self.counts.get(status, 0) + 1
+            self.channels[row.channel] = self.channels.get(row.channel, 0) + 1
             if status == "draft":
                 if row.answers:
                     current = row.state_data.get("current")
@@ -120,6 +127,7 @@ class StatsBuilder:
             participants=participants,
             blocked=blocked,
             counts=dict(self.counts),
+            channels=dict(self.channels),
             drop_off=[(q.id, self.stopped.get(q.id, 0)) for q in survey.questions]
             + [(REVIEW, self.stopped.get(REVIEW, 0))],
             answers_per_day=sorted(answers_per_day.items()),

@@ -187,15 +187,21 @@ class Tallies:
         self.survey = survey
         self.by = by
         self.responses = 0
+        self.channels: Counter[str] = Counter()
+        """Responses counted, by the channel they were given in (telegram, web)."""
         self.groups: Counter[str] = Counter()
         """Responses by group (grouped tallies only)."""
         self.tallies = {
             q.id: Tally(q, text_limit, keep_all_texts=keep_all_texts) for q in survey.questions
         }
 
-    def add(self, answers: Mapping[str, Answer], language: str = "") -> None:
-        """One response's answers."""
+    def add(
+        self, answers: Mapping[str, Answer], language: str = "", channel: str | None = None
+    ) -> None:
+        """One response's answers (given in `channel`, when known)."""
         self.responses += 1
+        if channel is not None:
+            self.channels[channel] += 1
         group: str | None = None
         if self.by is not None:
             group = group_of(self.by, answers)

@@ -77,6 +77,12 @@ def format_stats(stats: Stats, language: str, *, top: int = 3) -> str:
             "stats.completion",
             rate="—" if rate is None else f"{rate:.0%}",
         ),
+        t(
+            language,
+            "stats.channels",
+            telegram=stats.channels.get("telegram", 0),
+            web=stats.channels.get("web", 0),
+        ),
     ]
     stopped = sorted((item for item in stats.drop_off if item[1]), key=lambda i: -i[1])[:top]
     if stopped:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import sys
@@ -51,10 +52,24 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def web_cli() -> Any:
+    """The web channel's command line (`web/cli.py`), found by name at run time: bot/ and web/
+    are sibling channels and never import each other."""
+    return importlib.import_module("web.cli")
+
+
+def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
+    result: int = web_cli().run_command(args, settings.database_url, settings.survey_file)
+    return result
+
+
 def cmd_try(args: argparse.Namespace, settings: Settings) -> int:
     from bot.preview import run_preview
 
     loaded = load_or_exit(Path(args.file) if args.file else settings.survey_file)
+    if args.web:
+        result: int = web_cli().run_preview(loaded, settings.database_url, args.listen)
+        return result
     return asyncio.run(
         run_preview(
             loaded,
@@ -183,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     trial.add_argument(
         "--no-store", action="store_true", help="keep the preview in memory, store nothing"
     )
+    trial.add_argument(
+        "--web", action="store_true", help="preview the web channel in a browser instead"
+    )
+    trial.add_argument("--listen", default=None, help="with --web: host:port (127.0.0.1:8081)")
     trial.set_defaults(func=cmd_try)
 
     run = sub.add_parser("run", help="run the bot (long polling, or --webhook)")
@@ -208,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--database-url", default=None, help="default: DATABASE_URL")
     purge.add_argument("--survey", default=None, help="the questionnaire file (SURVEY_FILE)")
     purge.set_defaults(func=cmd_purge)
+
+    web_cli().add_web_commands(sub)
+    sub.choices["web"].set_defaults(func=cmd_web)
 
     from bot.export_cli import add_export_commands
     from bot.import_cli import add_import_command

@@ -251,9 +251,11 @@ class RowEncoder:
             started,
             submitted,
             stored,
+            channel,
+            web_key,
         ) in batch.responses:
             cells: list[Cell] = [None] * width
-            cells[0] = stored or pseudonym(telegram_id, preview_name)
+            cells[0] = stored or pseudonym(telegram_id, preview_name, web_key)
             i = 1
             if telegram:
                 cells[1] = telegram_id
@@ -261,8 +263,9 @@ class RowEncoder:
             cells[i] = reference
             cells[i + 1] = status
             cells[i + 2] = language
-            cells[i + 3], cells[i + 4] = times(started)
-            cells[i + 5], cells[i + 6] = times(submitted)
+            cells[i + 3] = channel
+            cells[i + 4], cells[i + 5] = times(started)
+            cells[i + 6], cells[i + 7] = times(submitted)
             by_id[rid] = cells
         plans = self._plans
         codes = self._codes

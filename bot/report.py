@@ -69,6 +69,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "draft": "drafts (not submitted)",
         "preview": "previews",
         "included": "This report covers {count} responses ({which}).",
+        "channels": "Answered in Telegram: {telegram} · on the web: {web}.",
         "which_submitted": "submitted only",
         "which_drafts": "submitted and drafts",
         "answered": "{n} answers",
@@ -123,6 +124,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "draft": "brouillons (non envoyées)",
         "preview": "aperçus",
         "included": "Ce rapport porte sur {count} réponses ({which}).",
+        "channels": "Réponses dans Telegram : {telegram} · sur le web : {web}.",
         "which_submitted": "envoyées seulement",
         "which_drafts": "envoyées et brouillons",
         "answered": "{n} réponses",
@@ -727,7 +729,14 @@ def render_report(
     which = words["which_drafts"] if include_drafts else words["which_submitted"]
     out.append(
         f'<p class="meta" id="covered" data-count="{covered}">'
-        f"{_esc(words['included'].format(count=fmt.integer(covered), which=which))}</p>"
+        f"{_esc(words['included'].format(count=fmt.integer(covered), which=which))}<br>"
+        + _esc(
+            words["channels"].format(
+                telegram=fmt.integer(tallies.channels.get("telegram", 0)),
+                web=fmt.integer(tallies.channels.get("web", 0)),
+            )
+        )
+        + "</p>"
     )
     if tallies.by is not None:
         by_text = tallies.by.text.get(language, fallback)
@@ -905,7 +914,7 @@ async def write_report(
     with collect_between_batches() as between_batches:
         async for batch in batches:
             for row in batch:
-                tallies.add(row.answers, row.language)
+                tallies.add(row.answers, row.language, row.channel)
             del batch
             between_batches()
             if progress is not None:

@@ -6,7 +6,6 @@ Works with its input piped from a file, so a scripted run can go from start to r
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +14,7 @@ from typing import TextIO
 from bot import callbacks
 from bot.i18n import t
 from bot.render import Renderer, View, plain
+from channels.reference import new_reference as new_reference
 from dialogs.engine import Result, transition
 from dialogs.events import (
     Back,
@@ -35,13 +35,6 @@ from dialogs.state import State
 
 Apply = Callable[[Callable[[State], Result]], Awaitable[Result]]
 """Runs one engine step against the stored state and persists it; returns the result."""
-
-
-def new_reference() -> str:
-    """A short receipt reference, easy to read out: 8 characters without 0/O or 1/I."""
-    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-    code = "".join(secrets.choice(alphabet) for _ in range(8))
-    return f"{code[:4]}-{code[4:]}"
 
 
 @dataclass

@@ -34,8 +34,13 @@ state, submitted_at, version, question_id, value, other): one row per answer (or
 no answer), values decoded (datetimes aware UTC, JSON values decoded)."""
 
 
-Key = tuple[int | None, str | None]
-"""A participant: (telegram_id, preview_name), one of them None."""
+Key = tuple[int | None, str | None, str | None]
+"""A participant: (telegram_id, preview_name, web_key), exactly one of them not None."""
+
+
+def channel_of(key: Key) -> str:
+    """`participants.channel` of a new participant: `web` for a web key, else `telegram`."""
+    return "web" if key[2] is not None else "telegram"
 
 
 class ReferenceConflict(Exception):
@@ -102,9 +107,11 @@ class CoreStatements:
         ).select_from(joined)
         self.current_by_telegram = current.where(p.c.telegram_id == bindparam("key"))
         self.current_by_preview = current.where(p.c.preview_name == bindparam("key"))
+        self.current_by_web = current.where(p.c.web_key == bindparam("key"))
         lock = select(p.c.id).with_for_update()
         self.lock_by_telegram = lock.where(p.c.telegram_id == bindparam("key"))
         self.lock_by_preview = lock.where(p.c.preview_name == bindparam("key"))
+        self.lock_by_web = lock.where(p.c.web_key == bindparam("key"))
         self.insert_update = insert(processed_updates).on_conflict_do_nothing()
         self.insert_participant = insert(p).on_conflict_do_nothing()
         self.insert_response = r.insert()
@@ -126,9 +133,11 @@ class CoreStatements:
 
     def by_key(self, key: Key) -> tuple[Select[Any], Select[Any], dict[str, Any]]:
         """The current-state select, the lock select and their parameters for a key."""
-        telegram_id, preview_name = key
+        telegram_id, preview_name, web_key = key
         if telegram_id is not None:
             return self.current_by_telegram, self.lock_by_telegram, {"key": telegram_id}
+        if web_key is not None:
+            return self.current_by_web, self.lock_by_web, {"key": web_key}
         return self.current_by_preview, self.lock_by_preview, {"key": preview_name}
 
 
@@ -154,12 +163,14 @@ class CoreOps:
         _, lock, params = self.s.by_key(key)
         if self.connection.scalar(lock, params) is not None:
             return
-        telegram_id, preview_name = key
+        telegram_id, preview_name, web_key = key
         self.connection.execute(
             self.s.insert_participant,
             {
                 "telegram_id": telegram_id,
                 "preview_name": preview_name,
+                "web_key": web_key,
+                "channel": channel_of(key),
                 "language": language,
                 "blocked": False,
                 "created_at": now,
@@ -173,12 +184,14 @@ class CoreOps:
         return [tuple(row) for row in self.connection.execute(statement, params)]
 
     def insert_participant(self, key: Key, language: str, now: datetime) -> int:
-        telegram_id, preview_name = key
+        telegram_id, preview_name, web_key = key
         inserted = self.connection.execute(
             participants.insert(),
             {
                 "telegram_id": telegram_id,
                 "preview_name": preview_name,
+                "web_key": web_key,
+                "channel": channel_of(key),
                 "language": language,
                 "blocked": False,
                 "created_at": now,
@@ -258,13 +271,14 @@ WHERE p.{key} = ?
 """
 _CURRENT_BY_TELEGRAM = _CURRENT.format(key="telegram_id")
 _CURRENT_BY_PREVIEW = _CURRENT.format(key="preview_name")
+_CURRENT_BY_WEB = _CURRENT.format(key="web_key")
 _INSERT_UPDATE = (
     "INSERT INTO processed_updates (bot_id, update_id, processed_at) VALUES (?, ?, ?) "
     "ON CONFLICT DO NOTHING"
 )
 _INSERT_PARTICIPANT = (
-    "INSERT INTO participants (telegram_id, preview_name, language, blocked, created_at) "
-    "VALUES (?, ?, ?, 0, ?)"
+    "INSERT INTO participants (telegram_id, preview_name, web_key, channel, language, blocked, "
+    "created_at) VALUES (?, ?, ?, ?, ?, 0, ?)"
 )
 _UPDATE_PARTICIPANT = (
     "UPDATE participants SET language = ?, blocked = 0, blocked_at = NULL WHERE id = ?"
@@ -301,9 +315,11 @@ class SQLiteOps:
         """Nothing to do: the transaction began with BEGIN IMMEDIATE, the database's write lock."""
 
     def current_rows(self, key: Key) -> Sequence[CurrentRow]:
-        telegram_id, preview_name = key
+        telegram_id, preview_name, web_key = key
         if telegram_id is not None:
             rows = self.connection.execute(_CURRENT_BY_TELEGRAM, (self.survey_id, telegram_id))
+        elif web_key is not None:
+            rows = self.connection.execute(_CURRENT_BY_WEB, (self.survey_id, web_key))
         else:
             rows = self.connection.execute(_CURRENT_BY_PREVIEW, (self.survey_id, preview_name))
         return [
@@ -319,9 +335,10 @@ class SQLiteOps:
         ]
 
     def insert_participant(self, key: Key, language: str, now: datetime) -> int:
-        telegram_id, preview_name = key
+        telegram_id, preview_name, web_key = key
         cursor = self.connection.execute(
-            _INSERT_PARTICIPANT, (telegram_id, preview_name, language, sqlite_time(now))
+            _INSERT_PARTICIPANT,
+            (telegram_id, preview_name, web_key, channel_of(key), language, sqlite_time(now)),
         )
         assert cursor.lastrowid is not None
         return cursor.lastrowid

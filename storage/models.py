@@ -57,12 +57,18 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
 
 
 PARTICIPANT_KEY_CHECK = (
-    "(anonymised_at IS NULL AND (telegram_id IS NULL) <> (preview_name IS NULL))"
+    "(anonymised_at IS NULL AND (CASE WHEN telegram_id IS NULL THEN 0 ELSE 1 END"
+    " + CASE WHEN preview_name IS NULL THEN 0 ELSE 1 END"
+    " + CASE WHEN web_key IS NULL THEN 0 ELSE 1 END) = 1)"
     " OR (anonymised_at IS NOT NULL AND telegram_id IS NULL AND preview_name IS NULL"
-    " AND pseudonym IS NOT NULL)"
+    " AND web_key IS NULL AND pseudonym IS NOT NULL)"
 )
-"""A participant is a Telegram user or a named preview, or, once anonymised, neither (but keeps
-their pseudonym)."""
+"""A participant is a Telegram user, a named terminal preview or a web participant (`web_key`),
+exactly one of them; once anonymised, none (but keeps their pseudonym)."""
+
+CHANNELS = ("telegram", "web")
+"""Where a participant answers: `participants.channel`. Terminal previews count as `telegram`
+(the terminal previews the Telegram dialogue)."""
 
 surveys = Table(
     "surveys",
@@ -85,11 +91,15 @@ participants = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("anonymised_at", UTCDateTime(), nullable=True),
     Column("pseudonym", String(16), nullable=True),
+    Column("channel", String(16), nullable=False, server_default=text("'telegram'")),
+    Column("web_key", String(64), nullable=True, unique=True),
     CheckConstraint(PARTICIPANT_KEY_CHECK, name="one_key"),
+    CheckConstraint(_one_of("channel", CHANNELS), name="channel"),
 )
 """Someone who talked to the bot (`telegram_id`) or a named terminal preview (`preview_name`).
 Once anonymised (`storage.retention`), neither: `anonymised_at` says when, and `pseudonym` keeps
-the export's pseudonym, computed from the Telegram id before it was removed."""
+the export's pseudonym, computed from the Telegram id before it was removed. A web participant
+(`channel` = `web`) is known by `web_key`, the random id their cookie and resume link carry."""
 
 responses = Table(
     "responses",

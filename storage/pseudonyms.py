@@ -36,11 +36,17 @@ class Pseudonymizer:
             raise ValueError("a pseudonym key has at least 16 bytes")
         self._key = key
 
-    def for_key(self, telegram_id: int | None, preview_name: str | None) -> str:
-        """The pseudonym of a Telegram user, or of a named preview when `telegram_id` is None."""
-        subject = (
-            f"telegram:{telegram_id}" if telegram_id is not None else f"preview:{preview_name}"
-        )
+    def for_key(
+        self, telegram_id: int | None, preview_name: str | None, web_key: str | None = None
+    ) -> str:
+        """The pseudonym of a Telegram user, of a web participant (`web_key`), or of a named
+        preview when both are None."""
+        if telegram_id is not None:
+            subject = f"telegram:{telegram_id}"
+        elif web_key is not None:
+            subject = f"web:{web_key}"
+        else:
+            subject = f"preview:{preview_name}"
         digest = hmac.digest(self._key, subject.encode("utf-8"), "sha256")
         return PREFIX + digest[: HEX_DIGITS // 2].hex()
 

@@ -103,14 +103,19 @@ class ReferenceTaken(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ParticipantKey:
-    """Who: a Telegram user (`telegram_id`) or a named terminal preview (`preview_name`)."""
+    """Who: a Telegram user (`telegram_id`), a named terminal preview (`preview_name`) or a web
+    participant (`web_key`, the random id their cookie or link carries): exactly one of them."""
 
     telegram_id: int | None = None
     preview_name: str | None = None
+    web_key: str | None = None
 
     def __post_init__(self) -> None:
-        if (self.telegram_id is None) == (self.preview_name is None):
-            raise ValueError("a ParticipantKey has either a telegram_id or a preview_name")
+        given = [self.telegram_id, self.preview_name, self.web_key]
+        if sum(value is not None for value in given) != 1:
+            raise ValueError(
+                "a ParticipantKey has exactly one of telegram_id, preview_name and web_key"
+            )
 
     @classmethod
     def telegram(cls, telegram_id: int) -> ParticipantKey:
@@ -120,9 +125,15 @@ class ParticipantKey:
     def preview(cls, name: str) -> ParticipantKey:
         return cls(preview_name=name)
 
+    @classmethod
+    def web(cls, web_key: str) -> ParticipantKey:
+        return cls(web_key=web_key)
+
     def __str__(self) -> str:
         if self.telegram_id is not None:
             return f"telegram:{self.telegram_id}"
+        if self.web_key is not None:
+            return f"web:{self.web_key[:6]}…"
         return f"preview:{self.preview_name}"
 
 
@@ -184,6 +195,9 @@ class ResponseRow:
     answers: dict[str, Answer]
     pseudonym: str | None = None
     """The pseudonym stored when the participant was anonymised (`storage.retention`)."""
+    channel: str = "telegram"
+    """Where the participant answered: `telegram` or `web`."""
+    web_key: str | None = None
 
     @property
     def state_data(self) -> dict[str, Any]:
@@ -198,11 +212,21 @@ class AnswerBatch:
 
     responses: list[
         tuple[
-            int, int | None, str | None, str, str | None, str, datetime, datetime | None, str | None
+            int,
+            int | None,
+            str | None,
+            str,
+            str | None,
+            str,
+            datetime,
+            datetime | None,
+            str | None,
+            str,
+            str | None,
         ]
     ]
     """(id, telegram_id, preview_name, status, reference, language, started_at, submitted_at,
-    stored pseudonym of an anonymised participant), by increasing id."""
+    stored pseudonym of an anonymised participant, channel, web_key), by increasing id."""
     answers: list[tuple[int, str, str, str | None]]
     """(response_id, question_id, value as JSON text, other), by response_id; may hold answers
     of responses in the id range that the batch leaves out (other statuses): skip those."""
@@ -253,7 +277,7 @@ def _new_id(result: CursorResult[Any]) -> int:
 
 
 def _key(key: ParticipantKey) -> Key:
-    return key.telegram_id, key.preview_name
+    return key.telegram_id, key.preview_name, key.web_key
 
 
 def _answer(value: Any, other: str | None) -> Answer:
@@ -599,6 +623,31 @@ class Store:
         log.info("erased participant %d (%s) and all their data", erased, participant)
         return True
 
+    async def add_web_participants(
+        self, web_keys: Sequence[str], language: str, *, now: datetime | None = None
+    ) -> int:
+        """Create web participants who have not started (invitations: one key per invitee).
+        Returns how many were created."""
+        if not web_keys:
+            return 0
+        at = now or utc_now()
+        rows = [
+            {
+                "web_key": key,
+                "channel": "web",
+                "language": language,
+                "blocked": False,
+                "created_at": at,
+            }
+            for key in web_keys
+        ]
+
+        def work(connection: Connection) -> int:
+            connection.execute(participants.insert(), rows)
+            return len(rows)
+
+        return await self._runner.write(work, what="add web participants")
+
     async def mark_blocked(
         self, telegram_id: int, blocked: bool, *, now: datetime | None = None
     ) -> bool:
@@ -706,6 +755,8 @@ class Store:
                 r.c.version,
                 r.c.state,
                 p.c.pseudonym,
+                p.c.channel,
+                p.c.web_key,
             )
             .join(p, p.c.id == r.c.participant_id)
             .where(*self._page_filter(statuses))
@@ -748,6 +799,8 @@ class Store:
                     state_json=row[11],
                     answers=found[row[0]],
                     pseudonym=row[12],
+                    channel=row[13],
+                    web_key=row[14],
                 )
                 for row in rows
             ]
@@ -778,6 +831,8 @@ class Store:
                 r.c.started_at,
                 r.c.submitted_at,
                 p.c.pseudonym,
+                p.c.channel,
+                p.c.web_key,
             )
             .join(p, p.c.id == r.c.participant_id)
             .where(*self._page_filter(statuses))
@@ -846,6 +901,8 @@ class Store:
                             {
                                 "telegram_id": row.participant.telegram_id,
                                 "preview_name": row.participant.preview_name,
+                                "web_key": row.participant.web_key,
+                                "channel": "web" if row.participant.web_key else "telegram",
                                 "language": row.state.language,
                                 "blocked": False,
                                 "created_at": row.started_at,

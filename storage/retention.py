@@ -1,7 +1,8 @@
 """Anonymisation at the end of the retention period (`retention:` in the questionnaire file).
 
 Once `Survey.anonymise_time()` has passed, `purge` cuts every Telegram participant of the survey
-off from their person:
+off from their person (and every web participant: their `web_key`, which their cookie and links
+carry, is removed the same way, so those links open nothing any more):
 
 - `participants.telegram_id` is set to NULL, after their export pseudonym (an HMAC of that id,
   `storage.pseudonyms`) has been stored in `participants.pseudonym`: exports and reports keep
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, delete, exists, func, select, update
+from sqlalchemy import Select, and_, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -90,15 +91,22 @@ class _Plan:
         self.retention = retention
         p, r = participants, responses
         other_survey = exists().where(r.c.participant_id == p.c.id, r.c.survey_id != survey.id)
-        self.target: ColumnElement[bool] = and_(p.c.telegram_id.is_not(None), ~other_survey)
-        """Participants to anonymise: Telegram users of this survey only."""
+        self.target: ColumnElement[bool] = and_(
+            or_(p.c.telegram_id.is_not(None), p.c.web_key.is_not(None)), ~other_survey
+        )
+        """Participants to anonymise: Telegram users and web participants of this survey only."""
         self.email_ids = [q.id for q in survey.questions if q.type is QuestionType.EMAIL]
         self.text_ids = [q.id for q in survey.questions if q.type is QuestionType.TEXT]
         self.survey_id = survey.id
         self.anonymise = (
             update(p)
             .where(p.c.id == bindparam("participant"))
-            .values(telegram_id=None, pseudonym=bindparam("kept"), anonymised_at=bindparam("at"))
+            .values(
+                telegram_id=None,
+                web_key=None,
+                pseudonym=bindparam("kept"),
+                anonymised_at=bindparam("at"),
+            )
         )
         """The link to the account removed, the pseudonym kept (executemany, one row each)."""
 
@@ -176,7 +184,10 @@ class _Plan:
     ) -> PurgeCounts:
         p = participants
         found = connection.execute(
-            select(p.c.id, p.c.telegram_id).where(self.target).order_by(p.c.id).limit(size)
+            select(p.c.id, p.c.telegram_id, p.c.web_key)
+            .where(self.target)
+            .order_by(p.c.id)
+            .limit(size)
         ).all()
         if not found:
             return PurgeCounts()
@@ -205,10 +216,10 @@ class _Plan:
             [
                 {
                     "participant": participant_id,
-                    "kept": pseudonyms.for_key(telegram_id, None),
+                    "kept": pseudonyms.for_key(telegram_id, None, web_key),
                     "at": now,
                 }
-                for participant_id, telegram_id in found
+                for participant_id, telegram_id, web_key in found
             ],
         )
         return PurgeCounts(len(found), emails, free, drafts, cancelled)

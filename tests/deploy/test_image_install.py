@@ -49,9 +49,11 @@ def test_the_image_install_steps_in_a_fresh_venv(tmp_path: Path) -> None:
         "README.md",
         "analysis",
         "bot",
+        "channels",
         "dialogs",
         "forms",
         "storage",
+        "web",
     }, copied
 
     src = tmp_path / "src"

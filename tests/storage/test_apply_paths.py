@@ -88,6 +88,24 @@ async def story(store: Store, survey: Survey) -> list[tuple[Any, ...]]:
             tg(7003), stepper(survey, Start(), now), clock=fixed(now), language_hint="en"
         )
     )
+    # a web participant (channel 'web', known by their web key), and a web preview
+    web = ParticipantKey.web("web-key-of-the-story")
+    note(await store.apply(web, stepper(survey, Start(), now), clock=fixed(now)))
+    note(
+        await store.apply(
+            web,
+            stepper(survey, lambda s: Choose("consent", "accept", s.step), now),
+            clock=fixed(now),
+        )
+    )
+    note(
+        await store.apply(
+            ParticipantKey.web("web-preview"),
+            stepper(survey, Start(), now, preview=True),
+            clock=fixed(now),
+            preview=True,
+        )
+    )
     return seen
 
 
@@ -139,7 +157,9 @@ async def test_plain_sqlite_and_core_write_the_same(
     for table in TABLES:
         assert raw_rows[table] == core_rows[table], table
     # the story did write every kind of row
-    assert len(raw_rows["participants"]) == 4
+    assert len(raw_rows["participants"]) == 6
+    channels = [row[-2][1] for row in raw_rows["participants"]]  # (..., channel, web_key)
+    assert channels == ["telegram"] * 4 + ["web"] * 2
     assert {row[3][1] for row in raw_rows["responses"]} == {"submitted", "draft", "preview"}
     assert len(raw_rows["processed_updates"]) == 2
     assert {row[2] for row in raw_rows["processed_updates"]} == {("int", 4_200_000_001)}

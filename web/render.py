@@ -1,0 +1,415 @@
+"""Turn the engine's screens into what a web page shows: texts, option buttons, a text input and
+navigation buttons, in the participant's language, from the same catalogues as the bot.
+
+Generic on purpose: each screen becomes a `WebView` (a list of `Block`s and `Action`s) that one
+template lays out, so a new kind of screen or a new field of one is a few lines here, not a new
+template. Texts from the catalogue are trusted (they may hold `<code>`); every value put into them
+(a reference, an answer, a label from the questionnaire) is escaped here, and the template
+autoescapes everything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from markupsafe import Markup, escape
+
+from channels.i18n import format_deadline, format_time, t
+from dialogs.engine import CONSENT_ACCEPT, CONSENT_DECLINE
+from dialogs.limits import OTHER_OPTION_ID
+from dialogs.model import Option, Question, QuestionType, Survey
+from dialogs.screens import (
+    ClosedScreen,
+    Notice,
+    NotOpenScreen,
+    QuestionScreen,
+    ReceiptScreen,
+    ReviewScreen,
+    Screen,
+    WelcomeScreen,
+)
+from dialogs.state import Answer, State
+from dialogs.texts import Text
+from web import actions
+
+TYPED = (QuestionType.TEXT, QuestionType.NUMBER, QuestionType.EMAIL)
+
+
+@dataclass(frozen=True)
+class Action:
+    """A submit button of the page's form: `value` is what `web.actions.decode` reads back."""
+
+    label: str
+    value: str
+    pressed: bool | None = None
+    """For a tick or rank button: whether it is on (`aria-pressed`); None for a plain button."""
+    primary: bool = False
+    describe: str = ""
+    """A longer accessible name (e.g. "Edit answer 3: Which region?")."""
+
+
+@dataclass(frozen=True)
+class Input:
+    """The one text input of a typed answer."""
+
+    label: str
+    hint: str
+    multiline: bool = False
+    inputmode: str = "text"
+    autocomplete: str = "off"
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    question_id: str
+    number: int
+    question: str
+    answer: str
+    edit: Action
+
+
+@dataclass(frozen=True)
+class WebView:
+    """One screen as the page shows it."""
+
+    kind: str
+    """question, review, receipt, closed, not_open, welcome: also the page's CSS hook."""
+    heading: str
+    lead: Markup = field(default_factory=Markup)
+    """The text under the heading: progress, help, hint, current answer... (trusted HTML)."""
+    texts: tuple[Markup, ...] = ()
+    options: tuple[Action, ...] = ()
+    group_label: str = ""
+    """The options' accessible group name (the question)."""
+    input: Input | None = None
+    nav: tuple[Action, ...] = ()
+    rows: tuple[ReviewRow, ...] = ()
+    step: int = 0
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ThreadItem:
+    """A question already answered, shown above the current one as a chat thread."""
+
+    question: str
+    answer: str
+
+
+def paragraphs(text: str) -> Markup:
+    """Trusted catalogue text (params already escaped) with its line breaks kept."""
+    return Markup("<br>").join(Markup(line) for line in text.split("\n"))
+
+
+class WebRenderer:
+    def __init__(self, survey: Survey) -> None:
+        self.survey = survey
+        self._landing: dict[str, dict[str, object]] = {}
+
+    def tx(self, lang: str, text: Text) -> str:
+        return text.get(lang, self.survey.default_language)
+
+    def tm(self, lang: str, key: str, /, **params: object) -> Markup:
+        """A catalogue text as HTML: the text is trusted, every parameter is escaped."""
+        safe = {k: v if isinstance(v, int | float) else escape(str(v)) for k, v in params.items()}
+        return paragraphs(t(lang, key, **safe))
+
+    # -- notices --------------------------------------------------------------------------------
+
+    def notice(self, lang: str, notice: Notice) -> Markup:
+        params = dict(notice.params)
+        if notice.key == "status":
+            params["phase"] = t(lang, f"phase.{params.get('phase', 'new')}")
+        return self.tm(lang, f"notice.{notice.key}", **params)
+
+    # -- the landing page -----------------------------------------------------------------------
+
+    def landing(self, lang: str) -> dict[str, object]:
+        """The landing page's texts (the same for everyone: computed once per language)."""
+        cached = self._landing.get(lang)
+        if cached is None:
+            cached = self._landing[lang] = self._landing_texts(lang)
+        return cached
+
+    def _landing_texts(self, lang: str) -> dict[str, object]:
+        survey = self.survey
+        return {
+            "title": self.tx(lang, survey.title),
+            "description": self.tx(lang, survey.description) if survey.description else "",
+            "practical": self.tm(
+                lang,
+                "welcome.practical",
+                deadline=format_deadline(lang, survey.closes_at, survey.timezone),
+                minutes=survey.estimated_minutes,
+                city=survey.timezone.rsplit("/", 1)[-1].replace("_", " "),
+            ),
+            "dates": t(
+                lang,
+                "web.dates",
+                opens=format_time(lang, survey.opens_at, survey.timezone),
+                closes=format_deadline(lang, survey.closes_at, survey.timezone),
+            ),
+            "privacy_title": t(lang, "welcome.privacy"),
+            "privacy": self.tx(lang, survey.privacy) if survey.privacy else "",
+        }
+
+    # -- the thread -----------------------------------------------------------------------------
+
+    def thread(self, lang: str, state: State, limit: int = 2) -> tuple[ThreadItem, ...]:
+        """The last questions answered before the current one, oldest first."""
+        items: list[ThreadItem] = []
+        for qid in reversed(state.history):
+            question = self.survey.by_id.get(qid)
+            answer = state.answers.get(qid)
+            if question is None or answer is None or qid == state.current:
+                continue
+            items.append(
+                ThreadItem(self.tx(lang, question.text), self.answer(lang, question, answer))
+            )
+            if len(items) >= limit:
+                break
+        return tuple(reversed(items))
+
+    # -- screens --------------------------------------------------------------------------------
+
+    def screen(self, lang: str, screen: Screen, typed: str = "") -> WebView:
+        if isinstance(screen, QuestionScreen):
+            return self.question(lang, screen, typed)
+        if isinstance(screen, ReviewScreen):
+            return self.review(lang, screen)
+        if isinstance(screen, ReceiptScreen):
+            when = format_time(lang, screen.submitted_at, self.survey.timezone)
+            nav = (Action(t(lang, "button.amend"), actions.AMEND),) if screen.can_amend else ()
+            return WebView(
+                "receipt",
+                t(lang, "web.receipt_title"),
+                texts=(self.tm(lang, "receipt", reference=screen.reference, time=when),),
+                nav=nav,
+                extra={"reference": screen.reference},
+            )
+        if isinstance(screen, NotOpenScreen):
+            when = format_time(lang, screen.opens_at, self.survey.timezone)
+            return WebView(
+                "not_open",
+                self.tx(lang, self.survey.title),
+                texts=(self.tm(lang, "not_open", time=when),),
+            )
+        if isinstance(screen, ClosedScreen):
+            when = format_deadline(lang, screen.closes_at, self.survey.timezone)
+            texts = [self.tm(lang, "closed", time=when)]
+            if screen.reference:
+                texts.append(self.tm(lang, "closed.submitted", reference=screen.reference))
+            return WebView("closed", self.tx(lang, self.survey.title), texts=tuple(texts))
+        assert isinstance(screen, WelcomeScreen)
+        return WebView("welcome", self.tx(lang, self.survey.title))
+
+    def question(self, lang: str, screen: QuestionScreen, typed: str = "") -> WebView:
+        q = screen.question
+        p = screen.progress
+        section = self.survey.section_of(q)
+        progress = t(
+            lang,
+            "progress",
+            section=p.section_number,
+            sections=p.section_count,
+            number=p.question_number,
+            total=p.question_count,
+        )
+        lead: list[Markup] = [
+            Markup('<p class="progress">{} · {}</p>').format(progress, self.tx(lang, section.title))
+        ]
+        if q.help:
+            lead.append(Markup('<p class="help">{}</p>').format(self.tx(lang, q.help)))
+        hint = self.hint(lang, q, screen)
+        if screen.answer is not None and not screen.awaiting_other:
+            current = self.answer(lang, q, screen.answer)
+            lead.append(
+                Markup('<p class="current">{}</p>').format(
+                    self.tm(lang, "question.current", answer=current)
+                )
+            )
+        nav: list[Action] = []
+        if screen.can_back:
+            nav.append(Action(t(lang, "button.back"), actions.back(screen.step)))
+        if screen.can_skip:
+            nav.append(Action(t(lang, "button.skip"), actions.skip(screen.step)))
+        field_input = None
+        options: tuple[Action, ...] = ()
+        if screen.awaiting_other or q.type in TYPED:
+            field_input = self.text_input(lang, q, screen, hint, typed)
+        else:
+            options = tuple(self.options(lang, q, screen))
+            if hint:
+                lead.append(Markup('<p class="hint" id="hint">{}</p>').format(hint))
+        return WebView(
+            "question",
+            self.tx(lang, q.text),
+            lead=Markup("").join(lead),
+            options=options,
+            group_label=self.tx(lang, q.text),
+            input=field_input,
+            nav=tuple(nav),
+            step=screen.step,
+            extra={
+                "question_id": q.id,
+                "type": "other" if screen.awaiting_other else q.type.value,
+                "has_hint": bool(options and hint),
+            },
+        )
+
+    def text_input(
+        self, lang: str, q: Question, screen: QuestionScreen, hint: str, typed: str
+    ) -> Input:
+        value = typed
+        if not value and screen.answer is not None and not screen.awaiting_other:
+            answer = screen.answer.value
+            value = "" if answer is None or isinstance(answer, tuple) else str(answer)
+        if screen.awaiting_other:
+            return Input(t(lang, "button.other"), hint, multiline=False, value=value)
+        if q.type is QuestionType.NUMBER:
+            return Input(t(lang, "web.answer_label"), hint, inputmode="decimal", value=value)
+        if q.type is QuestionType.EMAIL:
+            return Input(
+                t(lang, "web.answer_label"),
+                hint,
+                inputmode="email",
+                autocomplete="email",
+                value=value,
+            )
+        return Input(t(lang, "web.answer_label"), hint, multiline=q.multiline, value=value)
+
+    def hint(self, lang: str, q: Question, screen: QuestionScreen) -> str:
+        if screen.awaiting_other:
+            return t(lang, "web.hint_other")
+        qtype = q.type
+        if qtype is QuestionType.TEXT:
+            return t(lang, "web.hint_text", max=q.max_length)
+        if qtype is QuestionType.EMAIL:
+            return t(lang, "web.hint_email")
+        if qtype is QuestionType.NUMBER:
+            if q.min is not None and q.max is not None:
+                return t(lang, "web.hint_number_range", min=_num(q.min), max=_num(q.max))
+            return t(lang, "web.hint_number")
+        if qtype is QuestionType.SCALE:
+            points = q.scale_points()
+            low = self.tx(lang, q.min_label) or str(points.start)
+            high = self.tx(lang, q.max_label) or str(points.stop - 1)
+            return t(lang, "hint.scale", min=points.start, max=points.stop - 1, low=low, high=high)
+        if qtype is QuestionType.MULTI_CHOICE:
+            key = "hint.multi_max" if q.max is not None else "hint.multi"
+            return t(lang, key, max=q.max_choices, count=len(screen.pending))
+        if qtype is QuestionType.RANKING:
+            return t(lang, "hint.ranking", top=q.top, count=len(screen.pending))
+        return ""
+
+    def option_label(self, lang: str, q: Question, option: Option) -> str:
+        if option.id == OTHER_OPTION_ID and q.other:
+            return t(lang, "button.other")
+        return self.tx(lang, option.label)
+
+    def options(self, lang: str, q: Question, screen: QuestionScreen) -> list[Action]:
+        step = screen.step
+        answer = screen.answer.value if screen.answer is not None else None
+        if q.type is QuestionType.CONSENT:
+            return [
+                Action(
+                    self.tx(lang, q.accept_label) or t(lang, "button.accept"),
+                    actions.choose(step, q.id, CONSENT_ACCEPT),
+                    primary=True,
+                ),
+                Action(
+                    self.tx(lang, q.decline_label) or t(lang, "button.decline"),
+                    actions.choose(step, q.id, CONSENT_DECLINE),
+                ),
+            ]
+        if q.type is QuestionType.SCALE:
+            return [
+                Action(str(n), actions.choose(step, q.id, str(n)), pressed=answer == n)
+                for n in q.scale_points()
+            ]
+        choices = q.choices()
+        if q.type is QuestionType.SINGLE_CHOICE:
+            return [
+                Action(
+                    self.option_label(lang, q, o),
+                    actions.choose(step, q.id, o.id),
+                    pressed=answer == o.id,
+                )
+                for o in choices
+            ]
+        buttons: list[Action] = []
+        for o in choices:
+            label = self.option_label(lang, q, o)
+            if q.type is QuestionType.RANKING and o.id in screen.pending:
+                label = f"{screen.pending.index(o.id) + 1}. {label}"
+            buttons.append(
+                Action(label, actions.toggle(step, q.id, o.id), pressed=o.id in screen.pending)
+            )
+        buttons.append(
+            Action(
+                t(lang, "button.confirm", count=len(screen.pending)),
+                actions.confirm(step, q.id),
+                primary=True,
+            )
+        )
+        return buttons
+
+    def review(self, lang: str, screen: ReviewScreen) -> WebView:
+        rows = []
+        for number, item in enumerate(screen.items, start=1):
+            question = self.tx(lang, item.question.text)
+            rows.append(
+                ReviewRow(
+                    item.question.id,
+                    number,
+                    question,
+                    self.answer(lang, item.question, item.answer),
+                    Action(
+                        t(lang, "web.edit"),
+                        actions.edit(screen.step, item.question.id),
+                        describe=t(lang, "web.edit_described", number=number, question=question),
+                    ),
+                )
+            )
+        nav = (
+            Action(t(lang, "button.back"), actions.back(screen.step)),
+            Action(t(lang, "button.submit"), actions.submit(screen.step), primary=True),
+        )
+        return WebView(
+            "review",
+            t(lang, "review.title"),
+            texts=(self.tm(lang, "web.review_footer"),),
+            rows=tuple(rows),
+            nav=nav,
+            step=screen.step,
+        )
+
+    def answer(self, lang: str, q: Question, answer: Answer) -> str:
+        """An answer as a participant reads it back (as the bot words it)."""
+        value = answer.value
+        if value is None:
+            return t(lang, "answer.skipped")
+        if q.type is QuestionType.CONSENT:
+            return t(lang, "answer.consented")
+        if q.type is QuestionType.SCALE:
+            return f"{value} / {q.scale_points().stop - 1}"
+        if q.type in (QuestionType.SINGLE_CHOICE, QuestionType.MULTI_CHOICE, QuestionType.RANKING):
+            ids: Sequence[str] = value if isinstance(value, tuple) else (str(value),)
+            labels = []
+            for rank, option_id in enumerate(ids, start=1):
+                option = q.option(option_id)
+                label = self.option_label(lang, q, option) if option else option_id
+                if option_id == OTHER_OPTION_ID and answer.other:
+                    sep = " : " if lang == "fr" else ": "
+                    label = f"{label}{sep}{answer.other}"
+                labels.append(f"{rank}. {label}" if q.type is QuestionType.RANKING else label)
+            return (" ; " if lang == "fr" else "; ").join(labels)
+        if isinstance(value, float):
+            return _num(value)
+        return str(value)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
