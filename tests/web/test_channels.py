@@ -9,9 +9,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from bot.export import ExportOptions, export_responses
 from dialogs.events import Choose, Start, Submit
 from storage.broadcasts import segment_query
-from storage.export import ExportOptions, export_responses
 from storage.models import participants
 from storage.repository import ParticipantKey
 from tests.storage.helpers import fixed, stepper, walk_to_review
@@ -71,8 +71,8 @@ async def test_telegram_and_web_answers_stay_apart_and_export_with_their_channel
 
     # the admins' figures and the report say where the responses came from
     from bot.charts import format_stats
-    from storage.report import ReportOptions, write_report
-    from storage.stats import compute_stats
+    from bot.figures import compute_stats
+    from bot.report import ReportOptions, write_report
 
     stats = await compute_stats(store)
     assert stats.channels == {"telegram": 1, "web": 1}
