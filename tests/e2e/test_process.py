@@ -364,7 +364,7 @@ async def test_a_second_poller_on_the_token_stops_with_one_clear_line(
     assert "409 Conflict" in lines[0] and "another process is polling" in lines[0]
     # The first one goes on serving.
     reply = await Participant(api, 3401, replies=True).send("/start")
-    assert "Question 1/" in (reply.text or "")
+    assert "▱▱▱▱▱▱▱▱▱▱ 0 % · " in (reply.text or "")
     assert first.process is not None and first.process.poll() is None
     assert await first.terminate() == 0
 
@@ -390,7 +390,7 @@ async def test_at_start_an_unreachable_api_is_retried_with_backoff(
         await api.start(port=port)
         await bot.wait_polling()
         reply = await Participant(api, 3501, replies=True).send("/start")
-        assert "Question 1/" in (reply.text or "")
+        assert "▱▱▱▱▱▱▱▱▱▱ 0 % · " in (reply.text or "")
         assert await bot.terminate() == 0
     finally:
         await api.stop()
@@ -490,4 +490,4 @@ async def test_webhook_listener_drops_slow_clients_and_serves_metrics_apart(
             assert response.status == 200
             assert "consultbot_updates_handled_total" in await response.text()
     reply = await Participant(api, 3601, replies=True).send("/start")
-    assert "Question 1/" in (reply.text or "")
+    assert "▱▱▱▱▱▱▱▱▱▱ 0 % · " in (reply.text or "")

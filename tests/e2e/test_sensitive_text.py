@@ -70,7 +70,8 @@ def logs() -> Iterator[CapturedLogs]:
 
 
 def is_typed(survey: Survey) -> Any:
-    kinds = (QuestionType.TEXT, QuestionType.EMAIL, QuestionType.NUMBER)
+    """At the first free-text question (the participant's own words)."""
+    kinds = (QuestionType.TEXT,)
     return lambda state: state.current is not None and survey.by_id[state.current].type in kinds
 
 

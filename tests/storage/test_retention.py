@@ -138,17 +138,19 @@ async def test_free_texts_and_drafts_when_configured(store: Store, tmp_path: Pat
     due = store.survey.anonymise_time()
     assert due is not None
     dry = await purge(store, now=due, dry_run=True)
-    # Two texts (cluster_name, comments) and two "other" texts (actor_type, dissatisfaction)
-    # in each of the two walks, and the two drafts (one at the review, one just started).
-    assert dry.counts == PurgeCounts(participants=3, email_answers=2, free_texts=8, drafts=2)
+    # One text (comments) and two "other" texts (actor_type, dissatisfaction) in each of the
+    # two walks (the pôles are a list now), and the two drafts (one at the review, one just
+    # started).
+    assert dry.counts == PurgeCounts(participants=3, email_answers=2, free_texts=6, drafts=2)
     done = await purge(store, now=due, batch_size=2)  # two batches
     assert done.counts == dry.counts
     assert await store.counts_by_status() == {"draft": 0, "submitted": 1, "preview": 1}
     row = (await exported(store, tmp_path / "after.csv"))[0]
-    assert row["comments"] == row["cluster_name"] == row["actor_type.other_text"] == ""
+    assert row["comments"] == row["actor_type.other_text"] == ""
     assert row["actor_type"] == "other"  # the choice stays, its text goes
     assert row["contact_email"] == ""
     assert row["region"] == "bretagne"
+    assert row["cluster_name.mer_bretagne_atlantique"] == "1"  # a choice, kept
 
 
 async def test_a_delay_after_the_close_and_pending_deliveries(store: Store) -> None:
