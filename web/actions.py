@@ -1,4 +1,5 @@
-"""The value of each button of the web form, and its event: `kind:step:question:option`, with the
+"""The value of each button of the web form, and its event: `kind:step:question:option` (or
+`p:step:question:page` for a long list's page), with the
 questionnaire's own ids (ids match `[a-z0-9_]`, so `:` never occurs in them).
 
 The step names the screen the button was on: a button of an older page (another tab, the back
@@ -16,6 +17,8 @@ from dialogs.events import (
     Confirm,
     Edit,
     Event,
+    Page,
+    Remove,
     Skip,
     SwitchLanguage,
     TextInput,
@@ -56,6 +59,16 @@ def toggle(step: int, question_id: str, option_id: str) -> str:
 
 def confirm(step: int, question_id: str) -> str:
     return f"k:{step}:{question_id}"
+
+
+def page(step: int, question_id: str, number: int) -> str:
+    """Show page `number` (from 0) of a long list."""
+    return f"p:{step}:{question_id}:{number}"
+
+
+def remove(step: int, question_id: str, option_id: str) -> str:
+    """Take a choice off a multi-choice long list."""
+    return f"r:{step}:{question_id}:{option_id}"
 
 
 def back(step: int) -> str:
@@ -119,10 +132,17 @@ def decode(survey: Survey, value: str, text: str | None, step: str | None) -> We
         if kind == "e":
             return Edit(question_id, number)
         return None
-    if len(args) == 2 and kind in ("c", "t"):
-        if kind == "c":
-            return Choose(question_id, args[1], number)
+    if len(args) != 2:
+        return None
+    if kind == "c":
+        return Choose(question_id, args[1], number)
+    if kind == "t":
         return Toggle(question_id, args[1], number)
+    if kind == "r":
+        return Remove(question_id, args[1], number)
+    if kind == "p":
+        page_number = _int(args[1])
+        return None if page_number is None else Page(question_id, page_number, number)
     return None
 
 

@@ -62,6 +62,33 @@ class Input:
 
 
 @dataclass(frozen=True)
+class OptionGroup:
+    """Options of a long list's page under their group's heading ("" when it has no group)."""
+
+    heading: str
+    options: tuple[Action, ...]
+
+
+@dataclass(frozen=True)
+class ListingView:
+    """A long list: its search field, one page of options (or search results), the paging,
+    the "other" choice, and for a multi choice the choices made (each removable) and Confirm."""
+
+    search: Input
+    status: str
+    """Where the participant is: "Page 2 of 7", or the search's results (or none)."""
+    groups: tuple[OptionGroup, ...]
+    previous: Action | None = None
+    following: Action | None = None
+    full_list: Action | None = None
+    other: Action | None = None
+    multi: bool = False
+    chosen_title: str = ""
+    chosen: tuple[Action, ...] = ()
+    confirm: Action | None = None
+
+
+@dataclass(frozen=True)
 class ReviewRow:
     question_id: str
     number: int
@@ -88,6 +115,9 @@ class WebView:
     rows: tuple[ReviewRow, ...] = ()
     step: int = 0
     extra: dict[str, object] = field(default_factory=dict)
+    listing: ListingView | None = None
+    progress: int | None = None
+    """The share of the questionnaire answered, in percent (a question's page only)."""
 
 
 @dataclass(frozen=True)
@@ -209,16 +239,12 @@ class WebRenderer:
         q = screen.question
         p = screen.progress
         section = self.survey.section_of(q)
-        progress = t(
-            lang,
-            "progress",
-            section=p.section_number,
-            sections=p.section_count,
-            number=p.question_number,
-            total=p.question_count,
-        )
+        progress = t(lang, "web.progress", percent=p.percent, section=self.tx(lang, section.title))
         lead: list[Markup] = [
-            Markup('<p class="progress">{} · {}</p>').format(progress, self.tx(lang, section.title))
+            Markup(
+                '<p class="progress"><label for="progress">{}</label>'
+                '<progress id="progress" max="100" value="{}">{} %</progress></p>'
+            ).format(progress, p.percent, p.percent)
         ]
         if q.help:
             lead.append(Markup('<p class="help">{}</p>').format(self.tx(lang, q.help)))
@@ -237,8 +263,13 @@ class WebRenderer:
             nav.append(Action(t(lang, "button.skip"), actions.skip(screen.step)))
         field_input = None
         options: tuple[Action, ...] = ()
+        listing: ListingView | None = None
         if screen.awaiting_other or q.type in TYPED:
             field_input = self.text_input(lang, q, screen, hint, typed)
+        elif screen.listing is not None:
+            listing = self.listing(lang, q, screen, typed)
+            if hint:
+                lead.append(Markup('<p class="hint" id="hint">{}</p>').format(hint))
         else:
             options = tuple(self.options(lang, q, screen))
             if hint:
@@ -255,8 +286,121 @@ class WebRenderer:
             extra={
                 "question_id": q.id,
                 "type": "other" if screen.awaiting_other else q.type.value,
-                "has_hint": bool(options and hint),
+                "has_hint": bool((options or listing) and hint),
+                "long_list": listing is not None,
             },
+            listing=listing,
+            progress=p.percent,
+        )
+
+    # -- long lists -----------------------------------------------------------------------------
+
+    def listing(self, lang: str, q: Question, screen: QuestionScreen, typed: str) -> ListingView:
+        """A long list as the page shows it (see `bot.render.Renderer.listing_buttons`)."""
+        listing = screen.listing
+        assert listing is not None
+        step = screen.step
+        single = q.type is QuestionType.SINGLE_CHOICE
+        answer = screen.answer.value if screen.answer is not None else None
+
+        def button(option: Option) -> Action:
+            label = self.option_label(lang, q, option)
+            if single:
+                return Action(
+                    label, actions.choose(step, q.id, option.id), pressed=answer == option.id
+                )
+            return Action(
+                label, actions.toggle(step, q.id, option.id), pressed=option.id in screen.pending
+            )
+
+        groups: list[OptionGroup] = []
+        if listing.query is None:
+            for option in listing.options:
+                heading = self.tx(lang, option.group) if option.group else ""
+                if groups and groups[-1].heading == heading:
+                    last = groups.pop()
+                    groups.append(OptionGroup(heading, (*last.options, button(option))))
+                else:
+                    groups.append(OptionGroup(heading, (button(option),)))
+        elif listing.options:
+            groups.append(OptionGroup("", tuple(button(o) for o in listing.options)))
+
+        previous = following = full_list = None
+        if listing.query is not None:
+            status = t(
+                lang,
+                "web.list_results" if listing.options else "web.list_no_match",
+                query=listing.query,
+                count=len(listing.options),
+            )
+            full_list = Action(
+                t(lang, "web.full_list"), actions.page(step, q.id, listing.page), primary=False
+            )
+        else:
+            status = t(lang, "web.list_page", page=listing.page + 1, pages=listing.pages)
+            if listing.pages > 1:
+                before = (listing.page - 1) % listing.pages
+                after = (listing.page + 1) % listing.pages
+                previous = Action(
+                    t(lang, "web.page_previous"),
+                    actions.page(step, q.id, before),
+                    describe=t(lang, "web.page_previous_to", page=before + 1, pages=listing.pages),
+                )
+                following = Action(
+                    t(lang, "web.page_next"),
+                    actions.page(step, q.id, after),
+                    describe=t(lang, "web.page_next_to", page=after + 1, pages=listing.pages),
+                )
+        other = None
+        if q.other:
+            label = t(lang, "button.other")
+            if single:
+                other = Action(
+                    label,
+                    actions.choose(step, q.id, OTHER_OPTION_ID),
+                    pressed=answer == OTHER_OPTION_ID,
+                )
+            else:
+                other = Action(
+                    label,
+                    actions.toggle(step, q.id, OTHER_OPTION_ID),
+                    pressed=OTHER_OPTION_ID in screen.pending,
+                )
+        chosen: list[Action] = []
+        confirm = None
+        chosen_title = ""
+        if not single:
+            for option_id in screen.pending:
+                made = q.option(option_id)
+                label = self.option_label(lang, q, made) if made is not None else option_id
+                chosen.append(
+                    Action(
+                        label,
+                        actions.remove(step, q.id, option_id),
+                        describe=t(lang, "web.remove", label=label),
+                    )
+                )
+            chosen_title = (
+                t(lang, "web.chosen", count=len(chosen)) if chosen else t(lang, "web.none_chosen")
+            )
+            confirm = Action(
+                t(lang, "button.confirm", count=len(screen.pending)),
+                actions.confirm(step, q.id),
+                primary=True,
+            )
+        search_value = typed or (listing.query or "")
+        return ListingView(
+            Input(t(lang, "web.search_label"), t(lang, "web.search_hint"), value=search_value),
+            status,
+            tuple(groups),
+            previous=previous,
+            following=following,
+            full_list=full_list,
+            other=other,
+            multi=not single,
+            chosen_title=chosen_title,
+            chosen=tuple(chosen),
+            confirm=confirm,
         )
 
     def text_input(

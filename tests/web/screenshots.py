@@ -1,5 +1,5 @@
-"""Take the README's screenshots of the web channel (landing page, a question, the review) in
-real Chromium: `python -m tests.web.screenshots [docs/web]`."""
+"""Take the README's screenshots of the web channel (landing page, a question, a long list, the
+review) in real Chromium: `python -m tests.web.screenshots [docs/web]`."""
 
 from __future__ import annotations
 
@@ -36,7 +36,14 @@ async def main(out: Path) -> None:
                 await page.wait_for_load_state()
                 await page.evaluate("document.activeElement.blur()")
                 await page.screenshot(path=str(out / "question.png"))
-                for _ in range(60):
+                while (await question(page))[0] != "cluster_name":
+                    await answer_one(page)
+                await page.fill("#search", "aerospace valley")
+                async with page.expect_navigation():
+                    await page.press("#search", "Enter")
+                await page.evaluate("document.activeElement.blur()")
+                await page.screenshot(path=str(out / "long-list.png"), full_page=True)
+                for _ in range(80):
                     if await page_kind(page) == "review":
                         break
                     await answer_one(page)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.web.conftest import Site
-from tests.web.flow import answer_one, page_kind, question, start, submit
+from tests.web.flow import answer_one, is_long_list, page_kind, question, start, submit
 
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
@@ -57,11 +57,14 @@ async def test_every_kind_of_page_passes_axe_and_reflows(site: Site, browser: An
         if await page_kind(page) == "review":
             break
         _qid, qtype = await question(page)
+        if await is_long_list(page):
+            qtype = f"long list:{qtype}"
         if qtype not in seen:
             seen.add(qtype)
             await check(f"question:{qtype}")
         await answer_one(page)
     assert {"consent", "single_choice", "scale", "multi_choice", "ranking", "text"} <= seen
+    assert {"long list:single_choice", "long list:multi_choice"} <= seen
     # a refused answer: the error notice and the invalid field
     await check("review")
     await submit(page)

@@ -148,7 +148,7 @@ async def test_the_whole_consultation_with_the_keyboard_alone(site: Site, browse
     await tab_to("form.start button")
     async with page.expect_navigation():
         await page.keyboard.press("Enter")
-    for _ in range(60):
+    for _ in range(80):
         if await page_kind(page) == "review":
             break
         # the focus was moved to the new question
@@ -157,6 +157,12 @@ async def test_the_whole_consultation_with_the_keyboard_alone(site: Site, browse
             if what == "type":
                 await tab_to("#answer")
                 await page.keyboard.type(target)
+            elif what == "search":
+                # a long list's search field: typed, then sent with Enter
+                await tab_to("#search")
+                await page.keyboard.type(target)
+                async with page.expect_navigation():
+                    await page.keyboard.press("Enter")
             else:
                 await tab_to(target)
                 async with page.expect_navigation():

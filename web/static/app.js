@@ -4,7 +4,10 @@
 (function () {
   "use strict";
   function focusNew() {
-    var target = document.getElementById("notices") ? document.querySelector("#answer") : null;
+    var target = null;
+    if (document.getElementById("notices")) {
+      target = document.querySelector("#answer") || document.querySelector("#search");
+    }
     if (!target) { target = document.querySelector("[data-focus]"); }
     var active = document.activeElement;
     // Nothing focused yet, or the question the address' #q points to: move on to the error's
