@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot import callbacks
 from bot.i18n import format_deadline, format_time, t
+from channels.answers import answer_text, number_text, option_text
 from dialogs.engine import CONSENT_ACCEPT, CONSENT_DECLINE
 from dialogs.limits import OTHER_OPTION_ID
 from dialogs.model import Option, Question, QuestionType, Survey
@@ -310,9 +310,7 @@ class Renderer:
         return ""
 
     def option_label(self, lang: str, q: Question, option: Option) -> str:
-        if option.id == OTHER_OPTION_ID and q.other:
-            return t(lang, "button.other")
-        return self.tx(lang, option.label)
+        return option_text(lang, q, option, self.survey.default_language)
 
     def options(self, lang: str, q: Question, screen: QuestionScreen) -> tuple[list[Button], int]:
         step = screen.step
@@ -376,33 +374,11 @@ class Renderer:
         return View(texts, edits, 6, nav)
 
     def answer(self, lang: str, q: Question, answer: Answer) -> str:
-        """An answer as a participant reads it back."""
-        value = answer.value
-        if value is None:
-            return t(lang, "answer.skipped")
-        if q.type is QuestionType.CONSENT:
-            return t(lang, "answer.consented")
-        if q.type is QuestionType.SCALE:
-            return f"{value} / {q.scale_points().stop - 1}"
-        if q.type in (QuestionType.SINGLE_CHOICE, QuestionType.MULTI_CHOICE, QuestionType.RANKING):
-            ids: Sequence[str] = value if isinstance(value, tuple) else (str(value),)
-            labels = []
-            for rank, option_id in enumerate(ids, start=1):
-                option = q.option(option_id)
-                label = self.option_label(lang, q, option) if option else option_id
-                if option_id == OTHER_OPTION_ID and answer.other:
-                    label = (
-                        f"{label} : {answer.other}" if lang == "fr" else f"{label}: {answer.other}"
-                    )
-                labels.append(f"{rank}. {label}" if q.type is QuestionType.RANKING else label)
-            return " ; ".join(labels) if lang == "fr" else "; ".join(labels)
-        if isinstance(value, float):
-            return _num(value)
-        return str(value)
+        """An answer as a participant reads it back (`channels.answers`: alike in every channel)."""
+        return answer_text(lang, q, answer, self.survey.default_language)
 
 
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
+_num = number_text
 
 
 def _chunks(title: str, lines: list[str], footer: str) -> tuple[str, ...]:

@@ -10,11 +10,11 @@ autoescapes everything else.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
+from channels.answers import answer_text, number_text, option_text
 from channels.i18n import format_deadline, format_time, t
 from dialogs.engine import CONSENT_ACCEPT, CONSENT_DECLINE
 from dialogs.limits import OTHER_OPTION_ID
@@ -449,9 +449,7 @@ class WebRenderer:
         return ""
 
     def option_label(self, lang: str, q: Question, option: Option) -> str:
-        if option.id == OTHER_OPTION_ID and q.other:
-            return t(lang, "button.other")
-        return self.tx(lang, option.label)
+        return option_text(lang, q, option, self.survey.default_language)
 
     def options(self, lang: str, q: Question, screen: QuestionScreen) -> list[Action]:
         step = screen.step
@@ -531,29 +529,8 @@ class WebRenderer:
         )
 
     def answer(self, lang: str, q: Question, answer: Answer) -> str:
-        """An answer as a participant reads it back (as the bot words it)."""
-        value = answer.value
-        if value is None:
-            return t(lang, "answer.skipped")
-        if q.type is QuestionType.CONSENT:
-            return t(lang, "answer.consented")
-        if q.type is QuestionType.SCALE:
-            return f"{value} / {q.scale_points().stop - 1}"
-        if q.type in (QuestionType.SINGLE_CHOICE, QuestionType.MULTI_CHOICE, QuestionType.RANKING):
-            ids: Sequence[str] = value if isinstance(value, tuple) else (str(value),)
-            labels = []
-            for rank, option_id in enumerate(ids, start=1):
-                option = q.option(option_id)
-                label = self.option_label(lang, q, option) if option else option_id
-                if option_id == OTHER_OPTION_ID and answer.other:
-                    sep = " : " if lang == "fr" else ": "
-                    label = f"{label}{sep}{answer.other}"
-                labels.append(f"{rank}. {label}" if q.type is QuestionType.RANKING else label)
-            return (" ; " if lang == "fr" else "; ").join(labels)
-        if isinstance(value, float):
-            return _num(value)
-        return str(value)
+        """An answer as a participant reads it back (`channels.answers`: alike in every channel)."""
+        return answer_text(lang, q, answer, self.survey.default_language)
 
 
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
+_num = number_text
