@@ -202,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.export_cli import add_export_commands
 
     add_export_commands(sub)
+    from bot.links_cli import add_links_command
+
+    add_links_command(sub)
     try:
         from bot.admin_cli import add_admin_commands
     except ImportError:  # the admin tools are being built

@@ -54,6 +54,10 @@ class Settings:
     webhook_listen: str = "0.0.0.0:8080"
     log_format: str = "text"
     log_level: str = "INFO"
+    bot_username: str = ""
+    """BOT_USERNAME: the bot's @username for invitation links (asked of Telegram if unset)."""
+    web_base_url: str = ""
+    """WEB_BASE_URL: the web channel's address; invitation links get a web form too."""
 
     @staticmethod
     def from_env(env: dict[str, str] | None = None) -> Settings:
@@ -69,6 +73,8 @@ class Settings:
             webhook_listen=source.get("WEBHOOK_LISTEN", "0.0.0.0:8080"),
             log_format=source.get("LOG_FORMAT", "text"),
             log_level=source.get("LOG_LEVEL", "INFO"),
+            bot_username=source.get("BOT_USERNAME", "").strip().lstrip("@"),
+            web_base_url=source.get("WEB_BASE_URL", "").strip().rstrip("/"),
         )
 
     def listen_address(self) -> tuple[str, int]:

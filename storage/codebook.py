@@ -63,6 +63,7 @@ META_COLUMNS = (
     "started_at_local",
     "submitted_at_utc",
     "submitted_at_local",
+    "source",
 )
 TELEGRAM_ID_COLUMN = "telegram_id"
 """Added after `pseudonym` only with `--with-telegram-ids`."""
@@ -89,6 +90,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "started_at_local": "When the response was started, ISO 8601, {zone} time",
         "submitted_at_utc": "When the response was submitted, ISO 8601, UTC",
         "submitted_at_local": "When the response was submitted, ISO 8601, {zone} time",
+        "source": "Invitation source the participant first came through (consultbot links; "
+        "empty: none)",
         "choice": "id of the chosen option (empty: not asked or not answered)",
         "option": "1 = ticked, 0 = not ticked (empty: not asked or not answered)",
         "rank": "id of the option ranked {rank} (empty: not asked or not answered)",
@@ -114,6 +117,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "started_at_local": "Début de la réponse, ISO 8601, heure de {zone}",
         "submitted_at_utc": "Envoi de la réponse, ISO 8601, UTC",
         "submitted_at_local": "Envoi de la réponse, ISO 8601, heure de {zone}",
+        "source": "Source de l’invitation par laquelle le participant est venu en premier "
+        "(consultbot links ; vide : aucune)",
         "choice": "identifiant de l’option choisie (vide : question non posée ou sans réponse)",
         "option": "1 = cochée, 0 = non cochée (vide : question non posée ou sans réponse)",
         "rank": "identifiant de l’option classée n° {rank} (vide : question non posée ou sans "

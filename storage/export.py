@@ -234,6 +234,7 @@ class RowEncoder:
             started,
             submitted,
             stored,
+            source,
         ) in batch.responses:
             cells: list[Cell] = [None] * width
             cells[0] = stored or pseudonym(telegram_id, preview_name)
@@ -246,6 +247,7 @@ class RowEncoder:
             cells[i + 2] = language
             cells[i + 3], cells[i + 4] = times(started)
             cells[i + 5], cells[i + 6] = times(submitted)
+            cells[i + 7] = source
             by_id[rid] = cells
         plans = self._plans
         codes = self._codes

@@ -64,6 +64,8 @@ from storage.models import (
     RESPONSE_STATUSES,
     answers,
     deliveries,
+    invitation_links,
+    link_starts,
     participants,
     processed_updates,
     responses,
@@ -183,6 +185,8 @@ class ResponseRow:
     answers: dict[str, Answer]
     pseudonym: str | None = None
     """The pseudonym stored when the participant was anonymised (`storage.retention`)."""
+    source: str | None = None
+    """The invitation source the participant first came through (`storage.links`)."""
 
     @property
     def state_data(self) -> dict[str, Any]:
@@ -197,11 +201,20 @@ class AnswerBatch:
 
     responses: list[
         tuple[
-            int, int | None, str | None, str, str | None, str, datetime, datetime | None, str | None
+            int,
+            int | None,
+            str | None,
+            str,
+            str | None,
+            str,
+            datetime,
+            datetime | None,
+            str | None,
+            str | None,
         ]
     ]
     """(id, telegram_id, preview_name, status, reference, language, started_at, submitted_at,
-    stored pseudonym of an anonymised participant), by increasing id."""
+    stored pseudonym of an anonymised participant, invitation source), by increasing id."""
     answers: list[tuple[int, str, str, str | None]]
     """(response_id, question_id, value as JSON text, other), by response_id; may hold answers
     of responses in the id range that the batch leaves out (other statuses): skip those."""
@@ -583,6 +596,7 @@ class Store:
             connection.execute(delete(answers).where(answers.c.response_id.in_(ids)))
             connection.execute(delete(responses).where(responses.c.participant_id == found))
             connection.execute(delete(deliveries).where(deliveries.c.participant_id == found))
+            connection.execute(delete(link_starts).where(link_starts.c.participant_id == found))
             connection.execute(delete(participants).where(participants.c.id == found))
             return found
 
@@ -704,8 +718,10 @@ class Store:
                 r.c.version,
                 r.c.state,
                 p.c.pseudonym,
+                invitation_links.c.source,
             )
             .join(p, p.c.id == r.c.participant_id)
+            .outerjoin(invitation_links, invitation_links.c.id == p.c.link_id)
             .where(*self._page_filter(statuses))
             .order_by(r.c.id)
             .limit(batch_size)
@@ -746,6 +762,7 @@ class Store:
                     state_json=row[11],
                     answers=found[row[0]],
                     pseudonym=row[12],
+                    source=row[13],
                 )
                 for row in rows
             ]
@@ -776,8 +793,10 @@ class Store:
                 r.c.started_at,
                 r.c.submitted_at,
                 p.c.pseudonym,
+                invitation_links.c.source,
             )
             .join(p, p.c.id == r.c.participant_id)
+            .outerjoin(invitation_links, invitation_links.c.id == p.c.link_id)
             .where(*self._page_filter(statuses))
             .order_by(r.c.id)
             .limit(batch_size)
