@@ -129,12 +129,17 @@ class AdminHandlers:
     async def on_stats(self, message: Message, bot: Bot) -> None:
         # matplotlib only when asked: it would add 30 MB and 1 s to every bot's start.
         from bot.charts import format_stats, stats_charts
+        from bot.outreach_text import format_outreach
+        from storage.outreach import compute_outreach
 
         assert message.from_user is not None
         lang = await self._language(message)
         log.info("admin %s asked for the stats", message.from_user.id)
         stats = await compute_stats(self.ctx.store)
         await self._send(bot, message.chat.id, html.escape(format_stats(stats, lang)))
+        outreach = format_outreach(await compute_outreach(self.ctx.store), lang)
+        if outreach:
+            await self._send(bot, message.chat.id, html.escape(outreach))
         images = await asyncio.to_thread(stats_charts, stats, lang)
         for index, image in enumerate(images, 1):
             photo = BufferedInputFile(image, filename=f"stats-{index}.png")

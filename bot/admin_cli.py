@@ -21,12 +21,16 @@ from storage.broadcasts import SEGMENTS, BroadcastStore, Counts
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     from bot.charts import format_distributions, format_stats
+    from bot.outreach_text import format_outreach
+    from storage.outreach import compute_outreach
     from storage.stats import compute_stats
 
     async def work(store: Any) -> str:
         language = args.lang or store.survey.default_language
         stats = await compute_stats(store)
-        return f"{format_stats(stats, language)}\n\n{format_distributions(stats, language)}"
+        text = f"{format_stats(stats, language)}\n\n{format_distributions(stats, language)}"
+        outreach = format_outreach(await compute_outreach(store), language, top=None)
+        return f"{text}\n\n{outreach}" if outreach else text
 
     print(asyncio.run(_with_store(settings, args, work)))
     return 0

@@ -71,6 +71,7 @@ TYPE_KEYS: dict[QuestionType, set[str]] = {
     QuestionType.NUMBER: {"min", "max", "integer"},
     QuestionType.TEXT: {"min_length", "max_length", "multiline"},
     QuestionType.EMAIL: set(),
+    QuestionType.ORGANISATION_ID: set(),
     QuestionType.CONSENT: {"accept_label", "decline_label"},
 }
 

@@ -21,6 +21,8 @@ class QuestionType(StrEnum):
     TEXT = "text"
     EMAIL = "email"
     CONSENT = "consent"
+    ORGANISATION_ID = "organisation_id"
+    """A French organisation number: SIREN (9 digits) or SIRET (14), check digit verified."""
 
 
 CHOICE_TYPES = frozenset(

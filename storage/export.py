@@ -32,13 +32,14 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
+from dialogs.answers import siren_of
 from dialogs.model import QuestionType, Survey
 from storage.codebook import (
     CODEBOOK_FIELDS,
@@ -50,6 +51,7 @@ from storage.codebook import (
     codebook,
 )
 from storage.files import NOTHING_PROTECTED, Protected, StagedFiles
+from storage.organisations import find_organisations
 from storage.pseudonyms import Pseudonymizer, load_pseudonymizer
 from storage.repository import AnswerBatch, Store
 
@@ -140,7 +142,7 @@ class ExportResult:
 
 # -- rows --------------------------------------------------------------------------------------
 
-_CODE, _TEXT, _MULTI, _RANK, _CONSENT, _EMAIL = range(6)
+_CODE, _TEXT, _MULTI, _RANK, _CONSENT, _EMAIL, _ORGANISATION = range(7)
 
 _Plan = tuple[int, int, int, dict[str, int], int]
 """Where one question's answer goes in a row: (how, first column, one past the last column,
@@ -173,8 +175,11 @@ class RowEncoder:
         pseudonymizer: Pseudonymizer,
         *,
         neutralize_text: bool,
+        siren_counts: Mapping[str, int] | None = None,
     ) -> None:
         self.width = len(columns)
+        self._siren_counts = siren_counts or {}
+        """SIREN -> submitted responses giving it (`storage.organisations`)."""
         self._pseudonym = pseudonymizer.for_key
         self._zone = ZoneInfo(survey.timezone)
         self._text: Callable[[object], Cell] = _neutralize_any if neutralize_text else _text_any
@@ -192,6 +197,7 @@ class RowEncoder:
                 QuestionType.TEXT: _TEXT,
                 QuestionType.EMAIL: _EMAIL,
                 QuestionType.CONSENT: _CONSENT,
+                QuestionType.ORGANISATION_ID: _ORGANISATION,
             }.get(question.type, _CODE)
             positions = {columns[i].option_id or "": i for i in data}
             self._plans[question.id] = (
@@ -278,6 +284,12 @@ class RowEncoder:
                 row[index] = text(value)
             elif how == _EMAIL:
                 row[index] = self._email(value)
+            elif how == _ORGANISATION:
+                siren = siren_of(value)
+                row[index] = text(value)
+                if siren is not None and end - index >= 3:
+                    row[index + 1] = siren
+                    row[index + 2] = self._siren_counts.get(siren, 0)
             elif how == _MULTI:
                 row[index:end] = _ZEROS[: end - index]
                 for option_id in value if type(value) is tuple else (str(value),):
@@ -579,6 +591,7 @@ async def export_responses(
         columns,
         await load_pseudonymizer(store),
         neutralize_text=options.format != "json",
+        siren_counts=(await find_organisations(store)).counts,
     )
     total = (
         await expected_rows(store, options.include_drafts, options.include_preview)

@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from dialogs.answers import siren_of
 from dialogs.model import Question, QuestionType, Survey
 from storage.codebook import option_label
 from storage.export import collect_between_batches
@@ -77,6 +78,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "texts": "Answers ({n})",
         "more": "… and {n} more, in the export.",
         "emails": "{n} e-mail addresses were left (personal data: not shown here).",
+        "organisations": "{n} organisation numbers were given: {m} organisations, {d} of them "
+        "with several responses (numbers not shown here; see consultbot stats).",
         "no_answer": "No answer yet.",
         "shown_if": "asked only to some participants",
         "optional": "optional",
@@ -109,6 +112,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "texts": "Réponses ({n})",
         "more": "… et {n} de plus, dans l’export.",
         "emails": "{n} adresses e-mail ont été laissées (données personnelles : non montrées ici).",
+        "organisations": "{n} numéros de structure ont été donnés : {m} structures, dont {d} avec "
+        "plusieurs réponses (numéros non montrés ici ; voir consultbot stats).",
         "no_answer": "Pas encore de réponse.",
         "shown_if": "posée à une partie des participants seulement",
         "optional": "facultative",
@@ -183,6 +188,10 @@ class Tally:
             self._text(str(value))
         elif qtype is QuestionType.EMAIL:
             self.text_count += 1
+        elif qtype is QuestionType.ORGANISATION_ID:
+            siren = siren_of(value)
+            if siren is not None:
+                self.counts[siren] += 1
         elif qtype is QuestionType.CONSENT:
             self.counts["accept" if value is True else str(value)] += 1
         else:
@@ -556,7 +565,13 @@ def _question_block(
             parts.append(f'<p class="note">{_esc(note)}</p>')
     elif not tally.answered:
         parts.append(f'<p class="note">{_esc(words["no_answer"])}</p>')
-    if qtype is QuestionType.EMAIL:
+    if qtype is QuestionType.ORGANISATION_ID:
+        several = sum(1 for n in tally.counts.values() if n > 1)
+        note = words["organisations"].format(
+            n=fmt.integer(tally.answered), m=fmt.integer(len(tally.counts)), d=fmt.integer(several)
+        )
+        parts.append(f'<p class="note">{_esc(note)}</p>')
+    elif qtype is QuestionType.EMAIL:
         parts.append(
             f'<p class="note">{_esc(words["emails"].format(n=fmt.integer(tally.text_count)))}</p>'
         )

@@ -91,6 +91,12 @@ PLAN: dict[str, list[Action]] = {
     "actor_type": [("type", "2")],  # a single choice typed by its number
     "company_rd": [("tap", "Oui, ponctuellement")],
     "region": [("tap", "Autre (préciser)"), ("type", "Corse-du-Sud")],
+    # A SIRET with a wrong check digit is refused; the right one, with spaces, is kept as digits.
+    "organisation": [
+        ("type", "732 829 320 00075"),
+        ("type", "7328"),
+        ("type", "732 829 320 00074"),
+    ],
     "cluster_member": [("tap", "=Oui")],
     "cluster_name": [("type", "Mer Bretagne Atlantique & <Images & Réseaux>")],
     "member_since": [("type", "2012")],
@@ -127,6 +133,7 @@ EXPECTED = {
     "actor_type": Answer("company_sme"),
     "company_rd": Answer("occasional"),
     "region": Answer("other", "Corse-du-Sud"),
+    "organisation": Answer("73282932000074"),
     "cluster_member": Answer("yes"),
     "cluster_name": Answer("Mer Bretagne Atlantique & <Images & Réseaux>"),
     "member_since": Answer(2012),
@@ -188,7 +195,12 @@ async def test_a_participant_completes_the_consultation_with_buttons_and_text(
             f"Section {where.section_number}/{where.section_count} · "
             f"Question {where.question_number}/{where.question_count}"
         ) in text_of(screen)
-        if question.type in (QuestionType.TEXT, QuestionType.NUMBER, QuestionType.EMAIL):
+        if question.type in (
+            QuestionType.TEXT,
+            QuestionType.NUMBER,
+            QuestionType.EMAIL,
+            QuestionType.ORGANISATION_ID,
+        ):
             assert option_data(screen) == [], f"typed question {qid} shows option buttons"
         skip_offered = any((data or "").startswith("s:") for _, data in screen.buttons)
         assert skip_offered == (not question.required), qid
@@ -199,6 +211,12 @@ async def test_a_participant_completes_the_consultation_with_buttons_and_text(
             if action == ("type", "1500,5"):
                 assert "nombre entier" in text_of(reply)
                 assert "fee_acceptable" not in (await stored(running, p)).state.answers
+            if action == ("type", "732 829 320 00075"):
+                assert "clé de contrôle est fausse" in text_of(reply)
+                assert "organisation" not in (await stored(running, p)).state.answers
+            if action == ("type", "7328"):
+                assert "Un SIREN compte 9 chiffres et un SIRET 14" in text_of(reply)
+                assert "organisation" not in (await stored(running, p)).state.answers
             if action == ("tap", "Autre (préciser)"):
                 assert "Précisez votre réponse" in text_of(reply)
     else:
@@ -427,6 +445,7 @@ async def test_stickers_photos_voice_long_texts_and_forged_buttons_change_nothin
 
     # The free-text question: 5,000 characters are refused, not cut.
     await p.tap("Bretagne")
+    await p.tap("Passer", p.last())  # the optional organisation number
     await p.tap("Oui", p.last())
     assert (await stored(running, p)).state.current == "cluster_name"
     await refused(p, running, lambda: p.send(LONG_TEXT), "5000 caractères ; 300 au plus")
