@@ -18,13 +18,14 @@ import contextlib
 import html
 import logging
 import os
+import re
 import secrets
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiogram import Bot, F, Router
-from aiogram.filters import BaseFilter, Command
+from aiogram.filters import BaseFilter, Command, CommandObject
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
@@ -41,7 +42,10 @@ from bot.i18n import t
 from bot.participant import ParticipantHandlers
 from bot.sender import Blocked, Sender, call
 from bot.workers import broadcast_store, wake
-from storage.broadcasts import SEGMENTS, Counts
+from dialogs import Survey
+from dialogs.where import where_of
+from storage.broadcasts import SEGMENTS, Counts, Targeting
+from storage.links import LinkError, check_source
 from storage.stats import compute_stats
 
 log = logging.getLogger(__name__)
@@ -79,6 +83,34 @@ class Draft:
     text: str = ""
     segment: str = ""
     count: int = 0
+    targeting: Targeting = field(default_factory=Targeting)
+
+
+TARGET_LINE = re.compile(r"^\s*(?:--|—|–)?\s*(where|source)\s*[:=]?\s+(.+?)\s*$", re.IGNORECASE)
+"""`/broadcast where: EXPR` and `source: SRC` lines (also `--where EXPR`, a dash a phone made)."""
+
+
+def parse_targeting(args: str | None, survey: Survey) -> Targeting:
+    """The lines after /broadcast as a Targeting; ValueError says what is wrong."""
+    where = None
+    source = None
+    for line in (args or "").splitlines():
+        if not line.strip():
+            continue
+        match = TARGET_LINE.match(line)
+        if match is None:
+            raise ValueError(f"not 'where: …' or 'source: …': {line.strip()}")
+        key, value = match.group(1).lower(), match.group(2)
+        if key == "where":
+            where = where_of(survey, value)
+        else:
+            try:
+                source = check_source(value.removesuffix(":")) + (
+                    ":" if value.endswith(":") else ""
+                )
+            except LinkError as exc:
+                raise ValueError(str(exc)) from exc
+    return Targeting(where=where, source=source)
 
 
 class AdminHandlers:
@@ -176,10 +208,18 @@ class AdminHandlers:
 
     # -- /broadcast -----------------------------------------------------------------------------
 
-    async def on_broadcast(self, message: Message, bot: Bot) -> None:
+    async def on_broadcast(self, message: Message, bot: Bot, command: CommandObject) -> None:
         assert message.from_user is not None
         lang = await self._language(message)
-        self.drafts[message.from_user.id] = Draft("text", secrets.token_hex(4))
+        try:
+            targeting = parse_targeting(command.args, self.ctx.survey)
+        except ValueError as exc:
+            reason = html.escape(str(exc))
+            await self._send(
+                bot, message.chat.id, t(lang, "admin.broadcast.bad_target", reason=reason)
+            )
+            return
+        self.drafts[message.from_user.id] = Draft("text", secrets.token_hex(4), targeting=targeting)
         await self._send(bot, message.chat.id, t(lang, "admin.broadcast.ask_text"))
 
     async def on_cancel(self, message: Message, bot: Bot) -> None:
@@ -248,8 +288,10 @@ class AdminHandlers:
             return
         store = broadcast_store(self.ctx)
         draft.segment = segment
-        draft.count = await store.count_recipients(segment)
+        draft.count = await store.count_recipients(segment, draft.targeting)
         label = t(lang, f"segment.{segment}")
+        if draft.targeting.narrowed:
+            label = f"{label} · {draft.targeting.describe()}"
         if draft.count == 0:
             await self._send(bot, chat_id, t(lang, "admin.broadcast.nobody", segment=label))
             return
@@ -283,7 +325,11 @@ class AdminHandlers:
     ) -> None:
         store = broadcast_store(self.ctx)
         broadcast_id = await store.create(
-            draft.segment, draft.text, now=system_clock(), created_by=f"telegram:{admin_id}"
+            draft.segment,
+            draft.text,
+            now=system_clock(),
+            created_by=f"telegram:{admin_id}",
+            targeting=draft.targeting,
         )
         assert broadcast_id is not None
         counts = await store.counts(broadcast_id)

@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.config import ConfigError, Settings
 from bot.export_cli import ProgressBar, _with_store
-from storage.broadcasts import SEGMENTS, BroadcastStore, Counts
+from storage.broadcasts import SEGMENTS, BroadcastStore, Counts, Targeting
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
@@ -43,6 +43,28 @@ def _confirm(question: str) -> bool:
     return answer in ("y", "yes", "o", "oui")
 
 
+def _targeting(args: argparse.Namespace, survey: Any) -> Targeting:
+    """--where and --source as a Targeting; SystemExit naming the problem if one is wrong."""
+    from dialogs.where import where_of
+    from storage.links import LinkError, check_source
+
+    where = None
+    if args.where is not None:
+        try:
+            where = where_of(survey, args.where)
+        except ValueError as exc:
+            raise SystemExit(f"consultbot broadcast: --where: {exc}") from exc
+    source = None
+    if args.source is not None:
+        try:
+            source = check_source(args.source.removesuffix(":")) + (
+                ":" if args.source.endswith(":") else ""
+            )
+        except LinkError as exc:
+            raise SystemExit(f"consultbot broadcast: --source: {exc}") from exc
+    return Targeting(where=where, source=source)
+
+
 def cmd_broadcast(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import build_bot
     from bot.broadcaster import Broadcaster, rate_from_env
@@ -54,19 +76,23 @@ def cmd_broadcast(args: argparse.Namespace, settings: Settings) -> int:
         raise SystemExit("consultbot broadcast: --text is required (or --resume ID)")
 
     async def work(store: Any) -> int:
-        queue = BroadcastStore(store.engine, store.survey.id, store.survey.default_language)
+        queue = BroadcastStore(
+            store.engine, store.survey.id, store.survey.default_language, survey=store.survey
+        )
         broadcast_id: int | None = args.resume
         if broadcast_id is None:
-            count = await queue.count_recipients(args.segment)
+            targeting = _targeting(args, store.survey)
+            who = args.segment + (f", {targeting.describe()}" if targeting.narrowed else "")
+            count = await queue.count_recipients(args.segment, targeting)
             if count == 0:
-                print(f"nobody in segment {args.segment}: nothing to send")
+                print(f"nobody in segment {who}: nothing to send")
                 return 0
-            question = f"Send this message to {count} participants ({args.segment})?"
+            question = f"Send this message to {count} participants ({who})?"
             if not args.yes and not await asyncio.to_thread(_confirm, question):
                 print("cancelled: nothing sent")
                 return 1
             broadcast_id = await queue.create(
-                args.segment, args.text, now=system_clock(), created_by="cli"
+                args.segment, args.text, now=system_clock(), created_by="cli", targeting=targeting
             )
             assert broadcast_id is not None
         elif await queue.get(broadcast_id) is None:
@@ -120,6 +146,19 @@ def add_admin_commands(subparsers: Any) -> None:
     )
     broadcast.add_argument("--segment", choices=SEGMENTS, default="all")
     broadcast.add_argument("--text", default=None, help="the message (plain text)")
+    broadcast.add_argument(
+        "--where",
+        default=None,
+        metavar="EXPR",
+        help="only those whose answers match, in the show_if language: "
+        'actor_type in ["company_sme", "company_midcap"] and region == "bretagne"',
+    )
+    broadcast.add_argument(
+        "--source",
+        default=None,
+        help="only those who came through this invitation source (pole:aerospace-valley), "
+        "or any source of a kind (pole:)",
+    )
     broadcast.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     broadcast.add_argument(
         "--rate", type=float, default=None, help="messages per second (default BROADCAST_RATE, 25)"

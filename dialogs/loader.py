@@ -180,7 +180,9 @@ class _Loader:
             minutes = 0
         allow_amend = self.boolean(data.get("allow_amend", False), "allow_amend")
         sections = self.sections(data.get("sections"))
-        reminders = self.reminders(data.get("reminders"))
+        reminders = self.reminders(
+            data.get("reminders"), {q.id: q for s in sections for q in s.questions}
+        )
         retention = self.retention(data.get("retention"), timezone, closes_at)
         if (
             self.problems
@@ -318,7 +320,7 @@ class _Loader:
             sections.append(Section(section_id, title, tuple(questions)))
         return tuple(sections)
 
-    def reminders(self, data: Any) -> tuple[Reminder, ...]:
+    def reminders(self, data: Any, questions: Mapping[str, Question]) -> tuple[Reminder, ...]:
         if data is None:
             return ()
         if not isinstance(data, list):
@@ -339,7 +341,9 @@ class _Loader:
             if reminder_id in seen:
                 self.problem(where, "duplicate reminder id")
             seen.add(reminder_id)
-            for key in sorted(set(raw) - {"id", "before_close", "segment", "text"}, key=str):
+            for key in sorted(
+                set(raw) - {"id", "before_close", "segment", "text", "where"}, key=str
+            ):
                 self.problem(where, f"unknown key {key!r}")
             before = raw.get("before_close")
             delta = parse_duration(before) if isinstance(before, str) else None
@@ -353,7 +357,16 @@ class _Loader:
                 self.problem(where, f"segment must be one of {names}")
                 segment = Segment.IN_PROGRESS
             text = self.text(raw.get("text"), f"{where}: text", required=True)
-            reminders.append(Reminder(reminder_id, delta, segment, text))
+            condition = None
+            if "where" in raw:
+                if not isinstance(raw["where"], str):
+                    self.problem(where, 'where must be a condition, e.g. actor_type == "research"')
+                elif questions:
+                    try:
+                        condition = parse_where(raw["where"], questions)
+                    except ValueError as exc:
+                        self.problem(where, f"where: {exc}")
+            reminders.append(Reminder(reminder_id, delta, segment, text, condition))
         return tuple(reminders)
 
     # -- questions ---------------------------------------------------------------------------
@@ -657,6 +670,37 @@ def _all_question_ids(sections: list[Any]) -> frozenset[str]:
                 if isinstance(question, dict) and isinstance(question.get("id"), str):
                     ids.add(question["id"])
     return frozenset(ids)
+
+
+CURLY_QUOTES = str.maketrans({"“": '"', "”": '"', "«": '"', "»": '"', "‘": "'", "’": "'"})
+"""Quotes that phones put in place of straight ones; a `where` typed in Telegram gets them."""
+
+
+def parse_where(source: str, questions: Mapping[str, Question]) -> Condition:
+    """A `where` condition (broadcasts, reminders): the `show_if` language over any question of
+    the survey. Raises ValueError with a message that says what is wrong."""
+    text = " ".join(source.translate(CURLY_QUOTES).split())
+    if not text:
+        raise ValueError("the condition is empty")
+    try:
+        condition = parse_condition(text)
+    except ConditionError as exc:
+        raise ValueError(f"{exc.message} at column {exc.position + 1}: {text}") from exc
+    problems = [
+        f"{name} is not a question of the survey"
+        for name in sorted(condition.references())
+        if name not in questions
+    ]
+    if not problems:
+        for name, literal, position in condition.compared_literals():
+            message = _literal_problem(questions[name], literal)
+            if message is not None:
+                problems.append(f"column {position + 1}: {message}")
+    if not problems and not _can_be_true(condition, questions):
+        problems.append(f"no answers can make it true: {text}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return condition
 
 
 def _with_condition(question: Question, condition: Condition | None) -> Question:

@@ -111,6 +111,8 @@ class Reminder:
     before_close: timedelta
     segment: Segment
     text: Text
+    where: Condition | None = None
+    """Only the participants whose answers make it true (`dialogs.where`)."""
 
 
 class DraftsPolicy(StrEnum):
