@@ -4,6 +4,7 @@ the coverage of the questionnaire's targets."""
 
 from __future__ import annotations
 
+from analysis.coverage import Coverage
 from bot.i18n import t
 from storage.outreach import NO_SOURCE, Outreach
 
@@ -61,4 +62,45 @@ def format_outreach(outreach: Outreach, language: str, *, top: int | None = 10) 
                     t(language, "stats.duplicates_more", count=len(found.duplicates) - len(shown))
                 )
         blocks.append("\n".join(lines))
+    if outreach.coverage is not None:
+        blocks.append(format_coverage(outreach.coverage, language))
     return "\n\n".join(blocks)
+
+
+def _percent(value: float) -> str:
+    return f"{value:.0%}" if value >= 0.01 or value == 0 else f"{value:.1%}"
+
+
+def format_coverage(coverage: Coverage, language: str) -> str:
+    """Each group: submitted / expected, and its share of the responses against its share of the
+    population; then the groups furthest behind with the --where that reaches them."""
+    lines = [t(language, "stats.coverage", question=coverage.question_id)]
+    for row in coverage.groups:
+        label = row.group.label.get(language) or row.group.id
+        target = (
+            t(language, "stats.coverage_count", submitted=row.submitted, expected=row.expected,
+              rate=_percent(row.rate or 0.0))
+            if row.expected is not None
+            else t(language, "stats.coverage_submitted", submitted=row.submitted)
+        )  # fmt: skip
+        lines.append(
+            t(
+                language,
+                "stats.coverage_line",
+                group=label,
+                target=target,
+                response_share=_percent(row.response_share),
+                population_share=_percent(row.population_share),
+            )
+        )
+    behind = coverage.behind()
+    if not coverage.answered:
+        lines.append(t(language, "stats.coverage_none"))
+    elif behind:
+        lines.append(t(language, "stats.coverage_behind"))
+        for row in behind:
+            label = row.group.label.get(language) or row.group.id
+            lines.append(t(language, "stats.coverage_reach", group=label, where=row.where))
+    else:
+        lines.append(t(language, "stats.coverage_ok"))
+    return "\n".join(lines)

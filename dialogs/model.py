@@ -115,6 +115,26 @@ class Reminder:
     """Only the participants whose answers make it true (`dialogs.where`)."""
 
 
+@dataclass(frozen=True)
+class TargetGroup:
+    """One group of the population the consultation means to reach: some options of the target
+    question, with the expected number of people (`expected`) or their share (`share`, 0 to 1)."""
+
+    id: str
+    label: Text
+    options: tuple[str, ...]
+    expected: int | None = None
+    share: float | None = None
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The `targets:` block: coverage goals per group of one single-choice question."""
+
+    question_id: str
+    groups: tuple[TargetGroup, ...]
+
+
 class DraftsPolicy(StrEnum):
     """What anonymisation does with the responses that were never submitted."""
 
@@ -162,6 +182,7 @@ class Survey:
     allow_amend: bool = False
     reminders: tuple[Reminder, ...] = ()
     retention: Retention | None = None
+    targets: Targets | None = None
     questions: tuple[Question, ...] = field(init=False)
     by_id: Mapping[str, Question] = field(init=False)
 

@@ -7,10 +7,13 @@ with several), and (`analysis.coverage`) the coverage of the questionnaire's `ta
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import Text, and_, case, cast, exists, func, select
 
+from analysis.coverage import Coverage, compute_coverage
 from storage.database import runner_for
 from storage.links import LinkStore
 from storage.models import answers, participants, responses
@@ -34,6 +37,8 @@ class Outreach:
     sources: list[SourceCounts] = field(default_factory=list)
     """Every source with a link (most submitted first), then NO_SOURCE; empty without links."""
     organisations: Organisations = field(default_factory=Organisations)
+    coverage: Coverage | None = None
+    """Against the questionnaire's `targets:`; None without them."""
 
 
 async def _without_link(store: Store) -> SourceCounts:
@@ -59,5 +64,31 @@ async def source_counts(store: Store) -> list[SourceCounts]:
     return [*rows, await _without_link(store)]
 
 
+async def submitted_by_option(store: Store, question_id: str) -> Counter[str]:
+    """Submitted responses per answer of one single-choice question."""
+    r, a = responses, answers
+    query = (
+        select(cast(a.c.value, Text), func.count())
+        .join(r, r.c.id == a.c.response_id)
+        .where(
+            r.c.survey_id == store.survey.id,
+            r.c.status == "submitted",
+            a.c.question_id == question_id,
+        )
+        .group_by(cast(a.c.value, Text))
+    )
+    rows = await runner_for(store.engine).read(lambda c: c.execute(query).all())
+    counts: Counter[str] = Counter()
+    for raw, count in rows:
+        value = json.loads(raw)
+        if isinstance(value, str):
+            counts[value] += int(count)
+    return counts
+
+
 async def compute_outreach(store: Store) -> Outreach:
-    return Outreach(await source_counts(store), await find_organisations(store))
+    targets = store.survey.targets
+    coverage = None
+    if targets is not None:
+        coverage = compute_coverage(targets, await submitted_by_option(store, targets.question_id))
+    return Outreach(await source_counts(store), await find_organisations(store), coverage)
