@@ -42,6 +42,8 @@ from dialogs.model import Question, QuestionType, Survey
 from storage.codebook import option_label
 from storage.export import collect_between_batches
 from storage.files import NOTHING_PROTECTED, Protected, check_target, staged_text
+from storage.outreach import compute_outreach
+from storage.outreach_report import outreach_html
 from storage.repository import ResponseRow, Store
 
 log = logging.getLogger(__name__)
@@ -445,6 +447,7 @@ def render_report(
     language: str,
     include_drafts: bool,
     now: datetime,
+    outreach: str = "",
 ) -> tuple[str, int]:
     """The HTML page and how many charts it holds."""
     fmt = _Formatter(language)
@@ -482,6 +485,7 @@ def render_report(
         f'<p class="meta" id="covered" data-count="{covered}">'
         f"{_esc(words['included'].format(count=fmt.integer(covered), which=which))}</p>"
     )
+    out.append(outreach)  # sources, organisations, coverage (`storage.outreach_report`)
     charts = 0
     number = 0
     for section in survey.sections:
@@ -638,6 +642,7 @@ async def write_report(
         language=language,
         include_drafts=options.include_drafts,
         now=now or datetime.now(UTC),
+        outreach=outreach_html(await compute_outreach(store), language),
     )
     out = options.out
     with staged_text(

@@ -146,6 +146,9 @@ async def test_stats_name_the_group_furthest_behind(loaded: LoadedSurvey, tmp_pa
             await store.bulk_insert_responses(rows)
         companies = sum(1 for r in rows if r.state.answers["actor_type"].value in COMPANIES)
         code, out, err = await consultbot(api, database_url, "stats")
+        report = tmp_path / "report.html"
+        code_r, _, err_r = await consultbot(api, database_url, "report", "--out", str(report))
+        assert code_r == 0, err_r
     finally:
         await api.stop()
     assert code == 0, err
@@ -158,3 +161,6 @@ async def test_stats_name_the_group_furthest_behind(loaded: LoadedSurvey, tmp_pa
         '"company_large"]\''
     )
     assert "Acteurs publics" not in behind
+    page = report.read_text(encoding="utf-8")
+    assert '<p class="meta" id="behind">Les plus en retard : Entreprises.</p>' in page
+    assert f"<tr data-group='companies'><td>Entreprises</td><td class='n'>{companies}</td>" in page

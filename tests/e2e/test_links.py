@@ -107,6 +107,13 @@ async def test_two_deep_links_a_bad_code_the_export_and_the_list(
     with out_file.open(encoding="utf-8-sig") as handle:
         exported = list(csv.DictReader(handle))
     # Only Alice answered anything; the drafts of the others have no answers but are rows too.
+    report = tmp_path / "report.html"
+    code, _, err = await consultbot(
+        api, database_url, "report", "--out", str(report), "--include-drafts"
+    )
+    assert code == 0, err
+    page = report.read_text(encoding="utf-8")
+    assert "<tr><td>pole:aerospace-valley</td><td class='n'>1</td><td class='n'>1</td>" in page
     sources = sorted(row["source"] for row in exported)
     assert "pole:aerospace-valley" in sources
     assert "region:bretagne" in sources
