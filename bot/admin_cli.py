@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
 from bot.config import ConfigError, Settings
@@ -43,6 +44,38 @@ def _confirm(question: str) -> bool:
     return answer in ("y", "yes", "o", "oui")
 
 
+DOCUMENT_SUFFIXES = (".pdf", ".html", ".htm")
+DOCUMENT_LIMIT = 50 * 1024 * 1024
+"""sendDocument takes files up to 50 MB."""
+CAPTION_LIMIT = 1024
+
+
+def _document(raw: str, caption: str | None) -> Path:
+    """--document FILE: an existing PDF or HTML file of at most 50 MB (absolute: the bot's worker
+    may finish the broadcast from another folder); SystemExit says what is wrong."""
+    path = Path(raw).expanduser().resolve()
+    if path.suffix.lower() not in DOCUMENT_SUFFIXES:
+        raise SystemExit(f"consultbot broadcast: --document: {raw}: a PDF or HTML file is expected")
+    try:
+        size = path.stat().st_size
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise SystemExit(f"consultbot broadcast: --document: {raw}: {exc.strerror}") from exc
+    if not path.is_file() or size == 0:
+        raise SystemExit(f"consultbot broadcast: --document: {raw}: not a file, or empty")
+    if size > DOCUMENT_LIMIT:
+        raise SystemExit(
+            f"consultbot broadcast: --document: {raw}: {size:,} bytes; Telegram takes 50 MB at most"
+        )
+    if caption is not None and len(caption) > CAPTION_LIMIT:
+        raise SystemExit(
+            f"consultbot broadcast: --text: {len(caption)} characters; a document's caption "
+            f"holds {CAPTION_LIMIT} at most"
+        )
+    return path
+
+
 def _targeting(args: argparse.Namespace, survey: Any) -> Targeting:
     """--where and --source as a Targeting; SystemExit naming the problem if one is wrong."""
     from dialogs.where import where_of
@@ -67,13 +100,14 @@ def _targeting(args: argparse.Namespace, survey: Any) -> Targeting:
 
 def cmd_broadcast(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import build_bot
-    from bot.broadcaster import Broadcaster, rate_from_env
+    from bot.broadcaster import Broadcaster, TokenBucket, rate_from_env
     from bot.clock import system_clock
 
     if not settings.bot_token:
         raise ConfigError("BOT_TOKEN is not set: the broadcast needs the bot's token")
-    if args.resume is None and not args.text:
-        raise SystemExit("consultbot broadcast: --text is required (or --resume ID)")
+    if args.resume is None and not args.text and not args.document:
+        raise SystemExit("consultbot broadcast: --text or --document is required (or --resume ID)")
+    document = _document(args.document, args.text) if args.document else None
 
     async def work(store: Any) -> int:
         queue = BroadcastStore(
@@ -87,12 +121,18 @@ def cmd_broadcast(args: argparse.Namespace, settings: Settings) -> int:
             if count == 0:
                 print(f"nobody in segment {who}: nothing to send")
                 return 0
-            question = f"Send this message to {count} participants ({who})?"
+            what = f"the document {document.name}" if document else "this message"
+            question = f"Send {what} to {count} participants ({who})?"
             if not args.yes and not await asyncio.to_thread(_confirm, question):
                 print("cancelled: nothing sent")
                 return 1
             broadcast_id = await queue.create(
-                args.segment, args.text, now=system_clock(), created_by="cli", targeting=targeting
+                args.segment,
+                args.text or "",
+                now=system_clock(),
+                created_by="cli",
+                targeting=targeting,
+                document=str(document) if document else None,
             )
             assert broadcast_id is not None
         elif await queue.get(broadcast_id) is None:
@@ -106,7 +146,9 @@ def cmd_broadcast(args: argparse.Namespace, settings: Settings) -> int:
         try:
             rate = args.rate or rate_from_env()
             sender = Broadcaster.from_env(queue, bot)
-            sender.bucket.rate = rate
+            # The bucket's burst follows --rate too: keeping BROADCAST_RATE's would let a
+            # lower --rate start with a burst sized for the higher rate.
+            sender.bucket = TokenBucket(rate)
             await sender.run(broadcast_id=broadcast_id, until_idle=True, progress=progress)
         finally:
             bar.close()
@@ -145,7 +187,15 @@ def add_admin_commands(subparsers: Any) -> None:
         "Telegram's limits; blocked users are marked and skipped.",
     )
     broadcast.add_argument("--segment", choices=SEGMENTS, default="all")
-    broadcast.add_argument("--text", default=None, help="the message (plain text)")
+    broadcast.add_argument(
+        "--text", default=None, help="the message (plain text); with --document, its caption"
+    )
+    broadcast.add_argument(
+        "--document",
+        default=None,
+        metavar="FILE",
+        help="send this PDF or HTML file (at most 50 MB), e.g. the published report",
+    )
     broadcast.add_argument(
         "--where",
         default=None,

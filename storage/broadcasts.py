@@ -108,6 +108,8 @@ class Claimed:
     text: str
     attempts: int
     blocked: bool
+    document: str | None = None
+    """The path of the file to send (`text` is its caption), or None for a text message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +296,7 @@ class BroadcastStore:
         reminder_id: str | None = None,
         cancelled: bool = False,
         targeting: Targeting | None = None,
+        document: str | None = None,
     ) -> int | None:
         """Queue a broadcast: the broadcast and its delivery rows in one transaction.
 
@@ -314,6 +317,7 @@ class BroadcastStore:
             "reminder_id": reminder_id,
             "target_where": targeting.where.source if targeting and targeting.where else None,
             "target_source": targeting.source if targeting and targeting.source else None,
+            "document": document,
         }
         insert_fn = sqlite_insert if self._sqlite else pg_insert
 
@@ -419,6 +423,7 @@ class BroadcastStore:
                     b.c.text,
                     d.c.attempts,
                     p.c.blocked,
+                    b.c.document,
                 )
                 .join(p, p.c.id == d.c.participant_id)
                 .join(b, b.c.id == d.c.broadcast_id)
@@ -434,6 +439,7 @@ class BroadcastStore:
                     text=text_for(row[4], row[3], self.default_language),
                     attempts=row[5],
                     blocked=bool(row[6]),
+                    document=row[7],
                 )
                 for row in rows
             ]
