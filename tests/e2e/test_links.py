@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from bot.runner import Running
 from dialogs import Survey
 from storage.database import runner_for
-from storage.links import LinkStore
+from storage.links import LinkError, LinkStore
 from storage.models import link_starts, participants
 from tests.admin.test_cli import consultbot
 from tests.e2e.harness import ManualClock, Participant, RecordingBotAPI, answer_current
@@ -118,3 +118,26 @@ async def test_two_deep_links_a_bad_code_the_export_and_the_list(
     assert "pole:aerospace-valley" in sources
     assert "region:bretagne" in sources
     assert sources.count("pole:aerospace-valley") == 1
+
+
+def test_the_web_link_only_with_web_base_url() -> None:
+    from bot.config import Settings
+    from bot.links_cli import web_link
+
+    assert web_link(Settings.from_env({}), "abc") is None
+    settings = Settings.from_env({"WEB_BASE_URL": "https://consultation.example.org/"})
+    assert web_link(settings, "abc_-1") == "https://consultation.example.org/?src=abc_-1"
+
+
+async def test_a_code_of_another_survey_or_a_deleted_participant_changes_nothing(
+    running: Running, survey: Survey, clock: ManualClock
+) -> None:
+    links = LinkStore(running.ctx.store.engine, survey.id)
+    link = await links.create("newsletter", now=clock())
+    assert not await links.record_start(999_999, link.code, now=clock())  # never talked to the bot
+    other = LinkStore(running.ctx.store.engine, "another-survey")
+    assert not await other.record_start(999_999, link.code, now=clock())
+    with pytest.raises(LinkError, match="invalid source"):
+        await links.create("Pôle Aéro", now=clock())
+    with pytest.raises(LinkError, match="already taken"):
+        await links.create("newsletter", now=clock(), code=link.code)
