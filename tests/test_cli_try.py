@@ -21,6 +21,7 @@ FULL_RUN = [
     "2",  # actor_type: SME -> company_rd is shown
     "1",  # company_rd
     "7",  # region: Île-de-France
+    "732 829 320 00074",  # organisation: a SIRET, spaces and all
     "1",  # cluster_member: yes -> cluster_name, member_since, services_used, services_value
     "Pôle Mer Bretagne Atlantique",  # cluster_name
     "2012",  # member_since
@@ -52,6 +53,7 @@ BACK_AND_EDIT_RUN = [
     "/back",  # back to actor_type from company_rd
     "5",  # actor_type: research -> company_rd hidden
     "7",  # region
+    "/skip",  # organisation (optional)
     "2",  # cluster_member: no
     "4",  # satisfaction_overall
     "3 1 5",  # priorities
@@ -109,7 +111,8 @@ def test_a_scripted_run_reaches_the_receipt(tmp_path: Path) -> None:
     out = result.stdout
     assert notices(out) == [], "every scripted answer is accepted"
     assert "Section 1/6 · Question 1/" in out
-    assert "Section 6/6 · Question 24/24" in out, "every question was shown"
+    assert "Section 6/6 · Question 25/25" in out, "every question was shown"
+    assert "→ 73282932000074" in out  # the SIRET typed with spaces, kept as digits
     # the review lists what was typed
     assert "→ 1. R&D collaborative ; 2. Transition écologique et énergétique ; " in out
     assert "→ 1500" in out
