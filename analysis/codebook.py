@@ -39,6 +39,9 @@ class Kind(StrEnum):
     EMAIL = "email"
     CONSENT = "consent"
     OTHER_TEXT = "other_text"
+    ORGANISATION = "organisation_id"
+    SIREN = "siren"
+    SIREN_SUBMITTED = "siren_submitted"
 
 
 FREE_TEXT_KINDS = frozenset({Kind.TEXT, Kind.EMAIL, Kind.OTHER_TEXT})
@@ -64,6 +67,7 @@ META_COLUMNS = (
     "started_at_local",
     "submitted_at_utc",
     "submitted_at_local",
+    "source",
 )
 TELEGRAM_ID_COLUMN = "telegram_id"
 """Added after `pseudonym` only with `--with-telegram-ids`."""
@@ -91,6 +95,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "started_at_local": "When the response was started, ISO 8601, {zone} time",
         "submitted_at_utc": "When the response was submitted, ISO 8601, UTC",
         "submitted_at_local": "When the response was submitted, ISO 8601, {zone} time",
+        "source": "Invitation source the participant first came through (consultbot links; "
+        "empty: none)",
         "choice": "id of the chosen option (empty: not asked or not answered)",
         "option": "1 = ticked, 0 = not ticked (empty: not asked or not answered)",
         "rank": "id of the option ranked {rank} (empty: not asked or not answered)",
@@ -100,6 +106,11 @@ _STRINGS: dict[str, dict[str, str]] = {
         "text": "free text (empty: not asked, skipped or not answered)",
         "email": "e-mail address, personal data (empty: not asked, skipped or not answered)",
         "consent": "1 = accepted (empty: not answered)",
+        "organisation_id": "SIREN (9 digits) or SIRET (14 digits) as given, digits only (empty: "
+        "not asked, skipped or not answered)",
+        "siren": "SIREN of the organisation (the first 9 digits of a SIRET)",
+        "siren_submitted": "submitted responses giving this SIREN (2 or more: several responses "
+        "from one organisation, to look at; they are not merged)",
         "other_text": "free text given with the “Other” choice",
         "other": "Other",
         "other_text_question": "{question} (“Other”: please specify)",
@@ -117,6 +128,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "started_at_local": "Début de la réponse, ISO 8601, heure de {zone}",
         "submitted_at_utc": "Envoi de la réponse, ISO 8601, UTC",
         "submitted_at_local": "Envoi de la réponse, ISO 8601, heure de {zone}",
+        "source": "Source de l’invitation par laquelle le participant est venu en premier "
+        "(consultbot links ; vide : aucune)",
         "choice": "identifiant de l’option choisie (vide : question non posée ou sans réponse)",
         "option": "1 = cochée, 0 = non cochée (vide : question non posée ou sans réponse)",
         "rank": "identifiant de l’option classée n° {rank} (vide : question non posée ou sans "
@@ -129,6 +142,11 @@ _STRINGS: dict[str, dict[str, str]] = {
         "email": "adresse e-mail, donnée personnelle (vide : question non posée, passée ou sans "
         "réponse)",
         "consent": "1 = accepté (vide : sans réponse)",
+        "organisation_id": "SIREN (9 chiffres) ou SIRET (14 chiffres) tel que donné, chiffres "
+        "seuls (vide : question non posée, passée ou sans réponse)",
+        "siren": "SIREN de la structure (les 9 premiers chiffres d’un SIRET)",
+        "siren_submitted": "réponses envoyées donnant ce SIREN (2 ou plus : plusieurs réponses "
+        "d’une même structure, à examiner ; elles ne sont pas fusionnées)",
         "other_text": "texte libre donné avec le choix « Autre »",
         "other": "Autre",
         "other_text_question": "{question} (« Autre » : précisez)",
@@ -194,6 +212,10 @@ def build_columns(survey: Survey, *, with_telegram_ids: bool = False) -> tuple[C
             add(qid, Kind.EMAIL, question)
         elif qtype is QuestionType.CONSENT:
             add(qid, Kind.CONSENT, question)
+        elif qtype is QuestionType.ORGANISATION_ID:
+            add(qid, Kind.ORGANISATION, question)
+            add(f"{qid}.siren", Kind.SIREN, question)
+            add(f"{qid}.siren_submitted", Kind.SIREN_SUBMITTED, question)
         if question.other and qtype in (QuestionType.SINGLE_CHOICE, QuestionType.MULTI_CHOICE):
             add(f"{qid}.other_text", Kind.OTHER_TEXT, question)
     return tuple(columns)

@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from dialogs.answers import siren_of
 from dialogs.model import CLOSED_TYPES, Question, QuestionType, Survey
 from dialogs.state import Answer
 
@@ -60,6 +61,9 @@ def categories_of(question: Question, value: object) -> tuple[str, ...]:
         return (number_key(value),)
     if qtype in (QuestionType.TEXT, QuestionType.EMAIL):
         return ()
+    if qtype is QuestionType.ORGANISATION_ID:  # an organisation: its SIREN (a SIRET's first 9)
+        siren = siren_of(value)
+        return (siren,) if siren is not None else ()
     return (str(value),)
 
 

@@ -115,6 +115,8 @@ def script(survey: Survey, rng: random.Random) -> list[Action]:
                 do(TextInput(str(low + 1)), "text", str(low + 1))
             elif q.type is QuestionType.EMAIL:
                 do(TextInput("someone@example.org"), "text", "someone@example.org")
+            elif q.type is QuestionType.ORGANISATION_ID:
+                do(TextInput("732 829 320 00074"), "text", "732 829 320 00074")
             else:
                 text = "Des pôles plus proches des PME et des territoires."
                 do(TextInput(text), "text", text)

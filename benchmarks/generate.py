@@ -135,7 +135,23 @@ def _answer(question: Question, rng: random.Random, index: int) -> Answer:
         return Answer(round(rng.uniform(low, high), 2))
     if qtype is QuestionType.EMAIL:
         return Answer(f"participant{index}@example.org")
+    if qtype is QuestionType.ORGANISATION_ID:
+        return Answer(luhn_siren(index))
     return Answer(_text(rng, question.min_length, question.max_length or 500))
+
+
+def luhn_siren(index: int) -> str:
+    """A valid SIREN (Luhn check digit) made from `index`: one per participant."""
+    body = f"{index % 100_000_000:08d}"
+    for digit in "0123456789":
+        candidate = body + digit
+        total = 0
+        for position, char in enumerate(reversed(candidate)):
+            value = int(char) * (2 if position % 2 else 1)
+            total += value - 9 if value > 9 else value
+        if total % 10 == 0:
+            return candidate
+    raise AssertionError("unreachable: one check digit always fits")
 
 
 def synthetic_answers(survey: Survey, rng: random.Random, index: int = 0) -> dict[str, Answer]:

@@ -19,13 +19,14 @@ import contextlib
 import html
 import logging
 import os
+import re
 import secrets
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiogram import Bot, F, Router
-from aiogram.filters import BaseFilter, Command
+from aiogram.filters import BaseFilter, Command, CommandObject
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
@@ -44,7 +45,10 @@ from bot.i18n import t
 from bot.participant import ParticipantHandlers
 from bot.sender import Blocked, Sender, call
 from bot.workers import broadcast_store, wake
-from storage.broadcasts import SEGMENTS, Counts
+from dialogs import Survey
+from dialogs.where import where_of
+from storage.broadcasts import SEGMENTS, Counts, Targeting
+from storage.links import LinkError, check_source
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +103,34 @@ class Draft:
     text: str = ""
     segment: str = ""
     count: int = 0
+    targeting: Targeting = field(default_factory=Targeting)
+
+
+TARGET_LINE = re.compile(r"^\s*(?:--|—|–)?\s*(where|source)\s*[:=]?\s+(.+?)\s*$", re.IGNORECASE)
+"""`/broadcast where: EXPR` and `source: SRC` lines (also `--where EXPR`, a dash a phone made)."""
+
+
+def parse_targeting(args: str | None, survey: Survey) -> Targeting:
+    """The lines after /broadcast as a Targeting; ValueError says what is wrong."""
+    where = None
+    source = None
+    for line in (args or "").splitlines():
+        if not line.strip():
+            continue
+        match = TARGET_LINE.match(line)
+        if match is None:
+            raise ValueError(f"not 'where: …' or 'source: …': {line.strip()}")
+        key, value = match.group(1).lower(), match.group(2)
+        if key == "where":
+            where = where_of(survey, value)
+        else:
+            try:
+                source = check_source(value.removesuffix(":")) + (
+                    ":" if value.endswith(":") else ""
+                )
+            except LinkError as exc:
+                raise ValueError(str(exc)) from exc
+    return Targeting(where=where, source=source)
 
 
 class AdminHandlers:
@@ -150,6 +182,8 @@ class AdminHandlers:
     async def on_stats(self, message: Message, bot: Bot) -> None:
         # matplotlib only when asked: it would add 30 MB and 1 s to every bot's start.
         from bot.charts import format_distributions, format_stats, stats_charts
+        from bot.outreach import compute_outreach
+        from bot.outreach_text import format_outreach
 
         assert message.from_user is not None
         lang = await self._language(message)
@@ -158,6 +192,9 @@ class AdminHandlers:
         await self._send(bot, message.chat.id, html.escape(format_stats(stats, lang)))
         for chunk in split_text(format_distributions(stats, lang), TEXT_LIMIT - 200):
             await self._send(bot, message.chat.id, f"<pre>{html.escape(chunk)}</pre>")
+        outreach = format_outreach(await compute_outreach(self.ctx.store), lang)
+        if outreach:
+            await self._send(bot, message.chat.id, html.escape(outreach))
         images = await asyncio.to_thread(stats_charts, stats, lang)
         for index, image in enumerate(images, 1):
             photo = BufferedInputFile(image, filename=f"stats-{index}.png")
@@ -194,10 +231,18 @@ class AdminHandlers:
 
     # -- /broadcast -----------------------------------------------------------------------------
 
-    async def on_broadcast(self, message: Message, bot: Bot) -> None:
+    async def on_broadcast(self, message: Message, bot: Bot, command: CommandObject) -> None:
         assert message.from_user is not None
         lang = await self._language(message)
-        self.drafts[message.from_user.id] = Draft("text", secrets.token_hex(4))
+        try:
+            targeting = parse_targeting(command.args, self.ctx.survey)
+        except ValueError as exc:
+            reason = html.escape(str(exc))
+            await self._send(
+                bot, message.chat.id, t(lang, "admin.broadcast.bad_target", reason=reason)
+            )
+            return
+        self.drafts[message.from_user.id] = Draft("text", secrets.token_hex(4), targeting=targeting)
         await self._send(bot, message.chat.id, t(lang, "admin.broadcast.ask_text"))
 
     async def on_cancel(self, message: Message, bot: Bot) -> None:
@@ -266,8 +311,10 @@ class AdminHandlers:
             return
         store = broadcast_store(self.ctx)
         draft.segment = segment
-        draft.count = await store.count_recipients(segment)
+        draft.count = await store.count_recipients(segment, draft.targeting)
         label = t(lang, f"segment.{segment}")
+        if draft.targeting.narrowed:
+            label = f"{label} · {draft.targeting.describe()}"
         if draft.count == 0:
             await self._send(bot, chat_id, t(lang, "admin.broadcast.nobody", segment=label))
             return
@@ -301,7 +348,11 @@ class AdminHandlers:
     ) -> None:
         store = broadcast_store(self.ctx)
         broadcast_id = await store.create(
-            draft.segment, draft.text, now=system_clock(), created_by=f"telegram:{admin_id}"
+            draft.segment,
+            draft.text,
+            now=system_clock(),
+            created_by=f"telegram:{admin_id}",
+            targeting=draft.targeting,
         )
         assert broadcast_id is not None
         counts = await store.counts(broadcast_id)

@@ -12,17 +12,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
 from bot.config import ConfigError, Settings
 from bot.export_cli import ProgressBar, _with_store
-from storage.broadcasts import SEGMENTS, BroadcastStore, Counts
+from storage.broadcasts import SEGMENTS, BroadcastStore, Counts, Targeting
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     from analysis.suppress import DEFAULT_MIN_CELL
     from bot.charts import format_crosstabs, format_distributions, format_stats
     from bot.figures import compute_stats
+    from bot.outreach import compute_outreach
+    from bot.outreach_text import format_outreach
 
     if args.min_cell is not None and args.min_cell < 0:
         raise SystemExit(f"consultbot: --min-cell must be 0 or more (not {args.min_cell})")
@@ -37,7 +40,8 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
         text = f"{format_stats(stats, language)}\n\n{format_distributions(stats, language)}"
         if args.by:
             text += "\n\n" + format_crosstabs(stats, language, min_cell)
-        return text
+        outreach = format_outreach(await compute_outreach(store), language, top=None)
+        return f"{text}\n\n{outreach}" if outreach else text
 
     print(asyncio.run(_with_store(settings, args, work)))
     return 0
@@ -50,30 +54,95 @@ def _confirm(question: str) -> bool:
     return answer in ("y", "yes", "o", "oui")
 
 
+DOCUMENT_SUFFIXES = (".pdf", ".html", ".htm")
+DOCUMENT_LIMIT = 50 * 1024 * 1024
+"""sendDocument takes files up to 50 MB."""
+CAPTION_LIMIT = 1024
+
+
+def _document(raw: str, caption: str | None) -> Path:
+    """--document FILE: an existing PDF or HTML file of at most 50 MB (absolute: the bot's worker
+    may finish the broadcast from another folder); SystemExit says what is wrong."""
+    path = Path(raw).expanduser().resolve()
+    if path.suffix.lower() not in DOCUMENT_SUFFIXES:
+        raise SystemExit(f"consultbot broadcast: --document: {raw}: a PDF or HTML file is expected")
+    try:
+        size = path.stat().st_size
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise SystemExit(f"consultbot broadcast: --document: {raw}: {exc.strerror}") from exc
+    if not path.is_file() or size == 0:
+        raise SystemExit(f"consultbot broadcast: --document: {raw}: not a file, or empty")
+    if size > DOCUMENT_LIMIT:
+        raise SystemExit(
+            f"consultbot broadcast: --document: {raw}: {size:,} bytes; Telegram takes 50 MB at most"
+        )
+    if caption is not None and len(caption) > CAPTION_LIMIT:
+        raise SystemExit(
+            f"consultbot broadcast: --text: {len(caption)} characters; a document's caption "
+            f"holds {CAPTION_LIMIT} at most"
+        )
+    return path
+
+
+def _targeting(args: argparse.Namespace, survey: Any) -> Targeting:
+    """--where and --source as a Targeting; SystemExit naming the problem if one is wrong."""
+    from dialogs.where import where_of
+    from storage.links import LinkError, check_source
+
+    where = None
+    if args.where is not None:
+        try:
+            where = where_of(survey, args.where)
+        except ValueError as exc:
+            raise SystemExit(f"consultbot broadcast: --where: {exc}") from exc
+    source = None
+    if args.source is not None:
+        try:
+            source = check_source(args.source.removesuffix(":")) + (
+                ":" if args.source.endswith(":") else ""
+            )
+        except LinkError as exc:
+            raise SystemExit(f"consultbot broadcast: --source: {exc}") from exc
+    return Targeting(where=where, source=source)
+
+
 def cmd_broadcast(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import build_bot
-    from bot.broadcaster import Broadcaster, rate_from_env
+    from bot.broadcaster import Broadcaster, TokenBucket, rate_from_env
     from bot.clock import system_clock
 
     if not settings.bot_token:
         raise ConfigError("BOT_TOKEN is not set: the broadcast needs the bot's token")
-    if args.resume is None and not args.text:
-        raise SystemExit("consultbot broadcast: --text is required (or --resume ID)")
+    if args.resume is None and not args.text and not args.document:
+        raise SystemExit("consultbot broadcast: --text or --document is required (or --resume ID)")
+    document = _document(args.document, args.text) if args.document else None
 
     async def work(store: Any) -> int:
-        queue = BroadcastStore(store.engine, store.survey.id, store.survey.default_language)
+        queue = BroadcastStore(
+            store.engine, store.survey.id, store.survey.default_language, survey=store.survey
+        )
         broadcast_id: int | None = args.resume
         if broadcast_id is None:
-            count = await queue.count_recipients(args.segment)
+            targeting = _targeting(args, store.survey)
+            who = args.segment + (f", {targeting.describe()}" if targeting.narrowed else "")
+            count = await queue.count_recipients(args.segment, targeting)
             if count == 0:
-                print(f"nobody in segment {args.segment}: nothing to send")
+                print(f"nobody in segment {who}: nothing to send")
                 return 0
-            question = f"Send this message to {count} participants ({args.segment})?"
+            what = f"the document {document.name}" if document else "this message"
+            question = f"Send {what} to {count} participants ({who})?"
             if not args.yes and not await asyncio.to_thread(_confirm, question):
                 print("cancelled: nothing sent")
                 return 1
             broadcast_id = await queue.create(
-                args.segment, args.text, now=system_clock(), created_by="cli"
+                args.segment,
+                args.text or "",
+                now=system_clock(),
+                created_by="cli",
+                targeting=targeting,
+                document=str(document) if document else None,
             )
             assert broadcast_id is not None
         elif await queue.get(broadcast_id) is None:
@@ -87,7 +156,9 @@ def cmd_broadcast(args: argparse.Namespace, settings: Settings) -> int:
         try:
             rate = args.rate or rate_from_env()
             sender = Broadcaster.from_env(queue, bot)
-            sender.bucket.rate = rate
+            # The bucket's burst follows --rate too: keeping BROADCAST_RATE's would let a
+            # lower --rate start with a burst sized for the higher rate.
+            sender.bucket = TokenBucket(rate)
             await sender.run(broadcast_id=broadcast_id, until_idle=True, progress=progress)
         finally:
             bar.close()
@@ -139,7 +210,28 @@ def add_admin_commands(subparsers: Any) -> None:
         "Telegram's limits; blocked users are marked and skipped.",
     )
     broadcast.add_argument("--segment", choices=SEGMENTS, default="all")
-    broadcast.add_argument("--text", default=None, help="the message (plain text)")
+    broadcast.add_argument(
+        "--text", default=None, help="the message (plain text); with --document, its caption"
+    )
+    broadcast.add_argument(
+        "--document",
+        default=None,
+        metavar="FILE",
+        help="send this PDF or HTML file (at most 50 MB), e.g. the published report",
+    )
+    broadcast.add_argument(
+        "--where",
+        default=None,
+        metavar="EXPR",
+        help="only those whose answers match, in the show_if language: "
+        'actor_type in ["company_sme", "company_midcap"] and region == "bretagne"',
+    )
+    broadcast.add_argument(
+        "--source",
+        default=None,
+        help="only those who came through this invitation source (pole:aerospace-valley), "
+        "or any source of a kind (pole:)",
+    )
     broadcast.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     broadcast.add_argument(
         "--rate", type=float, default=None, help="messages per second (default BROADCAST_RATE, 25)"

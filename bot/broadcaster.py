@@ -2,7 +2,9 @@
 
 Rate control is ours, not the Bot API's: a token bucket paces every sendMessage of this process
 (`BROADCAST_RATE`, default 25 per second; Telegram allows about 30), and a chat gets at most one
-message a second. Telegram's answers:
+message a second. A document broadcast (`consultbot broadcast --document FILE`) goes through the
+same bucket, one sendDocument per recipient: the file is uploaded with the first and sent again
+by the file_id Telegram gave for it. Telegram's answers:
 
 - 429 Too Many Requests: the message was not delivered. The whole engine stops sending for
   `retry_after` seconds (the bucket is emptied and paused), the row is released and tried again;
@@ -32,9 +34,11 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramForbiddenError, TelegramRetryAfter
+from aiogram.types import FSInputFile, Message
 
 from bot import metrics
 from bot.clock import Clock, system_clock
@@ -161,6 +165,9 @@ class Broadcaster:
         self.now = now
         self.name = name or worker_name()
         self._last_sent: dict[int, float] = {}
+        self._file_ids: dict[int, str] = {}
+        self._uploads: dict[int, asyncio.Lock] = {}
+        """broadcast id -> the file_id of its document, once uploaded."""
         self._results: list[Result] = []
         self._in_flight: set[asyncio.Task[None]] = set()
         self.wake = asyncio.Event()
@@ -212,6 +219,11 @@ class Broadcaster:
                 if len(rows) < wanted:
                     self.bucket.give_back(wanted - len(rows))
                 for row in rows:
+                    if row.document is not None and row.broadcast_id not in self._file_ids:
+                        # The document's upload, awaited: nothing more is claimed meanwhile, so
+                        # the sends by file_id that follow keep the pace.
+                        await self._deliver(row)
+                        continue
                     task = asyncio.create_task(self._deliver(row))
                     self._in_flight.add(task)
                     task.add_done_callback(self._in_flight.discard)
@@ -308,12 +320,15 @@ class Broadcaster:
             self._forget_old_chats()
         self.sent_calls += 1
         try:
-            message = await self.bot.send_message(
-                chat,
-                row.text,
-                parse_mode=None,
-                allow_paid_broadcast=self.allow_paid_broadcast or None,
-            )
+            if row.document is not None:
+                message = await self._send_document(row)
+            else:
+                message = await self.bot.send_message(
+                    chat,
+                    row.text,
+                    parse_mode=None,
+                    allow_paid_broadcast=self.allow_paid_broadcast or None,
+                )
         except TelegramRetryAfter as exc:
             self.too_many += 1
             self.bucket.pause(exc.retry_after)
@@ -342,6 +357,34 @@ class Broadcaster:
             return self._retry_or_fail(row, str(message_text)[:500])
         return Result(
             row.broadcast_id, row.participant_id, chat, "sent", message_id=message.message_id
+        )
+
+    async def _send_document(self, row: Claimed) -> Message:
+        """sendDocument: the file is uploaded once, then sent again by the file_id Telegram
+        gave for it (per broadcast, in this process), with `text` as its caption."""
+        assert row.document is not None
+        cached = self._file_ids.get(row.broadcast_id)
+        if cached is not None:
+            return await self._document_call(row, cached)
+        # The first send uploads; the sends claimed with it wait for its file_id.
+        lock = self._uploads.setdefault(row.broadcast_id, asyncio.Lock())
+        async with lock:
+            cached = self._file_ids.get(row.broadcast_id)
+            if cached is not None:
+                return await self._document_call(row, cached)
+            path = Path(row.document)
+            message = await self._document_call(row, FSInputFile(path, filename=path.name))
+            if message.document is not None:
+                self._file_ids[row.broadcast_id] = message.document.file_id
+            return message
+
+    async def _document_call(self, row: Claimed, document: str | FSInputFile) -> Message:
+        return await self.bot.send_document(
+            row.telegram_id,
+            document,
+            caption=row.text or None,
+            parse_mode=None,
+            allow_paid_broadcast=self.allow_paid_broadcast or None,
         )
 
     def _retry_or_fail(self, row: Claimed, error: str) -> Result:

@@ -236,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_export_commands(sub)
     add_import_command(sub)
+    from bot.links_cli import add_links_command
+
+    add_links_command(sub)
     from bot.admin_cli import add_admin_commands
 
     add_admin_commands(sub)

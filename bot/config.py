@@ -60,6 +60,10 @@ class Settings:
     """Seconds a webhook client has to send a request's headers, then its body."""
     startup_retry_seconds: float = 300.0
     """How long `consultbot run` keeps retrying an unreachable Bot API at start."""
+    bot_username: str = ""
+    """BOT_USERNAME: the bot's @username for invitation links (asked of Telegram if unset)."""
+    web_base_url: str = ""
+    """WEB_BASE_URL: the web channel's address; invitation links get a web form too."""
 
     @staticmethod
     def from_env(env: dict[str, str] | None = None) -> Settings:
@@ -78,6 +82,8 @@ class Settings:
             metrics_listen=source.get("METRICS_LISTEN", "127.0.0.1:9090").strip(),
             webhook_read_timeout=_seconds(source, "WEBHOOK_READ_TIMEOUT", 10.0),
             startup_retry_seconds=_seconds(source, "STARTUP_RETRY_SECONDS", 300.0),
+            bot_username=source.get("BOT_USERNAME", "").strip().lstrip("@"),
+            web_base_url=source.get("WEB_BASE_URL", "").strip().rstrip("/"),
         )
 
     @property

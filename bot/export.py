@@ -32,7 +32,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,9 +48,11 @@ from analysis.codebook import (
     build_columns,
     codebook,
 )
+from dialogs.answers import siren_of
 from dialogs.limits import MAX_LIST_OPTIONS
 from dialogs.model import QuestionType, Survey
 from storage.files import NOTHING_PROTECTED, Protected, StagedFiles
+from storage.organisations import find_organisations
 from storage.pseudonyms import Pseudonymizer, load_pseudonymizer
 from storage.repository import AnswerBatch, Store
 
@@ -157,7 +159,7 @@ class ExportResult:
 
 # -- rows --------------------------------------------------------------------------------------
 
-_CODE, _TEXT, _MULTI, _RANK, _CONSENT, _EMAIL = range(6)
+_CODE, _TEXT, _MULTI, _RANK, _CONSENT, _EMAIL, _ORGANISATION = range(7)
 
 _Plan = tuple[int, int, int, dict[str, int], int]
 """Where one question's answer goes in a row: (how, first column, one past the last column,
@@ -190,8 +192,11 @@ class RowEncoder:
         pseudonymizer: Pseudonymizer,
         *,
         neutralize_text: bool,
+        siren_counts: Mapping[str, int] | None = None,
     ) -> None:
         self.width = len(columns)
+        self._siren_counts = siren_counts or {}
+        """SIREN -> submitted responses giving it (`storage.organisations`)."""
         self._pseudonym = pseudonymizer.for_key
         self._zone = ZoneInfo(survey.timezone)
         self._text: Callable[[object], Cell] = _neutralize_any if neutralize_text else _text_any
@@ -209,6 +214,7 @@ class RowEncoder:
                 QuestionType.TEXT: _TEXT,
                 QuestionType.EMAIL: _EMAIL,
                 QuestionType.CONSENT: _CONSENT,
+                QuestionType.ORGANISATION_ID: _ORGANISATION,
             }.get(question.type, _CODE)
             positions = {columns[i].option_id or "": i for i in data}
             self._plans[question.id] = (
@@ -253,6 +259,7 @@ class RowEncoder:
             stored,
             channel,
             web_key,
+            source,
         ) in batch.responses:
             cells: list[Cell] = [None] * width
             cells[0] = stored or pseudonym(telegram_id, preview_name, web_key)
@@ -266,6 +273,7 @@ class RowEncoder:
             cells[i + 3] = channel
             cells[i + 4], cells[i + 5] = times(started)
             cells[i + 6], cells[i + 7] = times(submitted)
+            cells[i + 8] = source
             by_id[rid] = cells
         plans = self._plans
         codes = self._codes
@@ -296,6 +304,12 @@ class RowEncoder:
                 row[index] = text(value)
             elif how == _EMAIL:
                 row[index] = self._email(value)
+            elif how == _ORGANISATION:
+                siren = siren_of(value)
+                row[index] = text(value)
+                if siren is not None and end - index >= 3:
+                    row[index + 1] = siren
+                    row[index + 2] = self._siren_counts.get(siren, 0)
             elif how == _MULTI:
                 row[index:end] = _ZEROS[: end - index]
                 for option_id in value if type(value) is tuple else (str(value),):
@@ -599,6 +613,7 @@ async def export_responses(
         every_column,
         await load_pseudonymizer(store),
         neutralize_text=options.format != "json",
+        siren_counts=(await find_organisations(store)).counts,
     )
     total = (
         await expected_rows(store, options.include_drafts, options.include_preview)

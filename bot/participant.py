@@ -38,6 +38,7 @@ from dialogs.events import (
 )
 from dialogs.screens import Output
 from dialogs.state import Phase, State
+from storage.links import LinkStore
 from storage.repository import ParticipantKey, ReferenceTaken
 
 log = logging.getLogger(__name__)
@@ -174,11 +175,26 @@ class ParticipantHandlers:
 
     # -- commands -----------------------------------------------------------------------------
 
-    async def on_start(self, message: Message, bot: Bot, event_update: Update) -> None:
+    async def on_start(
+        self, message: Message, bot: Bot, event_update: Update, command: CommandObject
+    ) -> None:
         assert message.from_user is not None
         await self.run(
             bot, message.from_user, message.chat.id, Start(), update_id=event_update.update_id
         )
+        await self.record_source(message.from_user, command.args)
+
+    async def record_source(self, user: User, code: str | None) -> None:
+        """`/start <code>` (a deep link): remember the invitation link the participant came
+        through. An unknown or malformed code is ignored: the participant sees nothing of it."""
+        if code is None:
+            return
+        code = code.strip()
+        recorded = await LinkStore(self.ctx.store.engine, self.ctx.survey.id).record_start(
+            user.id, code, now=self.ctx.clock()
+        )
+        if not recorded:
+            log.info("start parameter of %s is not an invitation link: ignored", user.id)
 
     async def on_help(self, message: Message, bot: Bot) -> None:
         assert message.from_user is not None

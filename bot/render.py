@@ -185,6 +185,7 @@ class Renderer:
             QuestionType.TEXT,
             QuestionType.NUMBER,
             QuestionType.EMAIL,
+            QuestionType.ORGANISATION_ID,
         )
         return View(("\n".join(lines),), tuple(options), columns, tuple(nav), typed, rows)
 
@@ -287,6 +288,8 @@ class Renderer:
             return t(lang, "hint.text", max=q.max_length)
         if qtype is QuestionType.EMAIL:
             return t(lang, "hint.email")
+        if qtype is QuestionType.ORGANISATION_ID:
+            return t(lang, "hint.organisation_id")
         if qtype is QuestionType.NUMBER:
             if q.min is not None and q.max is not None:
                 return t(lang, "hint.number_range", min=_num(q.min), max=_num(q.max))
@@ -320,6 +323,7 @@ class Renderer:
             QuestionType.TEXT,
             QuestionType.NUMBER,
             QuestionType.EMAIL,
+            QuestionType.ORGANISATION_ID,
         ):
             return [], 1
         if qtype is QuestionType.CONSENT:

@@ -44,6 +44,8 @@ from analysis.tally import number_key as _number_key
 from analysis.themes import ThemeSet
 from bot.export import collect_between_batches
 from bot.figures import grouping_question
+from bot.outreach import compute_outreach
+from bot.outreach_report import outreach_html
 from bot.tables import category_label, flag_text, group_label
 from dialogs.model import CLOSED_TYPES, Question, QuestionType, Survey
 from storage.files import NOTHING_PROTECTED, Protected, check_target, staged_text
@@ -85,6 +87,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "texts": "Answers ({n})",
         "more": "… and {n} more, in the export.",
         "emails": "{n} e-mail addresses were left (personal data: not shown here).",
+        "organisations": "{n} organisation numbers were given: {m} organisations, {d} of them "
+        "with several responses (numbers not shown here; see consultbot stats).",
         "no_answer": "No answer yet.",
         "shown_if": "asked only to some participants",
         "optional": "optional",
@@ -140,6 +144,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "texts": "Réponses ({n})",
         "more": "… et {n} de plus, dans l’export.",
         "emails": "{n} adresses e-mail ont été laissées (données personnelles : non montrées ici).",
+        "organisations": "{n} numéros de structure ont été donnés : {m} structures, dont {d} avec "
+        "plusieurs réponses (numéros non montrés ici ; voir consultbot stats).",
         "no_answer": "Pas encore de réponse.",
         "shown_if": "posée à une partie des participants seulement",
         "optional": "facultative",
@@ -687,6 +693,7 @@ def render_report(
     k: int = 0,
     public: bool = False,
     themes: bool = False,
+    outreach: str = "",
 ) -> tuple[str, int, int]:
     """The HTML page, how many charts it holds and how many figures it hides."""
     fmt = _Formatter(language)
@@ -738,6 +745,7 @@ def render_report(
         )
         + "</p>"
     )
+    out.append(outreach)  # sources, organisations, coverage (`bot.outreach_report`)
     if tallies.by is not None:
         by_text = tallies.by.text.get(language, fallback)
         out.append(f'<p class="meta" id="by">{_esc(words["by"].format(question=by_text))}</p>')
@@ -854,7 +862,13 @@ def _question_block(
         parts.append(f'<p class="note">{_esc(words["no_answer"])}</p>')
     if table is not None:
         parts.append(_crosstab_block(table, language, fallback, fmt))
-    if qtype is QuestionType.EMAIL:
+    if qtype is QuestionType.ORGANISATION_ID:
+        several = sum(1 for n in tally.counts.values() if n > 1)
+        note = words["organisations"].format(
+            n=fmt.integer(tally.answered), m=fmt.integer(len(tally.counts)), d=fmt.integer(several)
+        )
+        parts.append(f'<p class="note">{_esc(note)}</p>')
+    elif qtype is QuestionType.EMAIL:
         if not ctx.public:
             parts.append(
                 f'<p class="note">'
@@ -929,6 +943,7 @@ async def write_report(
         k=options.threshold,
         public=options.public,
         themes=options.themes,
+        outreach=outreach_html(await compute_outreach(store), language),
     )
     out = options.out
     with staged_text(

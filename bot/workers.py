@@ -34,7 +34,7 @@ from aiogram import Bot
 from bot.broadcaster import Broadcaster
 from bot.clock import system_clock
 from bot.context import BotContext
-from storage.broadcasts import BroadcastStore, encode_texts
+from storage.broadcasts import BroadcastStore, Targeting, encode_texts
 from storage.retention import purge
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,9 @@ _broadcasters: dict[int, Broadcaster] = {}
 
 
 def broadcast_store(ctx: BotContext) -> BroadcastStore:
-    return BroadcastStore(ctx.store.engine, ctx.survey.id, ctx.survey.default_language)
+    return BroadcastStore(
+        ctx.store.engine, ctx.survey.id, ctx.survey.default_language, survey=ctx.survey
+    )
 
 
 def wake(ctx: BotContext) -> None:
@@ -99,6 +101,7 @@ async def fire_due_reminders(ctx: BotContext) -> list[int]:
             created_by="reminder",
             reminder_id=reminder.id,
             cancelled=not latest,
+            targeting=Targeting(where=reminder.where) if reminder.where is not None else None,
         )
         if broadcast_id is None:
             log.info("reminder %s already queued by another process", reminder.id)

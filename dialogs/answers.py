@@ -14,6 +14,8 @@ import math
 import re
 import unicodedata
 
+from stdnum.fr import siren, siret
+
 from dialogs.limits import MAX_EMAIL_LENGTH, MAX_OTHER_TEXT
 from dialogs.model import Question, QuestionType
 from dialogs.screens import Notice
@@ -26,6 +28,7 @@ EMAIL_RE = re.compile(
 NUMBER_RE = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
 SPACES = re.compile(r"[\s\u00a0\u202f\u2009']")
 LIST_SPLIT = re.compile(r"[\s,;]+")
+ORGANISATION_SEPARATORS = re.compile(r"[\s\u00a0\u202f\u2009.\-]")
 INTEGER_RE = re.compile(r"-?\d{1,9}")
 """A whole number in decimal digits: not `str.isdigit`, which takes "²" (that `int` refuses),
 and short, so that `int` never meets a string past its 4,300-digit limit."""
@@ -107,6 +110,26 @@ def parse_email(text: str) -> Answer | Notice:
         return Notice("invalid_email")
     local, _, domain = value.rpartition("@")
     return Answer(f"{local}@{domain.lower()}")
+
+
+def parse_organisation_id(text: str) -> Answer | Notice:
+    """A SIREN (9 digits) or SIRET (14 digits), spaces, dots and dashes between digits tolerated;
+    stored as its digits only. The check digit (Luhn; La Poste's SIRETs by their own rule) is
+    verified with python-stdnum."""
+    digits = ORGANISATION_SEPARATORS.sub("", text)
+    if not digits.isascii() or not digits.isdigit() or len(digits) not in (9, 14):
+        return Notice("organisation_id_format")
+    valid = siren.is_valid(digits) if len(digits) == 9 else siret.is_valid(digits)
+    if not valid:
+        return Notice("organisation_id_checksum")
+    return Answer(digits)
+
+
+def siren_of(value: object) -> str | None:
+    """The SIREN (9 digits) of a stored organisation number (a SIREN or a SIRET), or None."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) in (9, 14):
+        return value[:9]
+    return None
 
 
 def parse_number(question: Question, text: str) -> Answer | Notice:

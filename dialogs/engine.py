@@ -416,6 +416,8 @@ class _Engine:
             result = parse.parse_text(question, text)
         elif qtype is QuestionType.EMAIL:
             result = parse.parse_email(text)
+        elif qtype is QuestionType.ORGANISATION_ID:
+            result = parse.parse_organisation_id(text)
         elif qtype is QuestionType.NUMBER:
             result = parse.parse_number(question, text)
         elif qtype is QuestionType.SCALE:

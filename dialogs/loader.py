@@ -35,6 +35,8 @@ from dialogs.model import (
     Section,
     Segment,
     Survey,
+    TargetGroup,
+    Targets,
 )
 from dialogs.options_file import parse_options_csv
 from dialogs.texts import Text
@@ -62,6 +64,7 @@ TOP_LEVEL_KEYS = {
     "privacy",
     "reminders",
     "retention",
+    "targets",
     "sections",
 }
 RETENTION_KEYS = {"anonymise_at", "anonymise_after", "email_answers", "free_texts", "drafts"}
@@ -74,6 +77,7 @@ TYPE_KEYS: dict[QuestionType, set[str]] = {
     QuestionType.NUMBER: {"min", "max", "integer"},
     QuestionType.TEXT: {"min_length", "max_length", "multiline"},
     QuestionType.EMAIL: set(),
+    QuestionType.ORGANISATION_ID: set(),
     QuestionType.CONSENT: {"accept_label", "decline_label"},
 }
 
@@ -193,8 +197,13 @@ class _Loader:
             minutes = 0
         allow_amend = self.boolean(data.get("allow_amend", False), "allow_amend")
         sections = self.sections(data.get("sections"))
-        reminders = self.reminders(data.get("reminders"))
+        reminders = self.reminders(
+            data.get("reminders"), {q.id: q for s in sections for q in s.questions}
+        )
         retention = self.retention(data.get("retention"), timezone, closes_at)
+        targets = self.targets(
+            data.get("targets"), {q.id: q for s in sections for q in s.questions}
+        )
         if (
             self.problems
             or opens_at is None
@@ -217,7 +226,94 @@ class _Loader:
             allow_amend=allow_amend,
             reminders=reminders,
             retention=retention,
+            targets=targets,
         )
+
+    def targets(self, data: Any, questions: Mapping[str, Question]) -> Targets | None:
+        """The `targets:` block: `question` (a single choice) and `groups`, each with `id`,
+        `label`, `options` and either `expected` (a count) or `share` (0 to 1)."""
+        if data is None:
+            return None
+        where = "targets"
+        if not isinstance(data, dict):
+            self.problem(where, "must be a mapping with question and groups")
+            return None
+        for key in sorted(set(data) - {"question", "groups"}, key=str):
+            self.problem(where, f"unknown key {key!r}")
+        question_id = data.get("question")
+        question = questions.get(question_id) if isinstance(question_id, str) else None
+        if question is None:
+            self.problem(where, f"question: {question_id!r} is not a question of the survey")
+            return None
+        if question.type is not QuestionType.SINGLE_CHOICE:
+            self.problem(where, f"question: {question_id} must be a single_choice question")
+            return None
+        raw_groups = data.get("groups")
+        if not isinstance(raw_groups, list) or not raw_groups:
+            self.problem(where, "groups must be a non-empty list")
+            return None
+        option_ids = [o.id for o in question.choices()]
+        taken: dict[str, str] = {}
+        groups: list[TargetGroup] = []
+        for position, raw in enumerate(raw_groups, start=1):
+            place = f"{where}: group {position}"
+            if not isinstance(raw, dict):
+                self.problem(place, "must be a mapping with id, label, options, expected or share")
+                continue
+            group_id = raw.get("id")
+            if not isinstance(group_id, str) or not OPTION_ID_RE.match(group_id):
+                self.problem(place, "id must be lower-case letters, digits and '_'")
+                continue
+            place = f"{where}: group {group_id}"
+            for key in sorted(set(raw) - {"id", "label", "options", "expected", "share"}, key=str):
+                self.problem(place, f"unknown key {key!r}")
+            label = self.text(raw.get("label", group_id), f"{place}: label")
+            options = raw.get("options")
+            if not isinstance(options, list) or not options:
+                self.problem(place, "options must be a non-empty list of option ids")
+                continue
+            for option in options:
+                if not isinstance(option, str) or option not in option_ids:
+                    self.problem(
+                        place,
+                        f"{option!r} is not an option of {question_id} "
+                        f"(options: {', '.join(option_ids)})",
+                    )
+                elif option in taken:
+                    self.problem(place, f"{option} is already in group {taken[option]}")
+                else:
+                    taken[option] = group_id
+            expected, share = raw.get("expected"), raw.get("share")
+            if (expected is None) == (share is None):
+                self.problem(place, "give expected (a count) or share (0 to 1), one of them")
+                continue
+            if expected is not None and (
+                not isinstance(expected, int) or isinstance(expected, bool) or expected <= 0
+            ):
+                self.problem(place, "expected must be a whole number above 0")
+                continue
+            if share is not None and (
+                isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1
+            ):
+                self.problem(place, "share must be a number above 0 and at most 1")
+                continue
+            groups.append(
+                TargetGroup(
+                    group_id,
+                    label,
+                    tuple(str(o) for o in options),
+                    expected,
+                    float(share) if share is not None else None,
+                )
+            )
+        if len({g.expected is None for g in groups}) > 1:
+            self.problem(where, "give every group an expected count, or every group a share")
+        shares = sum(g.share or 0 for g in groups)
+        if shares > 1.0001:
+            self.problem(where, f"the shares add up to {shares:g}, more than 1")
+        if len({g.id for g in groups}) != len(groups):
+            self.problem(where, "a group id is used twice")
+        return Targets(question.id, tuple(groups)) if groups else None
 
     def retention(self, data: Any, timezone: str, closes_at: datetime | None) -> Retention | None:
         """The `retention:` block (see `Retention`); None when the file has none."""
@@ -331,7 +427,7 @@ class _Loader:
             sections.append(Section(section_id, title, tuple(questions)))
         return tuple(sections)
 
-    def reminders(self, data: Any) -> tuple[Reminder, ...]:
+    def reminders(self, data: Any, questions: Mapping[str, Question]) -> tuple[Reminder, ...]:
         if data is None:
             return ()
         if not isinstance(data, list):
@@ -352,7 +448,9 @@ class _Loader:
             if reminder_id in seen:
                 self.problem(where, "duplicate reminder id")
             seen.add(reminder_id)
-            for key in sorted(set(raw) - {"id", "before_close", "segment", "text"}, key=str):
+            for key in sorted(
+                set(raw) - {"id", "before_close", "segment", "text", "where"}, key=str
+            ):
                 self.problem(where, f"unknown key {key!r}")
             before = raw.get("before_close")
             delta = parse_duration(before) if isinstance(before, str) else None
@@ -366,7 +464,16 @@ class _Loader:
                 self.problem(where, f"segment must be one of {names}")
                 segment = Segment.IN_PROGRESS
             text = self.text(raw.get("text"), f"{where}: text", required=True)
-            reminders.append(Reminder(reminder_id, delta, segment, text))
+            condition = None
+            if "where" in raw:
+                if not isinstance(raw["where"], str):
+                    self.problem(where, 'where must be a condition, e.g. actor_type == "research"')
+                elif questions:
+                    try:
+                        condition = parse_where(raw["where"], questions)
+                    except ValueError as exc:
+                        self.problem(where, f"where: {exc}")
+            reminders.append(Reminder(reminder_id, delta, segment, text, condition))
         return tuple(reminders)
 
     # -- questions ---------------------------------------------------------------------------
@@ -714,6 +821,37 @@ def _all_question_ids(sections: list[Any]) -> frozenset[str]:
                 if isinstance(question, dict) and isinstance(question.get("id"), str):
                     ids.add(question["id"])
     return frozenset(ids)
+
+
+CURLY_QUOTES = str.maketrans({"“": '"', "”": '"', "«": '"', "»": '"', "‘": "'", "’": "'"})
+"""Quotes that phones put in place of straight ones; a `where` typed in Telegram gets them."""
+
+
+def parse_where(source: str, questions: Mapping[str, Question]) -> Condition:
+    """A `where` condition (broadcasts, reminders): the `show_if` language over any question of
+    the survey. Raises ValueError with a message that says what is wrong."""
+    text = " ".join(source.translate(CURLY_QUOTES).split())
+    if not text:
+        raise ValueError("the condition is empty")
+    try:
+        condition = parse_condition(text)
+    except ConditionError as exc:
+        raise ValueError(f"{exc.message} at column {exc.position + 1}: {text}") from exc
+    problems = [
+        f"{name} is not a question of the survey"
+        for name in sorted(condition.references())
+        if name not in questions
+    ]
+    if not problems:
+        for name, literal, position in condition.compared_literals():
+            message = _literal_problem(questions[name], literal)
+            if message is not None:
+                problems.append(f"column {position + 1}: {message}")
+    if not problems and not _can_be_true(condition, questions):
+        problems.append(f"no answers can make it true: {text}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return condition
 
 
 def _with_condition(question: Question, condition: Condition | None) -> Question:

@@ -23,6 +23,8 @@ class QuestionType(StrEnum):
     TEXT = "text"
     EMAIL = "email"
     CONSENT = "consent"
+    ORGANISATION_ID = "organisation_id"
+    """A French organisation number: SIREN (9 digits) or SIRET (14), check digit verified."""
 
 
 CHOICE_TYPES = frozenset(
@@ -124,6 +126,28 @@ class Reminder:
     before_close: timedelta
     segment: Segment
     text: Text
+    where: Condition | None = None
+    """Only the participants whose answers make it true (`dialogs.where`)."""
+
+
+@dataclass(frozen=True)
+class TargetGroup:
+    """One group of the population the consultation means to reach: some options of the target
+    question, with the expected number of people (`expected`) or their share (`share`, 0 to 1)."""
+
+    id: str
+    label: Text
+    options: tuple[str, ...]
+    expected: int | None = None
+    share: float | None = None
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The `targets:` block: coverage goals per group of one single-choice question."""
+
+    question_id: str
+    groups: tuple[TargetGroup, ...]
 
 
 class DraftsPolicy(StrEnum):
@@ -173,6 +197,7 @@ class Survey:
     allow_amend: bool = False
     reminders: tuple[Reminder, ...] = ()
     retention: Retention | None = None
+    targets: Targets | None = None
     questions: tuple[Question, ...] = field(init=False)
     by_id: Mapping[str, Question] = field(init=False)
 

@@ -35,6 +35,8 @@ NOTICE_KEYS = frozenset(
         "text_too_long",
         "other_too_long",
         "invalid_email",
+        "organisation_id_format",
+        "organisation_id_checksum",
         "too_few_choices",
         "too_many_choices",
         "ranking_full",

@@ -33,6 +33,13 @@ longest HTTP call) and still pending as `failed` with `last_error = 'unknown out
 nobody gets a second message; the admin sees them in the failed count. A graceful stop (SIGTERM)
 lets the sends in flight finish and records them, so it leaves no row in doubt.
 
+Narrower targets (`Targeting`): `source` keeps the participants whose first invitation link
+(`storage.links`) has that source (`pole:aerospace-valley`), or any source of a kind
+(`pole:`); `where` keeps those whose stored answers make a condition of the `show_if` language
+true (`dialogs.where`), evaluated in Python over their answers when the broadcast is created. The
+recipients are fixed then, in the delivery rows: a broadcast resumed after a crash goes to the
+same people, whoever answered since. Both are kept on the broadcast row for the record.
+
 Segments: `all` (every participant with a Telegram id who did not block the bot); `not-started`
 (no response to this survey, or one without any answer); `in-progress` (a draft with at least one
 answer); `submitted`. Blocked participants are never part of a segment, and a row whose
@@ -49,8 +56,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import (
+    Text,
     and_,
     bindparam,
+    cast,
     exists,
     func,
     insert,
@@ -66,9 +75,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
-from dialogs.model import Segment
+from dialogs.conditions import Condition
+from dialogs.model import Segment, Survey
+from dialogs.state import Answer
+from dialogs.where import matches
 from storage.database import Runner, is_sqlite, runner_for
-from storage.models import answers, broadcasts, deliveries, participants, responses
+from storage.models import (
+    answers,
+    broadcasts,
+    deliveries,
+    invitation_links,
+    participants,
+    responses,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +108,8 @@ class Claimed:
     text: str
     attempts: int
     blocked: bool
+    document: str | None = None
+    """The path of the file to send (`text` is its caption), or None for a text message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +153,25 @@ class Counts:
         return self.sent + self.blocked + self.failed
 
 
+@dataclass(frozen=True, slots=True)
+class Targeting:
+    """Who, within a segment, a broadcast reaches: by invitation source, by answers, or both."""
+
+    where: Condition | None = None
+    source: str | None = None
+    """A source (`pole:aerospace-valley`), or a kind of source ending with ':' (`pole:`)."""
+
+    @property
+    def narrowed(self) -> bool:
+        return self.where is not None or bool(self.source)
+
+    def describe(self) -> str:
+        parts = [f"source {self.source}"] if self.source else []
+        if self.where is not None:
+            parts.append(f"where {self.where.source}")
+        return ", ".join(parts)
+
+
 def encode_texts(texts: Mapping[str, str]) -> str:
     """Texts by language (a scheduled reminder) as stored in `broadcasts.text`."""
     return json.dumps({"by_language": dict(texts)}, ensure_ascii=False)
@@ -169,12 +209,21 @@ def segment_query(survey_id: str, segment: str) -> Select[Any]:
 
 
 class BroadcastStore:
-    """The broadcast tables of one survey. Safe to share between tasks and processes."""
+    """The broadcast tables of one survey. Safe to share between tasks and processes.
+    `survey` is needed only to target by answers (`Targeting.where`)."""
 
-    def __init__(self, engine: AsyncEngine, survey_id: str, default_language: str = "fr") -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        survey_id: str,
+        default_language: str = "fr",
+        *,
+        survey: Survey | None = None,
+    ) -> None:
         self.engine = engine
         self.survey_id = survey_id
         self.default_language = default_language
+        self.survey = survey
         self._sqlite = is_sqlite(engine)
 
     @property
@@ -183,10 +232,59 @@ class BroadcastStore:
 
     # -- creating -------------------------------------------------------------------------------
 
-    async def count_recipients(self, segment: str) -> int:
+    async def count_recipients(self, segment: str, targeting: Targeting | None = None) -> int:
+        if targeting is not None and targeting.narrowed:
+            return len(await self.recipients(segment, targeting))
         query = select(func.count()).select_from(segment_query(self.survey_id, segment).subquery())
         count: int = await self._runner.read(lambda c: c.scalar(query) or 0)
         return count
+
+    def _targeted_query(self, segment: str, source: str | None) -> Select[Any]:
+        query = segment_query(self.survey_id, segment)
+        if source:
+            i = invitation_links
+            by_source = (
+                i.c.source.startswith(source) if source.endswith(":") else i.c.source == source
+            )
+            query = query.where(
+                participants.c.link_id.in_(
+                    select(i.c.id).where(i.c.survey_id == self.survey_id, by_source)
+                )
+            )
+        return query
+
+    async def recipients(self, segment: str, targeting: Targeting) -> list[int]:
+        """The participant ids a targeted broadcast reaches, by id (one read transaction)."""
+        query = self._targeted_query(segment, targeting.source)
+        condition = targeting.where
+        survey = self.survey
+        if condition is not None and survey is None:
+            raise ValueError("targeting by answers needs the survey (BroadcastStore(survey=...))")
+        r, a = responses, answers
+        people = query.subquery()
+        answer_rows = (
+            select(r.c.participant_id, a.c.question_id, cast(a.c.value, Text), a.c.other)
+            .join(a, a.c.response_id == r.c.id)
+            .where(
+                r.c.survey_id == self.survey_id,
+                r.c.participant_id.in_(select(people.c.id)),
+                a.c.question_id.in_(sorted(condition.references()) if condition else []),
+            )
+        )
+
+        def work(connection: Connection) -> list[int]:
+            ids = [row[0] for row in connection.execute(query)]
+            if condition is None or survey is None:
+                return ids
+            given: dict[int, dict[str, Answer]] = {}
+            for participant_id, question_id, raw, other in connection.execute(answer_rows):
+                value = json.loads(raw)
+                if isinstance(value, list):
+                    value = tuple(str(v) for v in value)
+                given.setdefault(participant_id, {})[question_id] = Answer(value, other)
+            return [i for i in ids if matches(survey, condition, given.get(i, {}))]
+
+        return await self._runner.read(work)
 
     async def create(
         self,
@@ -197,12 +295,18 @@ class BroadcastStore:
         created_by: str | None = None,
         reminder_id: str | None = None,
         cancelled: bool = False,
+        targeting: Targeting | None = None,
+        document: str | None = None,
     ) -> int | None:
         """Queue a broadcast: the broadcast and its delivery rows in one transaction.
 
         Returns its id; for a reminder already created (by this or another process) None.
-        `cancelled`: record it (a skipped reminder) without any delivery."""
+        `cancelled`: record it (a skipped reminder) without any delivery. `targeting`: the
+        recipients are chosen first (`recipients`, a read), then written with the broadcast."""
         recipients = segment_query(self.survey_id, segment).subquery()
+        chosen: list[int] | None = None
+        if targeting is not None and targeting.narrowed and not cancelled:
+            chosen = await self.recipients(segment, targeting)
         values = {
             "survey_id": self.survey_id,
             "segment": segment,
@@ -211,6 +315,9 @@ class BroadcastStore:
             "created_by": created_by,
             "created_at": now,
             "reminder_id": reminder_id,
+            "target_where": targeting.where.source if targeting and targeting.where else None,
+            "target_source": targeting.source if targeting and targeting.source else None,
+            "document": document,
         }
         insert_fn = sqlite_insert if self._sqlite else pg_insert
 
@@ -224,6 +331,22 @@ class BroadcastStore:
             broadcast_id = result.scalar()
             if broadcast_id is None or cancelled:
                 return None if broadcast_id is None else int(broadcast_id)
+            if chosen is not None:
+                if chosen:
+                    connection.execute(
+                        insert(deliveries),
+                        [
+                            {
+                                "broadcast_id": broadcast_id,
+                                "participant_id": participant_id,
+                                "status": "pending",
+                                "attempts": 0,
+                                "updated_at": now,
+                            }
+                            for participant_id in chosen
+                        ],
+                    )
+                return int(broadcast_id)
             connection.execute(
                 insert(deliveries).from_select(
                     ["broadcast_id", "participant_id", "status", "attempts", "updated_at"],
@@ -241,9 +364,10 @@ class BroadcastStore:
         broadcast_id = await self._runner.write(work, what="create broadcast")
         if broadcast_id is not None:
             log.info(
-                "broadcast %d queued: segment %s, reminder %s, by %s",
+                "broadcast %d queued: segment %s%s, reminder %s, by %s",
                 broadcast_id,
                 segment,
+                f" ({targeting.describe()})" if targeting and targeting.narrowed else "",
                 reminder_id,
                 created_by,
             )
@@ -299,6 +423,7 @@ class BroadcastStore:
                     b.c.text,
                     d.c.attempts,
                     p.c.blocked,
+                    b.c.document,
                 )
                 .join(p, p.c.id == d.c.participant_id)
                 .join(b, b.c.id == d.c.broadcast_id)
@@ -314,6 +439,7 @@ class BroadcastStore:
                     text=text_for(row[4], row[3], self.default_language),
                     attempts=row[5],
                     blocked=bool(row[6]),
+                    document=row[7],
                 )
                 for row in rows
             ]

@@ -93,13 +93,56 @@ participants = Table(
     Column("pseudonym", String(16), nullable=True),
     Column("channel", String(16), nullable=False, server_default=text("'telegram'")),
     Column("web_key", String(64), nullable=True, unique=True),
+    Column(
+        "link_id",
+        Integer,
+        ForeignKey("invitation_links.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
     CheckConstraint(PARTICIPANT_KEY_CHECK, name="one_key"),
     CheckConstraint(_one_of("channel", CHANNELS), name="channel"),
 )
 """Someone who talked to the bot (`telegram_id`) or a named terminal preview (`preview_name`).
 Once anonymised (`storage.retention`), neither: `anonymised_at` says when, and `pseudonym` keeps
 the export's pseudonym, computed from the Telegram id before it was removed. A web participant
-(`channel` = `web`) is known by `web_key`, the random id their cookie and resume link carry."""
+(`channel` = `web`) is known by `web_key`, the random id their cookie and resume link carry.
+`link_id` is the first invitation link they started with (their source; `storage.links`)."""
+
+invitation_links = Table(
+    "invitation_links",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("survey_id", String(64), ForeignKey("surveys.id"), nullable=False),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("source", String(100), nullable=False),
+    Column("label", Text, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "survey_id", "source"),
+)
+"""An invitation link: `https://t.me/<bot>?start=<code>` spread through one source (a pôle, a
+region, a newsletter: `pole:aerospace-valley`)."""
+
+link_starts = Table(
+    "link_starts",
+    metadata,
+    Column(
+        "link_id",
+        Integer,
+        ForeignKey("invitation_links.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "participant_id",
+        Integer,
+        ForeignKey("participants.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("started_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("link_id", "participant_id"),
+    Index(None, "participant_id"),
+)
+"""Every link a participant opened (once per link): the first one is their source
+(`participants.link_id`), the later ones are counted."""
 
 responses = Table(
     "responses",
@@ -175,11 +218,17 @@ broadcasts = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("finished_at", UTCDateTime(), nullable=True),
     Column("reminder_id", String(64), nullable=True),
+    Column("target_where", Text, nullable=True),
+    Column("target_source", String(100), nullable=True),
+    Column("document", Text, nullable=True),
     UniqueConstraint("survey_id", "reminder_id"),
     CheckConstraint(_one_of("status", BROADCAST_STATUSES), name="status"),
 )
 """A message to a segment. A scheduled reminder is a broadcast with its `reminder_id`: the unique
-(survey_id, reminder_id) makes "send each reminder once" a constraint, not a hope."""
+(survey_id, reminder_id) makes "send each reminder once" a constraint, not a hope.
+`target_where` (a condition over answers) and `target_source` (an invitation source) narrow the
+segment; they are kept for the record: the recipients are fixed when the broadcast is created.
+`document`: the path of a file (PDF, HTML) sent with `text` as its caption."""
 
 deliveries = Table(
     "deliveries",

@@ -65,6 +65,8 @@ from storage.models import (
     RESPONSE_STATUSES,
     answers,
     deliveries,
+    invitation_links,
+    link_starts,
     participants,
     processed_updates,
     responses,
@@ -198,6 +200,8 @@ class ResponseRow:
     channel: str = "telegram"
     """Where the participant answered: `telegram` or `web`."""
     web_key: str | None = None
+    source: str | None = None
+    """The invitation source the participant first came through (`storage.links`)."""
 
     @property
     def state_data(self) -> dict[str, Any]:
@@ -223,10 +227,12 @@ class AnswerBatch:
             str | None,
             str,
             str | None,
+            str | None,
         ]
     ]
     """(id, telegram_id, preview_name, status, reference, language, started_at, submitted_at,
-    stored pseudonym of an anonymised participant, channel, web_key), by increasing id."""
+    stored pseudonym of an anonymised participant, channel, web_key, invitation source), by
+    increasing id."""
     answers: list[tuple[int, str, str, str | None]]
     """(response_id, question_id, value as JSON text, other), by response_id; may hold answers
     of responses in the id range that the batch leaves out (other statuses): skip those."""
@@ -613,6 +619,7 @@ class Store:
             connection.execute(delete(answers).where(answers.c.response_id.in_(ids)))
             connection.execute(delete(responses).where(responses.c.participant_id == found))
             connection.execute(delete(deliveries).where(deliveries.c.participant_id == found))
+            connection.execute(delete(link_starts).where(link_starts.c.participant_id == found))
             connection.execute(delete(participants).where(participants.c.id == found))
             return found
 
@@ -757,8 +764,10 @@ class Store:
                 p.c.pseudonym,
                 p.c.channel,
                 p.c.web_key,
+                invitation_links.c.source,
             )
             .join(p, p.c.id == r.c.participant_id)
+            .outerjoin(invitation_links, invitation_links.c.id == p.c.link_id)
             .where(*self._page_filter(statuses))
             .order_by(r.c.id)
             .limit(batch_size)
@@ -801,6 +810,7 @@ class Store:
                     pseudonym=row[12],
                     channel=row[13],
                     web_key=row[14],
+                    source=row[15],
                 )
                 for row in rows
             ]
@@ -833,8 +843,10 @@ class Store:
                 p.c.pseudonym,
                 p.c.channel,
                 p.c.web_key,
+                invitation_links.c.source,
             )
             .join(p, p.c.id == r.c.participant_id)
+            .outerjoin(invitation_links, invitation_links.c.id == p.c.link_id)
             .where(*self._page_filter(statuses))
             .order_by(r.c.id)
             .limit(batch_size)

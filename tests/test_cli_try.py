@@ -21,6 +21,7 @@ FULL_RUN = [
     "2",  # actor_type: SME -> company_rd is shown
     "1",  # company_rd
     "ile de france",  # region, a long list: the exact name typed is chosen at once
+    "732 829 320 00074",  # organisation: a SIRET, spaces and all
     "1",  # cluster_member: yes -> cluster_name, member_since, services_used, services_value
     # cluster_name, a long multi-choice: searches, each offering its pôle as button 1...
     "aerospace valey",
@@ -61,6 +62,7 @@ BACK_AND_EDIT_RUN = [
     "/back",  # back to actor_type from company_rd
     "5",  # actor_type: research -> company_rd hidden
     "7",  # region
+    "/skip",  # organisation (optional)
     "2",  # cluster_member: no
     "4",  # satisfaction_overall
     "3 1 5",  # priorities
@@ -123,6 +125,7 @@ def test_a_scripted_run_reaches_the_receipt(tmp_path: Path) -> None:
     assert "Vos choix (2) : Aerospace Valley ; Pôle Mer Méditerranée" in out
     assert "→ Île-de-France" in out
     assert "→ Aerospace Valley ; Pôle Mer Méditerranée" in out
+    assert "→ 73282932000074" in out  # the SIRET typed with spaces, kept as digits
     # the review lists what was typed
     assert "→ 1. R&D collaborative ; 2. Transition écologique et énergétique ; " in out
     assert "→ 1500" in out

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from dialogs import Survey, parse_survey
+from dialogs.answers import siren_of
 from dialogs.engine import Result, new_state, transition
 from dialogs.events import (
     Back,
@@ -432,6 +433,8 @@ def completing_event(survey: Survey, state: State) -> Event | None:
         return TextInput(valid_number(question))
     if qtype is QuestionType.TEXT:
         return TextInput("x" * max(question.min_length, 1))
+    if qtype is QuestionType.ORGANISATION_ID:
+        return TextInput("732 829 320 00074")
     return TextInput("participant@example.org")
 
 
@@ -460,6 +463,10 @@ def answer_problem(question: Question, answer: Answer) -> str | None:
         if list(value) != sorted(value, key=ids.index):
             return f"not in option order: {value!r}"
         return _other_problem(question, answer, OTHER_OPTION_ID in value)
+    if qtype is QuestionType.ORGANISATION_ID:
+        if not (isinstance(value, str) and siren_of(value) is not None):
+            return f"not a SIREN or SIRET: {value!r}"
+        return None
     if qtype is QuestionType.SCALE:
         if isinstance(value, bool) or not isinstance(value, int):
             return f"scale {value!r}"

@@ -266,6 +266,8 @@ def answer_plan(question: Question) -> tuple[str, ...]:
         return ("Les pôles doivent rester proches des PME — et de leurs territoires ! 🚀",)
     if qtype is QuestionType.EMAIL:
         return ("marie.dupont@example.fr",)
+    if qtype is QuestionType.ORGANISATION_ID:
+        return ("732 829 320 00074",)
     if qtype is QuestionType.NUMBER:
         low = question.min if question.min is not None else 0
         return (str(int(low) + 1 if question.integer else low + 0.5),)

@@ -91,6 +91,12 @@ PLAN: dict[str, list[Action]] = {
     "actor_type": [("type", "2")],  # a single choice typed by its number
     "company_rd": [("tap", "Oui, ponctuellement")],
     "region": [("tap", "Autre (préciser)"), ("type", "Corse-du-Sud")],
+    # A SIRET with a wrong check digit is refused; the right one, with spaces, is kept as digits.
+    "organisation": [
+        ("type", "732 829 320 00075"),
+        ("type", "7328"),
+        ("type", "732 829 320 00074"),
+    ],
     "cluster_member": [("tap", "=Oui")],
     # A long list: a search offers buttons; an exact name is added at once; then confirmed.
     "cluster_name": [
@@ -133,6 +139,7 @@ EXPECTED = {
     "actor_type": Answer("company_sme"),
     "company_rd": Answer("occasional"),
     "region": Answer("other", "Corse-du-Sud"),
+    "organisation": Answer("73282932000074"),
     "cluster_member": Answer("yes"),
     "cluster_name": Answer(("images_et_reseaux", "mer_bretagne_atlantique")),
     "member_since": Answer(2012),
@@ -192,7 +199,12 @@ async def test_a_participant_completes_the_consultation_with_buttons_and_text(
         where = progress(survey, snapshot.state.answers, question)
         section = survey.section_of(question).title.get("fr")
         assert f"{where.percent} % · {section}" in text_of(screen)
-        if question.type in (QuestionType.TEXT, QuestionType.NUMBER, QuestionType.EMAIL):
+        if question.type in (
+            QuestionType.TEXT,
+            QuestionType.NUMBER,
+            QuestionType.EMAIL,
+            QuestionType.ORGANISATION_ID,
+        ):
             assert option_data(screen) == [], f"typed question {qid} shows option buttons"
         skip_offered = any((data or "").startswith("s:") for _, data in screen.buttons)
         assert skip_offered == (not question.required), qid
@@ -203,6 +215,12 @@ async def test_a_participant_completes_the_consultation_with_buttons_and_text(
             if action == ("type", "1500,5"):
                 assert "nombre entier" in text_of(reply)
                 assert "fee_acceptable" not in (await stored(running, p)).state.answers
+            if action == ("type", "732 829 320 00075"):
+                assert "clé de contrôle est fausse" in text_of(reply)
+                assert "organisation" not in (await stored(running, p)).state.answers
+            if action == ("type", "7328"):
+                assert "Un SIREN compte 9 chiffres et un SIRET 14" in text_of(reply)
+                assert "organisation" not in (await stored(running, p)).state.answers
             if action == ("tap", "Autre (préciser)"):
                 assert "Précisez votre réponse" in text_of(reply)
     else:
@@ -437,6 +455,7 @@ async def test_stickers_photos_voice_long_texts_and_forged_buttons_change_nothin
 
     # The pôles' long list: 5,000 characters find nothing and change nothing.
     await p.tap("Bretagne")
+    await p.tap("Passer", p.last())  # the optional organisation number
     await p.tap("Oui", p.last())
     assert (await stored(running, p)).state.current == "cluster_name"
     await refused(p, running, lambda: p.send(LONG_TEXT), "choisissez « Autre (préciser) »")

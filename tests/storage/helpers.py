@@ -88,6 +88,7 @@ PLAN: dict[str, list[Callable[[State], Event]]] = {
         lambda s: TextInput("Fondation d’entreprise"),
     ],
     "region": [lambda s: Choose("region", "bretagne", s.step)],
+    "organisation": [lambda s: TextInput("732 829 320 00074")],
     "cluster_member": [lambda s: Choose("cluster_member", "yes", s.step)],
     "cluster_name": [
         lambda s: TextInput("Pôle Mer Bretagne Atlantique"),  # exact: added at once

@@ -84,7 +84,9 @@ async def test_round_trip_every_question_type(
         "number",
         "text",
         "email",
+        "organisation_id",
     }
+    assert state.answers["organisation"] == Answer("73282932000074")
 
     # A new engine and store, as after a restart, read exactly the same state.
     other_engine = create_engine(url)
