@@ -4,17 +4,12 @@ workers, two engines), outcomes, rows in doubt, reminders created once."""
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from bot.broadcaster import Broadcaster
 from bot.clock import system_clock
@@ -25,10 +20,7 @@ from storage.repository import Store
 from storage.schema import ensure_schema, upgrade
 from tests.admin.population import populate
 from tests.e2e.harness import RecordingBotAPI, open_store
-
-PG_ADMIN_URL = os.environ.get(
-    "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
+from tests.postgres import scratch_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -36,22 +28,10 @@ async def url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[s
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'queue.db'}"
         return
-    name = f"consultbot_admin_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(PG_ADMIN_URL, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    except Exception as exc:  # no server: the PostgreSQL half is skipped
-        await admin.dispose()
-        pytest.skip(f"PostgreSQL unavailable: {exc}")
-    try:
-        url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    # TEST_DATABASE_URL unset: skipped; set but unreachable: a failure (tests/postgres.py).
+    async with scratch_database("consultbot_admin") as url:
         await upgrade(url)
         yield url
-    finally:
-        async with admin.connect() as connection:
-            await connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.dispose()
 
 
 @pytest.fixture

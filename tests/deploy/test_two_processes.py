@@ -10,13 +10,10 @@ import asyncio
 import itertools
 import os
 import socket
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
-import asyncpg
 import pytest
 from aiohttp import ClientSession, web
-from sqlalchemy.engine import make_url
 
 from bot.survey_file import LoadedSurvey
 from dialogs import Survey
@@ -33,6 +30,7 @@ from tests.e2e.harness import (
     answer_until,
     open_store,
 )
+from tests.postgres import scratch_database
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres]
 
@@ -52,23 +50,8 @@ def _free_port() -> int:
 @pytest.fixture
 async def fresh_database() -> AsyncIterator[str]:
     """A new, empty PostgreSQL database next to TEST_DATABASE_URL's, dropped afterwards."""
-    base = os.environ.get("TEST_DATABASE_URL")
-    if not base:
-        pytest.skip("TEST_DATABASE_URL is not set")
-    url = make_url(base)
-    name = f"consultbot_two_{uuid.uuid4().hex[:10]}"
-    dsn = url.set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False
-    )
-    admin = await asyncpg.connect(dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with scratch_database("consultbot_two") as url:
+        yield url
 
 
 @pytest.fixture
