@@ -20,7 +20,10 @@ are sent and their outcome is committed right after (every `RECORD_INTERVAL`). A
 whose outcome never got committed is in doubt and is never sent again (at-most-once). The window
 is Telegram's answer travelling back plus at most `RECORD_INTERVAL` plus one commit: a few tens
 of milliseconds, and only the messages in flight at that instant are concerned. A graceful stop
-(task cancelled, SIGTERM) lets the sends in flight finish and records them first.
+(task cancelled, SIGTERM) lets the sends in flight finish and records them first; a claim that
+was committing when the stop arrived is waited for and its rows given back unsent. While the
+worker lives, its claims are renewed (every quarter of the lease) and it never resolves its own
+claims: a slow loop on a busy machine never makes a delivery "failed" or "unknown outcome".
 """
 
 from __future__ import annotations
@@ -52,14 +55,15 @@ PER_CHAT_INTERVAL = 1.0
 RECORD_INTERVAL = 0.02
 """How often the outcomes of the sends are committed (seconds)."""
 MAX_BATCH = 200
+"""Most deliveries claimed in one transaction."""
 BURST_SECONDS = 0.2
 """The bucket saves up at most this many seconds of tokens: when the loop falls behind (a slow
 commit, a busy CPU) it catches up with a short burst, well inside Telegram's one-second window."""
-"""Most deliveries claimed in one transaction."""
 IDLE_POLL = 0.5
 DEFAULT_LEASE = 120.0
-"""Seconds after which a claimed, unrecorded row is surely not being sent by a live process (the
-longest HTTP call is far shorter): it is then in doubt and marked failed, never resent."""
+"""Seconds after which a claim that its worker stopped renewing is in doubt (the worker died):
+marked failed, never resent. A live worker renews its claims every quarter of the lease and never
+resolves its own, so a slow loop does not turn its sends into failures."""
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_BACKOFF = 2.0
 MAX_BACKOFF = 300.0
@@ -204,18 +208,16 @@ class Broadcaster:
             self.bucket.rate,
             ", paid broadcast" if self.allow_paid_broadcast else "",
         )
-        await self.store.resolve_in_doubt(self.now(), self.lease)
+        await self.store.resolve_in_doubt(self.now(), self.lease, worker=self.name)
         recorder = asyncio.create_task(self._recorder(broadcast_id, progress))
         last_resolve = time.monotonic()
         try:
             while True:
                 if time.monotonic() - last_resolve > self.lease.total_seconds() / 2:
-                    await self.store.resolve_in_doubt(self.now(), self.lease)
+                    await self.store.resolve_in_doubt(self.now(), self.lease, worker=self.name)
                     last_resolve = time.monotonic()
                 wanted = await self.bucket.take(MAX_BATCH)
-                rows = await self.store.claim(
-                    self.name, self.now(), wanted, broadcast_id=broadcast_id
-                )
+                rows = await self._claim(wanted, broadcast_id)
                 if len(rows) < wanted:
                     self.bucket.give_back(wanted - len(rows))
                 for row in rows:
@@ -236,6 +238,27 @@ class Broadcaster:
             raise
         finally:
             await self._wind_down(recorder)
+
+    async def _claim(self, wanted: int, broadcast_id: int | None) -> list[Claimed]:
+        """Claim up to `wanted` rows. A stop (cancellation) that arrives while the claim is
+        being committed does not abandon it: the claim's transaction goes on (in its thread, or
+        on the server) and would commit rows that nobody sends, to be marked failed a lease
+        later. The claim is waited for, its rows given back unsent, then the stop goes on."""
+        claim = asyncio.ensure_future(
+            self.store.claim(self.name, self.now(), wanted, broadcast_id=broadcast_id)
+        )
+        try:
+            return await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            try:
+                rows = await claim
+                await self.store.release(self.name, rows, self.now())
+            except Exception:
+                log.exception(
+                    "broadcast worker %s: giving back the rows claimed at the stop failed",
+                    self.name,
+                )
+            raise
 
     async def _idle(self, broadcast_id: int | None, until_idle: bool) -> bool:
         """Nothing to claim now: True when the worker should stop (`until_idle`)."""
@@ -272,9 +295,15 @@ class Broadcaster:
             await self.store.finish_done(self.now())
 
     async def _recorder(self, broadcast_id: int | None, progress: Progress | None) -> None:
+        renew_every = self.lease.total_seconds() / 4
+        last_renew = time.monotonic()
         while True:
             await asyncio.sleep(RECORD_INTERVAL)
             try:
+                if time.monotonic() - last_renew > renew_every:
+                    last_renew = time.monotonic()
+                    if self._in_flight or self._results:
+                        await self.store.renew_claims(self.name, self.now())
                 flushed = await self._flush()
                 if flushed and progress is not None and broadcast_id is not None:
                     progress(await self.store.counts(broadcast_id))

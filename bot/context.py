@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from bot.callbacks import delete_key
@@ -21,6 +22,9 @@ class BotContext:
     settings: Settings
     renderer: Renderer = field(init=False)
     locks: KeyedLocks = field(default_factory=KeyedLocks)
+    passes: Counter[str] = field(default_factory=Counter)
+    """Passes completed by each background worker (`bot.workers`), by worker name: a test
+    waits for a pass to know the worker has looked, instead of sleeping."""
     delete_key: bytes = field(init=False, repr=False)
     """The key of the /delete confirmations' proofs (bot.callbacks), from the bot's token."""
 

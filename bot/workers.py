@@ -125,6 +125,7 @@ async def reminder_scheduler(ctx: BotContext, bot: Bot) -> None:
             raise
         except Exception:
             log.exception("reminder scheduler: check failed, trying again in %ss", poll)
+        ctx.passes["reminders"] += 1
         await asyncio.sleep(poll)
 
 
@@ -141,6 +142,7 @@ async def update_ids_trimmer(ctx: BotContext, bot: Bot) -> None:
             raise
         except Exception:
             log.exception("update ids trimmer failed; trying again in %ss", every)
+        ctx.passes["update_ids"] += 1
         await asyncio.sleep(every)
 
 

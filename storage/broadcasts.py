@@ -28,10 +28,17 @@ rows - 0 to 2 at 25 messages per second - plus, right after a pause, the bucket'
 (`bot.broadcaster.BURST_SECONDS`). Everything claimed earlier has its outcome committed.
 
 We choose at-most-once: a row in doubt is NEVER sent again. `resolve_in_doubt` (run by every
-worker at start and periodically) marks the rows claimed longer ago than a lease (well above the
-longest HTTP call) and still pending as `failed` with `last_error = 'unknown outcome: …'`, so
-nobody gets a second message; the admin sees them in the failed count. A graceful stop (SIGTERM)
-lets the sends in flight finish and records them, so it leaves no row in doubt.
+worker at start and periodically) marks the rows still pending whose claim is older than a lease
+(well above the longest HTTP call) as `failed` with `last_error = 'unknown outcome: …'`, so
+nobody gets a second message; the admin sees them in the failed count. A live worker is never
+taken for a dead one because its loop is slow (a busy CPU, a slow commit): it renews the claims
+it holds (`renew_claims`, every quarter of the lease), and `resolve_in_doubt` never touches the
+claims of the worker that runs it - a worker knows which of its own sends are still in flight.
+Only the claims of a process that stopped renewing them (it died) go stale.
+
+A graceful stop (SIGTERM, task cancelled) lets the sends in flight finish and records them, and
+gives back (`release`) the rows of a claim that committed while the stop arrived but were not
+sent yet, so it leaves no row in doubt.
 
 Narrower targets (`Targeting`): `source` keeps the participants whose first invitation link
 (`storage.links`) has that source (`pole:aerospace-valley`), or any source of a kind
@@ -516,9 +523,51 @@ class BroadcastStore:
 
         await self._runner.write(work, what="record deliveries")
 
-    async def resolve_in_doubt(self, now: datetime, lease: timedelta) -> int:
-        """Mark `failed` (never resend) the rows claimed before `now - lease` and not recorded:
-        the process that claimed them stopped while sending (see the module's docstring)."""
+    async def release(self, worker: str, rows: Sequence[Claimed], now: datetime) -> None:
+        """Give back claimed rows that were never sent (a stop arrived while they were being
+        claimed): pending and unclaimed again, their attempt not counted."""
+        if not rows:
+            return
+        d = deliveries
+        keys = [(r.broadcast_id, r.participant_id) for r in rows]
+        statement = (
+            update(d)
+            .where(
+                tuple_(d.c.broadcast_id, d.c.participant_id).in_(keys),
+                d.c.status == "pending",
+                d.c.claimed_by == worker,
+            )
+            .values(claimed_at=None, claimed_by=None, attempts=d.c.attempts - 1, updated_at=now)
+        )
+        await self._runner.write(lambda c: c.execute(statement), what="release deliveries")
+
+    async def renew_claims(self, worker: str, now: datetime) -> int:
+        """Move the claims `worker` holds (pending rows) to `now`: the worker is alive, its
+        sends in flight are not in doubt. Returns how many rows."""
+        d = deliveries
+        statement = (
+            update(d)
+            .where(
+                d.c.broadcast_id.in_(self._running_ids()),
+                d.c.status == "pending",
+                d.c.claimed_by == worker,
+                d.c.claimed_at.is_not(None),
+            )
+            .values(claimed_at=now)
+        )
+
+        def work(connection: Connection) -> int:
+            return connection.execute(statement).rowcount
+
+        count: int = await self._runner.write(work, what="renew claims")
+        return count
+
+    async def resolve_in_doubt(
+        self, now: datetime, lease: timedelta, *, worker: str | None = None
+    ) -> int:
+        """Mark `failed` (never resend) the rows whose claim is older than `now - lease` and not
+        recorded: the process that claimed them stopped while sending (see the module's
+        docstring). The claims of `worker` (the caller) are left alone: it is alive."""
         d = deliveries
         statement = (
             update(d)
@@ -532,6 +581,8 @@ class BroadcastStore:
             )
             .values(status="failed", last_error=UNKNOWN_OUTCOME, updated_at=now)
         )
+        if worker is not None:
+            statement = statement.where(d.c.claimed_by.is_(None) | (d.c.claimed_by != worker))
 
         def work(connection: Connection) -> int:
             return connection.execute(statement).rowcount
@@ -568,6 +619,10 @@ class BroadcastStore:
         for broadcast_id in ids:
             log.info("broadcast %d done", broadcast_id)
         return ids
+
+    def _running_ids(self) -> Select[Any]:
+        b = broadcasts
+        return select(b.c.id).where(b.c.survey_id == self.survey_id, b.c.status == "running")
 
     def _waiting(self) -> tuple[ColumnElement[bool], ...]:
         """Pending, unclaimed deliveries of this survey's running broadcasts (joined with

@@ -344,6 +344,8 @@ class Checkpointer:
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.checkpoints = 0
+        """Checkpoints run so far (tests wait on it)."""
 
     def written(self) -> None:
         """Something was committed (starts the thread on the first call)."""
@@ -375,6 +377,7 @@ class Checkpointer:
             log.exception("WAL checkpoint failed; trying again in %ss", self.interval)
             self._dirty.set()
             return
+        self.checkpoints += 1
         if frames - copied > WAL_BACKLOG_WARNING:
             log.warning(
                 "WAL checkpoint: %d of %d pages still to copy (long-running readers?)",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -12,7 +12,16 @@ from bot.runner import Running
 from bot.workers import WORKERS
 from tests.e2e.conftest import api, clock, database_url, loaded, survey
 
-__all__ = ["api", "clock", "database_url", "loaded", "survey", "workers"]
+__all__ = [
+    "api",
+    "clock",
+    "database_url",
+    "loaded",
+    "survey",
+    "wait_until",
+    "worker_passes",
+    "workers",
+]
 
 ADMIN = 42
 
@@ -29,6 +38,30 @@ async def workers(running: Running) -> AsyncIterator[list[asyncio.Task[None]]]:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def wait_until(
+    condition: Callable[[], Awaitable[bool]], what: str, timeout: float = 60
+) -> None:
+    """Poll `condition` until it holds; fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await condition():
+        if loop.time() > deadline:
+            raise TimeoutError(f"waited {timeout}s for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def worker_passes(running: Running, worker: str, passes: int = 2) -> None:
+    """Wait until the background `worker` has completed `passes` more passes (`ctx.passes`).
+    Two: the pass under way when this is called may have read the clock before the test set it,
+    the next one surely sees what the test did before calling."""
+    target = running.ctx.passes[worker] + passes
+
+    async def done() -> bool:
+        return running.ctx.passes[worker] >= target
+
+    await wait_until(done, f"{passes} passes of the {worker} worker")
 
 
 @pytest.fixture(autouse=True)

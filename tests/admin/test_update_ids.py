@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import pytest
@@ -11,7 +10,7 @@ from sqlalchemy import func, select
 from bot.runner import Running
 from storage.database import runner_for
 from storage.models import processed_updates
-from tests.admin.conftest import workers
+from tests.admin.conftest import wait_until, worker_passes, workers
 from tests.e2e.harness import ManualClock, Participant, RecordingBotAPI, polling_bot
 
 pytestmark = pytest.mark.e2e
@@ -36,11 +35,13 @@ async def test_old_update_ids_are_forgotten_and_recent_ones_kept(
         await recent.send("/start")
         assert await recorded(running) == 2
         async with workers(running):
-            await asyncio.sleep(0.3)
+            await worker_passes(running, "update_ids")  # the trimmer has looked
             assert await recorded(running) == 2  # six days: both kept
             clock.advance(timedelta(days=2).total_seconds())
-            for _ in range(100):
-                if await recorded(running) == 1:
-                    break
-                await asyncio.sleep(0.05)
-        assert await recorded(running) == 1  # the eight-day-old one went
+
+            async def one_left() -> bool:
+                return await recorded(running) == 1
+
+            await wait_until(one_left, "the eight-day-old update id to go")
+            await worker_passes(running, "update_ids")
+        assert await recorded(running) == 1  # the eight-day-old one went, the recent one stays

@@ -7,22 +7,23 @@ while both run reaches every recipient exactly once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import socket
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
-import asyncpg
 import pytest
 from aiohttp import ClientSession, web
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from bot.survey_file import LoadedSurvey
 from dialogs import Survey
 from dialogs.state import Phase
 from storage.broadcasts import BroadcastStore
-from storage.repository import ParticipantKey
+from storage.database import runner_for
+from storage.models import processed_updates
+from storage.repository import ParticipantKey, Store
 from storage.schema import upgrade
 from tests.botapi.server import SentMessage
 from tests.e2e.harness import (
@@ -33,6 +34,7 @@ from tests.e2e.harness import (
     answer_until,
     open_store,
 )
+from tests.postgres import scratch_database
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres]
 
@@ -52,23 +54,8 @@ def _free_port() -> int:
 @pytest.fixture
 async def fresh_database() -> AsyncIterator[str]:
     """A new, empty PostgreSQL database next to TEST_DATABASE_URL's, dropped afterwards."""
-    base = os.environ.get("TEST_DATABASE_URL")
-    if not base:
-        pytest.skip("TEST_DATABASE_URL is not set")
-    url = make_url(base)
-    name = f"consultbot_two_{uuid.uuid4().hex[:10]}"
-    dsn = url.set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False
-    )
-    admin = await asyncpg.connect(dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with scratch_database("consultbot_two") as url:
+        yield url
 
 
 @pytest.fixture
@@ -113,6 +100,63 @@ async def round_robin(ports: list[int]) -> tuple[web.AppRunner, int, list[int]]:
     return runner, port, served
 
 
+async def wait_up(process: BotProcess, http: ClientSession, port: int) -> None:
+    """Wait until the process answers its health check; fail at once if it exits. 120 s is a
+    safety net: a start costs about 5 s of CPU, 20-30 s of wall time with both cores busy."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 120
+    while True:
+        assert process.process is not None
+        if process.process.poll() is not None:
+            raise AssertionError(f"the process on {port} exited with {process.process.returncode}")
+        try:
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if loop.time() > deadline:
+            raise AssertionError(f"the process on {port} did not come up in 120 s")
+        await asyncio.sleep(0.1)
+
+
+async def settled(api: RecordingBotAPI, http: ClientSession, ports: list[int]) -> None:
+    """Wait until every update pushed so far has been handled: none pending or being delivered
+    by the API, no request of the bots being answered, and none in flight in either process
+    (its /healthz counts the updates its handlers are working on) - twice in a row, since an
+    update's handler may send one more message after its last one was answered."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 120
+    calm = 0
+    while calm < 2:
+        busy = api.pending_update_count or api._active
+        if not busy:
+            for port in ports:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    busy = busy or (await response.json())["in_flight"]
+        calm = 0 if busy else calm + 1
+        if loop.time() > deadline:
+            raise TimeoutError("the bot processes did not settle in 120 s")
+        await asyncio.sleep(0.05)
+
+
+async def until(condition: Callable[[], Awaitable[bool]], what: str, timeout: float = 60) -> None:
+    """Poll `condition` until it holds; fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await condition():
+        if loop.time() > deadline:
+            raise TimeoutError(f"waited {timeout}s for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def recorded(store: Store, update_ids: list[int]) -> bool:
+    """The bot has applied these updates (their ids are recorded with the answer they carry)."""
+    query = select(func.count()).where(processed_updates.c.update_id.in_(update_ids))
+    count: int = await runner_for(store.engine).read(lambda c: c.scalar(query) or 0)
+    return count == len(update_ids)
+
+
 async def next_message(
     api: RecordingBotAPI, user: int, after: int, contains: str | None = None
 ) -> SentMessage:
@@ -136,6 +180,7 @@ async def test_two_webhook_processes_behave_like_one_bot(
     ports = [_free_port(), _free_port()]
     proxy, proxy_port, served = await round_robin(ports)
     url = f"http://127.0.0.1:{proxy_port}/hook"
+    stack = contextlib.AsyncExitStack()
     try:
         for port in ports:
             process = BotProcess(
@@ -151,19 +196,11 @@ async def test_two_webhook_processes_behave_like_one_bot(
             )
             process.start()
             processes.append(process)
-        async with ClientSession() as http:
-            for port in ports:
-                for _ in range(200):
-                    try:
-                        async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                            if response.status == 200:
-                                break
-                    except OSError:
-                        pass
-                    await asyncio.sleep(0.1)
-                else:
-                    raise AssertionError(f"the process on {port} did not come up")
-        await api.wait_for(lambda: api.webhook_url == url, 20)
+        http = await stack.enter_async_context(ClientSession())
+        for process, port in zip(processes, ports, strict=True):
+            await wait_up(process, http, port)
+        await api.wait_for(lambda: api.webhook_url == url, 60)
+        watcher = await stack.enter_async_context(open_store(fresh_database, loaded))
 
         actor = survey.by_id["actor_type"]
         first = survey.questions[0]
@@ -175,10 +212,13 @@ async def test_two_webhook_processes_behave_like_one_bot(
             seen = len(api.transcript(user))
             # The same tap twice at once: the two updates go to the two processes.
             consent = welcome.button_data("J’accepte")
-            api.press_button(user, welcome.message_id, consent, language_code="fr")
-            api.press_button(user, welcome.message_id, consent, language_code="fr")
+            taps = [
+                api.press_button(user, welcome.message_id, consent, language_code="fr")[0]
+                for _ in range(2)
+            ]
             await next_message(api, user, seen, actor.text.get("fr"))
-            await asyncio.sleep(0.5)
+            # Both taps applied (the second one finds the question already on screen).
+            await until(lambda: recorded(watcher, taps), f"the taps of {user} to be applied")
             question = [m for m in api.transcript(user) if actor.text.get("fr") in (m.text or "")]
             seen = len(api.transcript(user))
             option = actor.options[i % len(actor.options)]
@@ -191,7 +231,7 @@ async def test_two_webhook_processes_behave_like_one_bot(
             await next_message(api, user, seen)
 
         await asyncio.gather(*(participant(i, u) for i, u in enumerate(users)))
-        await api.wait_idle(quiet=0.3, timeout=30)
+        await settled(api, http, ports)
         assert min(served) > PARTICIPANTS, served
 
         # A few go to the end and tap "Envoyer" twice at once: one submission each.
@@ -204,11 +244,14 @@ async def test_two_webhook_processes_behave_like_one_bot(
                 await answer_until(p, survey, lambda: store.load(p.key))
                 review = p.last()
                 data = review.button_data("Envoyer")
-                api.press_button(user, review.message_id, data, language_code="fr")
-                api.press_button(user, review.message_id, data, language_code="fr")
-                await api.wait_idle(quiet=0.5, timeout=30)
+                taps = [
+                    api.press_button(user, review.message_id, data, language_code="fr")[0]
+                    for _ in range(2)
+                ]
+                await until(lambda: recorded(store, taps), f"the taps of {user} to be applied")
 
             await asyncio.gather(*(submitter(user) for user in submitters))
+            await settled(api, http, ports)
             for user in submitters:
                 snapshot = await store.load(ParticipantKey(telegram_id=user))
                 assert snapshot.state.phase is Phase.SUBMITTED, user
@@ -239,12 +282,20 @@ async def test_two_webhook_processes_behave_like_one_bot(
             def everyone() -> bool:
                 return all(received(api, user) >= 1 for user in users)
 
-            await api.wait_for(everyone, timeout=90)
-            await asyncio.sleep(1.0)  # anything sent twice would show now
+            await api.wait_for(everyone, timeout=120)
+
+            async def finished() -> bool:
+                info = await broadcasts.get(created)
+                return info is not None and info.status == "done"
+
+            # Done: every delivery's outcome is recorded, after Telegram answered its send, so
+            # a message sent twice would be in the transcript by now.
+            await until(finished, "the broadcast to be done")
             assert all(received(api, user) == 1 for user in users)
         for process in processes:
-            assert await process.terminate(timeout=20) == 0
+            assert await process.terminate(timeout=60) == 0
     finally:
+        await stack.aclose()
         await proxy.cleanup()
 
 

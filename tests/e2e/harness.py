@@ -172,8 +172,10 @@ class BotProcess:
             self.process.kill()
             self.process.wait(10)
 
-    async def wait_polling(self, timeout: float = 45) -> None:
-        """Wait until the process holds a getUpdates request open (it is serving)."""
+    async def wait_polling(self, timeout: float = 120) -> None:
+        """Wait until the process holds a getUpdates request open (it is serving); fail at once
+        if it exits. The timeout is only a safety net: starting a process costs about 5 s of CPU
+        (importing aiogram's types), 20-30 s of wall time on a machine with both cores busy."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not self.api.polling:

@@ -8,7 +8,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from tests.e2e.harness import (
 )
 from tests.e2e.test_webhook import SECRET, SECRET_HEADER, webhook_bot
 from tests.logcapture import CapturedLogs, capture_logs
+from tests.postgres import postgres_url
 from tests.storage.conftest import reset_postgres
 
 pytestmark = pytest.mark.e2e
@@ -55,9 +55,7 @@ def internal_error(message: SentMessage) -> bool:
 async def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'consultbot.db'}"
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
-        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL half skipped")
+    url = postgres_url()
     await reset_postgres(url)
     await upgrade(url)
     return url

@@ -3,7 +3,6 @@ the bundled questionnaire, and a `Store` on it."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,8 +14,7 @@ from storage.database import create_engine
 from storage.repository import Store
 from storage.schema import upgrade
 from tests.export.helpers import bundled_survey
-
-POSTGRES_SKIP = "TEST_DATABASE_URL is not set: PostgreSQL half skipped"
+from tests.postgres import postgres_url
 
 
 @pytest.fixture(scope="session")
@@ -53,9 +51,7 @@ async def any_store(
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'export.db'}"
     else:
-        url = os.environ.get("TEST_DATABASE_URL", "")
-        if not url:
-            pytest.skip(POSTGRES_SKIP)
+        url = postgres_url()
         from tests.storage.conftest import reset_postgres
 
         await reset_postgres(url)

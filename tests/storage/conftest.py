@@ -7,7 +7,6 @@ schema, each SQLite test from a new file.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,9 +18,8 @@ from dialogs import Survey
 from storage.database import create_engine
 from storage.repository import Store
 from storage.schema import upgrade
+from tests.postgres import postgres_url
 from tests.storage.helpers import bundled_survey
-
-POSTGRES_SKIP = "TEST_DATABASE_URL is not set: PostgreSQL half skipped"
 
 
 async def reset_postgres(url: str) -> None:
@@ -48,9 +46,7 @@ async def empty_url(backend: str, tmp_path: Path) -> str:
     """The URL of an empty database (for SQLite, in a folder that does not exist yet)."""
     if backend == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'consultbot.db'}"
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
-        pytest.skip(POSTGRES_SKIP)
+    url = postgres_url()
     await reset_postgres(url)
     return url
 

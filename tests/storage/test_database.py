@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -29,6 +30,16 @@ from storage.database import (
 from storage.repository import Store
 from storage.schema import upgrade
 from tests.storage.helpers import bundled_survey, during, fixed, stepper, tg
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    """Poll `condition` until it holds; fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise TimeoutError(f"waited {timeout}s for {what}")
+        await asyncio.sleep(0.01)
 
 
 def locked() -> OperationalError:
@@ -111,7 +122,10 @@ async def test_the_checkpointer_copies_the_wal_into_the_database_file(
         store = Store(engine, survey, file_hash="c" * 64)
         now = during(survey)
         await store.apply(tg(1), stepper(survey, Start(), now), clock=fixed(now))
-        await asyncio.sleep(0.3)
+        runner = runner_for(engine)
+        assert isinstance(runner, ThreadedSQLiteRunner)
+        # Its thread starts with the first write: a first checkpoint copies that write.
+        await until(lambda: runner._checkpointer.checkpoints >= 1, "a first checkpoint")
         size = path.stat().st_size
         for user in range(2, 200):
             await store.apply(tg(user), stepper(survey, Start(), now), clock=fixed(now))
@@ -119,11 +133,7 @@ async def test_the_checkpointer_copies_the_wal_into_the_database_file(
         assert wal.stat().st_size > 0
         # Without automatic checkpoints, only the checkpointer can grow the database file
         # while the engine is open.
-        for _ in range(100):
-            if path.stat().st_size > size:
-                break
-            await asyncio.sleep(0.05)
-        assert path.stat().st_size > size
+        await until(lambda: path.stat().st_size > size, "the database file to grow")
     finally:
         await engine.dispose()
 
@@ -148,12 +158,13 @@ async def test_writer_waits_for_another_process_lock(
     path = sqlite_path(store.engine.url)
     assert path is not None
     holding = threading.Event()
+    release = threading.Event()
 
     def hold_lock() -> None:
         other = sqlite3.connect(path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
         holding.set()
-        time.sleep(0.4)
+        release.wait(60)
         other.execute("COMMIT")
         other.close()
 
@@ -170,16 +181,23 @@ async def test_writer_waits_for_another_process_lock(
             ticks += 1
 
     ticking = asyncio.create_task(ticker())
-    started = time.monotonic()
-    applied = await store.apply(tg(1), stepper(survey, Start(), now), clock=fixed(now))
-    waited = time.monotonic() - started
+    runner = runner_for(store.engine)
+    assert isinstance(runner, ThreadedSQLiteRunner)
+    try:
+        applying = asyncio.create_task(
+            store.apply(tg(1), stepper(survey, Start(), now), clock=fixed(now))
+        )
+        await until(lambda: runner.fallbacks == 1, "the answer to go to the writer thread")
+        # The loop goes on while the writer thread waits for the other process's lock.
+        seen = ticks
+        await until(lambda: ticks >= seen + 10, "ten ticks of the loop")
+        assert not applying.done()  # it waits for the lock
+    finally:
+        release.set()
+    applied = await asyncio.wait_for(applying, 60)
     ticking.cancel()
     holder.join()
     assert applied.version == 1
-    assert waited >= 0.3
-    assert ticks >= 10  # the loop was not blocked while the writer waited
-    runner = runner_for(store.engine)
-    assert isinstance(runner, ThreadedSQLiteRunner)
     assert runner.fallbacks == 1  # the writer thread waited, not the loop
 
 
@@ -201,13 +219,19 @@ async def test_an_answer_does_not_queue_behind_the_writer_thread(
     an answer's transaction runs on the event loop without waiting for it."""
     runner = await started_sqlite_runner(store, survey, backend)
     now = during(survey)
-    busy = asyncio.get_running_loop().run_in_executor(runner._writer, time.sleep, 1.0)
-    started = time.monotonic()
-    applied = await store.apply(tg(2), stepper(survey, Start(), now), clock=fixed(now))
-    waited = time.monotonic() - started
+    release = threading.Event()
+    busy = asyncio.get_running_loop().run_in_executor(runner._writer, release.wait, 60)
+    try:
+        # The writer thread stays busy until the answer is applied: queued behind it, the
+        # answer would time out here.
+        applied = await asyncio.wait_for(
+            store.apply(tg(2), stepper(survey, Start(), now), clock=fixed(now)), 30
+        )
+        assert not busy.done()
+    finally:
+        release.set()
     await busy
     assert applied.version == 1
-    assert waited < 0.5
 
 
 async def test_an_answer_waits_for_the_writer_threads_transaction_then_runs_on_the_loop(
@@ -218,17 +242,31 @@ async def test_an_answer_waits_for_the_writer_threads_transaction_then_runs_on_t
     runner = await started_sqlite_runner(store, survey, backend)
     now = during(survey)
     finished: list[str] = []
+    locked = threading.Event()
+    release = threading.Event()
 
     def slow(connection: Connection) -> None:
         connection.exec_driver_sql("DELETE FROM settings WHERE key = 'none'")
-        time.sleep(0.3)
+        locked.set()  # the write lock is held
+        release.wait(60)
         finished.append("writer")
 
     writing = asyncio.create_task(runner.write(slow))
-    await asyncio.sleep(0.05)
-    applied = await store.apply(tg(2), stepper(survey, Start(), now), clock=fixed(now))
-    finished.append("answer")
-    await writing
+    try:
+        await until(locked.is_set, "the writer thread to hold the write lock")
+
+        async def answer() -> Any:
+            result = await store.apply(tg(2), stepper(survey, Start(), now), clock=fixed(now))
+            finished.append("answer")
+            return result
+
+        answering = asyncio.create_task(answer())
+        await until(lambda: bool(runner._idle_waiters), "the answer to wait for the writer")
+        assert finished == []
+    finally:
+        release.set()
+    await asyncio.wait_for(writing, 60)
+    applied = await asyncio.wait_for(answering, 60)
     assert applied.version == 1
     assert finished == ["writer", "answer"]
     assert runner.fallbacks == 0  # it ran on the loop, after the writer's commit
