@@ -47,6 +47,7 @@ from bot.export import (
 )
 from dialogs.limits import OTHER_OPTION_ID
 from dialogs.model import QuestionType, Survey
+from storage.organisations import find_organisations
 from storage.pseudonyms import load_pseudonymizer
 from storage.repository import AnswerBatch, Store
 
@@ -516,7 +517,11 @@ async def export_stat_file(
     columns = every_column if keep is None else tuple(every_column[i] for i in keep)
     variables = layout(survey, columns, language)
     rows_encoder = RowEncoder(
-        survey, every_column, await load_pseudonymizer(store), neutralize_text=False
+        survey,
+        every_column,
+        await load_pseudonymizer(store),
+        neutralize_text=False,
+        siren_counts=(await find_organisations(store)).counts,
     )
     encoder = _Encoder(variables, keep)
     total = await expected_rows(store, include_drafts, include_preview)

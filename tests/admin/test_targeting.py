@@ -239,6 +239,11 @@ async def test_cli_where_preview_then_killed_and_resumed(
     assert f"{len(wanted) - len(failed)} sent" in out
 
 
+def beside_bundled(name: str) -> str:
+    """The options files the bundled questionnaire names (its long lists)."""
+    return (DEFAULT_SURVEY.parent / name).read_text(encoding="utf-8")
+
+
 def survey_with_a_targeted_reminder(where: str) -> str:
     data = yaml.safe_load(DEFAULT_SURVEY.read_text(encoding="utf-8"))
     data["reminders"] = [
@@ -254,18 +259,20 @@ def survey_with_a_targeted_reminder(where: str) -> str:
 
 
 def test_a_reminder_where_is_checked_when_the_file_is_loaded() -> None:
-    survey = parse_survey(survey_with_a_targeted_reminder(WHERE))
+    survey = parse_survey(survey_with_a_targeted_reminder(WHERE), read_file=beside_bundled)
     assert survey.reminders[0].where is not None
     with pytest.raises(
         SurveyError, match="reminder companies: where: column 15: 'resarch' is not an option"
     ):
-        parse_survey(survey_with_a_targeted_reminder('actor_type == "resarch"'))
+        parse_survey(
+            survey_with_a_targeted_reminder('actor_type == "resarch"'), read_file=beside_bundled
+        )
 
 
 async def test_a_reminder_with_a_where_reaches_only_the_matching_participants(
     database_url: str, tmp_path: Path
 ) -> None:
-    survey = parse_survey(survey_with_a_targeted_reminder(WHERE))
+    survey = parse_survey(survey_with_a_targeted_reminder(WHERE), read_file=beside_bundled)
     rows = list(synthetic_responses(survey, 80, first_id=60_000, seed=3))
     await ensure_schema(database_url)
     engine = create_engine(database_url)

@@ -25,6 +25,7 @@ async def to_the_pôles(p: Participant) -> SentMessage:
     await p.tap("Entreprise : PME")
     await p.tap("de façon régulière")
     await p.send("bretagne")  # the regions' long list: the exact name is chosen at once
+    await p.tap("Passer")  # the optional organisation number
     message = p.last()
     return await p.press(message.button_data("Oui", exact=True), message)
 

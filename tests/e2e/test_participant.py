@@ -659,7 +659,7 @@ async def test_an_update_redelivered_after_a_restart_is_processed_once(
         same_stored(before, await stored(second, p))
         # The new process still serves new updates.
         reply = await p.tap("Bretagne")
-        assert "membre d’un pôle de compétitivité ?" in text_of(reply)
+        assert "SIREN ou SIRET" in text_of(reply)  # the next question, the optional organisation
 
 
 async def test_a_database_reused_with_another_bot_token_serves_the_new_bot(

@@ -158,7 +158,7 @@ async def test_plain_sqlite_and_core_write_the_same(
         assert raw_rows[table] == core_rows[table], table
     # the story did write every kind of row
     assert len(raw_rows["participants"]) == 6
-    channels = [row[-2][1] for row in raw_rows["participants"]]  # (..., channel, web_key)
+    channels = [row[-3][1] for row in raw_rows["participants"]]  # (..., channel, web_key, link_id)
     assert channels == ["telegram"] * 4 + ["web"] * 2
     assert {row[3][1] for row in raw_rows["responses"]} == {"submitted", "draft", "preview"}
     assert len(raw_rows["processed_updates"]) == 2
