@@ -33,7 +33,7 @@ from dialogs.state import Answer, State
 from dialogs.texts import Text
 from web import actions
 
-TYPED = (QuestionType.TEXT, QuestionType.NUMBER, QuestionType.EMAIL)
+TYPED = (QuestionType.TEXT, QuestionType.NUMBER, QuestionType.EMAIL, QuestionType.ORGANISATION_ID)
 
 
 @dataclass(frozen=True)
@@ -414,6 +414,14 @@ class WebRenderer:
             return Input(t(lang, "button.other"), hint, multiline=False, value=value)
         if q.type is QuestionType.NUMBER:
             return Input(t(lang, "web.answer_label"), hint, inputmode="decimal", value=value)
+        if q.type is QuestionType.ORGANISATION_ID:
+            return Input(
+                t(lang, "web.answer_label"),
+                hint,
+                inputmode="numeric",
+                autocomplete="off",
+                value=value,
+            )
         if q.type is QuestionType.EMAIL:
             return Input(
                 t(lang, "web.answer_label"),
@@ -432,6 +440,8 @@ class WebRenderer:
             return t(lang, "web.hint_text", max=q.max_length)
         if qtype is QuestionType.EMAIL:
             return t(lang, "web.hint_email")
+        if qtype is QuestionType.ORGANISATION_ID:
+            return t(lang, "hint.organisation_id")
         if qtype is QuestionType.NUMBER:
             if q.min is not None and q.max is not None:
                 return t(lang, "web.hint_number_range", min=_num(q.min), max=_num(q.max))

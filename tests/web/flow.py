@@ -10,6 +10,7 @@ from typing import Any
 TYPED = {
     "number": "2010",
     "email": "participant@example.org",
+    "organisation_id": "732 829 320 00074",
     "text": "Plus de <b>moyens</b> & de suivi",
     "other": "autre chose",
 }
