@@ -20,7 +20,7 @@ from storage.repository import Applied, ParticipantKey, ReferenceTaken, Store
 from storage.schema import upgrade
 from tests.storage.helpers import bundled_survey, during, fixed, stepper, tg, walk_to_review
 
-TABLES = ("participants", "responses", "answers", "processed_updates")
+TABLES = ("participants", "responses", "answers", "processed_updates", "response_versions")
 
 
 async def story(store: Store, survey: Survey) -> list[tuple[Any, ...]]:
@@ -158,10 +158,18 @@ async def test_plain_sqlite_and_core_write_the_same(
         assert raw_rows[table] == core_rows[table], table
     # the story did write every kind of row
     assert len(raw_rows["participants"]) == 6
-    channels = [row[-2][1] for row in raw_rows["participants"]]  # (..., channel, web_key)
+    connection = sqlite3.connect(tmp_path / "raw.db")
+    channels = [
+        row[0] for row in connection.execute("SELECT channel FROM participants ORDER BY id")
+    ]
+    connection.close()
     assert channels == ["telegram"] * 4 + ["web"] * 2
     assert {row[3][1] for row in raw_rows["responses"]} == {"submitted", "draft", "preview"}
     assert len(raw_rows["processed_updates"]) == 2
+    # the submission kept its version 1: (response_id, 1, submitted_at, reference, answers)
+    assert [row[1:4] for row in raw_rows["response_versions"]] == [
+        (("int", 1), ("str", "2022-01-20 08:05:00.000123"), ("str", "REF-PATHS"))
+    ]
     assert {row[2] for row in raw_rows["processed_updates"]} == {("int", 4_200_000_001)}
 
 
