@@ -797,9 +797,6 @@ class Store:
                 p.c.channel,
                 p.c.web_key,
                 invitation_links.c.source,
-                select(func.max(response_versions.c.version_number))
-                .where(response_versions.c.response_id == r.c.id)
-                .scalar_subquery(),
             )
             .join(p, p.c.id == r.c.participant_id)
             .outerjoin(invitation_links, invitation_links.c.id == p.c.link_id)
@@ -905,6 +902,9 @@ class Store:
                 p.c.channel,
                 p.c.web_key,
                 invitation_links.c.source,
+                select(func.max(response_versions.c.version_number))
+                .where(response_versions.c.response_id == r.c.id)
+                .scalar_subquery(),
             )
             .join(p, p.c.id == r.c.participant_id)
             .outerjoin(invitation_links, invitation_links.c.id == p.c.link_id)
