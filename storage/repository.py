@@ -638,9 +638,9 @@ class Store:
     # -- participants ---------------------------------------------------------------------------
 
     async def erase(self, participant: ParticipantKey) -> bool:
-        """Delete everything of this participant (every survey): answers, responses, deliveries
-        and the participant. Processed update ids stay (they hold no personal data). Returns
-        whether there was anything to erase."""
+        """Delete everything of this participant (every survey): answers, submitted versions,
+        responses, deliveries and the participant. Processed update ids stay (they hold no
+        personal data). Returns whether there was anything to erase."""
 
         def work(connection: Connection) -> int | None:
             _, lock, params = self._key_params(participant)
@@ -649,6 +649,9 @@ class Store:
                 return None
             ids = select(responses.c.id).where(responses.c.participant_id == found)
             connection.execute(delete(answers).where(answers.c.response_id.in_(ids)))
+            connection.execute(
+                delete(response_versions).where(response_versions.c.response_id.in_(ids))
+            )
             connection.execute(delete(responses).where(responses.c.participant_id == found))
             connection.execute(delete(deliveries).where(deliveries.c.participant_id == found))
             connection.execute(delete(link_starts).where(link_starts.c.participant_id == found))

@@ -133,3 +133,13 @@ async def test_the_purge_blanks_free_texts_in_the_versions(engine: AsyncEngine) 
     async with engine.connect() as connection:
         kept = await connection.scalar(select(func.count()).select_from(response_versions))
     assert kept == 2
+
+
+async def test_delete_erases_the_versions(engine: AsyncEngine) -> None:
+    store = Store(engine, survey_with_amend(), file_hash="1" * 64)
+    await amended_story(store)
+    assert await store.erase(tg(2001))
+    assert await store.submitted_versions("REF-V") is None
+    async with engine.connect() as connection:
+        kept = await connection.scalar(select(func.count()).select_from(response_versions))
+    assert kept == 0
