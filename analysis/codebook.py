@@ -68,6 +68,7 @@ META_COLUMNS = (
     "submitted_at_utc",
     "submitted_at_local",
     "source",
+    "submitted_version",
 )
 TELEGRAM_ID_COLUMN = "telegram_id"
 """Added after `pseudonym` only with `--with-telegram-ids`."""
@@ -97,6 +98,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "submitted_at_local": "When the response was submitted, ISO 8601, {zone} time",
         "source": "Invitation source the participant first came through (consultbot links; "
         "empty: none)",
+        "submitted_version": "Number of the submitted version exported: 1, then 2, ... after "
+        "each amendment (consultbot history; empty: never submitted)",
         "choice": "id of the chosen option (empty: not asked or not answered)",
         "option": "1 = ticked, 0 = not ticked (empty: not asked or not answered)",
         "rank": "id of the option ranked {rank} (empty: not asked or not answered)",
@@ -130,6 +133,8 @@ _STRINGS: dict[str, dict[str, str]] = {
         "submitted_at_local": "Envoi de la réponse, ISO 8601, heure de {zone}",
         "source": "Source de l’invitation par laquelle le participant est venu en premier "
         "(consultbot links ; vide : aucune)",
+        "submitted_version": "Numéro de la version envoyée exportée : 1, puis 2, ... après "
+        "chaque modification (consultbot history ; vide : jamais envoyée)",
         "choice": "identifiant de l’option choisie (vide : question non posée ou sans réponse)",
         "option": "1 = cochée, 0 = non cochée (vide : question non posée ou sans réponse)",
         "rank": "identifiant de l’option classée n° {rank} (vide : question non posée ou sans "

@@ -1,4 +1,4 @@
-"""`consultbot stats` and `consultbot broadcast`: the admin tools on the command line.
+"""`consultbot stats`, `history` and `broadcast`: the admin tools on the command line.
 
 `consultbot broadcast --segment in-progress --text "…"` shows the number of recipients and asks
 for confirmation (unless `--yes`), queues the broadcast exactly as /broadcast does, then drains
@@ -18,6 +18,7 @@ from typing import Any
 from bot.config import ConfigError, Settings
 from bot.export_cli import ProgressBar, _with_store
 from storage.broadcasts import SEGMENTS, BroadcastStore, Counts, Targeting
+from storage.repository import ResponseHistory
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
@@ -42,6 +43,34 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
             text += "\n\n" + format_crosstabs(stats, language, min_cell)
         outreach = format_outreach(await compute_outreach(store), language, top=None)
         return f"{text}\n\n{outreach}" if outreach else text
+
+    print(asyncio.run(_with_store(settings, args, work)))
+    return 0
+
+
+def format_history(pseudonym: str, reference: str, history: ResponseHistory) -> str:
+    """Every submitted version of a response, oldest first: number, time (UTC), each answer."""
+    lines = [f"{reference} ({pseudonym}): {len(history.versions)} submitted version(s)"]
+    for version in history.versions:
+        moment = version.submitted_at.isoformat(timespec="seconds").replace("+00:00", "Z")
+        lines.append(f"version {version.number}, submitted {moment}")
+        for qid, answer in version.answers.items():
+            value = answer.get("value")
+            shown = " ".join(map(str, value)) if isinstance(value, list) else value
+            other = answer.get("other")
+            lines.append(f"  {qid}: {shown}" + (f" (other: {other})" if other else ""))
+    return "\n".join(lines)
+
+
+def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.pseudonyms import load_pseudonymizer
+
+    async def work(store: Any) -> str:
+        history = await store.submitted_versions(args.reference)
+        if history is None:
+            raise SystemExit(f"consultbot: no response with the reference {args.reference!r}")
+        pseudonym = history.pseudonym or (await load_pseudonymizer(store)).for_key(*history.key)
+        return format_history(pseudonym, args.reference, history)
 
     print(asyncio.run(_with_store(settings, args, work)))
     return 0
@@ -202,6 +231,13 @@ def add_admin_commands(subparsers: Any) -> None:
     )
     _common(stats)
     stats.set_defaults(func=cmd_stats)
+
+    history = subparsers.add_parser(
+        "history", help="every submitted version of a response (amended ones have several)"
+    )
+    history.add_argument("reference", help="the receipt reference of the response")
+    _common(history)
+    history.set_defaults(func=cmd_history)
 
     broadcast = subparsers.add_parser(
         "broadcast",

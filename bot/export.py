@@ -260,6 +260,7 @@ class RowEncoder:
             channel,
             web_key,
             source,
+            submitted_version,
         ) in batch.responses:
             cells: list[Cell] = [None] * width
             cells[0] = stored or pseudonym(telegram_id, preview_name, web_key)
@@ -274,6 +275,7 @@ class RowEncoder:
             cells[i + 4], cells[i + 5] = times(started)
             cells[i + 6], cells[i + 7] = times(submitted)
             cells[i + 8] = source
+            cells[i + 9] = submitted_version
             by_id[rid] = cells
         plans = self._plans
         codes = self._codes

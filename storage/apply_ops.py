@@ -20,13 +20,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Select, and_, bindparam, delete, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from storage.models import answers, participants, processed_updates, responses
+from storage.models import answers, participants, processed_updates, response_versions, responses
 
 CurrentRow = tuple[Any, ...]
 """(participant id, telegram_id, preview_name, language, blocked, response id, status, reference,
@@ -75,6 +75,11 @@ class ApplyOps(Protocol):
         """(question_id, value (decoded JSON), other) for each answer written."""
 
     def delete_answers(self, response_id: int, question_ids: Sequence[str]) -> None: ...
+
+    def insert_version(
+        self, response_id: int, at: datetime, reference: str | None, snapshot: dict[str, Any]
+    ) -> int:
+        """Keep a submitted version of the response, numbered after the last one; its number."""
 
 
 # -- SQLAlchemy Core -------------------------------------------------------------------------------
@@ -130,6 +135,11 @@ class CoreStatements:
             a.c.question_id.in_(bindparam("qids", expanding=True)),
         )
         self.update_participant = update(p).where(p.c.id == bindparam("pid"))
+        v = response_versions
+        self.last_version = select(func.coalesce(func.max(v.c.version_number), 0)).where(
+            v.c.response_id == bindparam("rid")
+        )
+        self.insert_version = v.insert()
 
     def by_key(self, key: Key) -> tuple[Select[Any], Select[Any], dict[str, Any]]:
         """The current-state select, the lock select and their parameters for a key."""
@@ -241,6 +251,22 @@ class CoreOps:
             self.s.delete_answers, {"rid": response_id, "qids": list(question_ids)}
         )
 
+    def insert_version(
+        self, response_id: int, at: datetime, reference: str | None, snapshot: dict[str, Any]
+    ) -> int:
+        number = int(self.connection.scalar(self.s.last_version, {"rid": response_id}) or 0) + 1
+        self.connection.execute(
+            self.s.insert_version,
+            {
+                "response_id": response_id,
+                "version_number": number,
+                "submitted_at": at,
+                "reference": reference,
+                "answers": snapshot,
+            },
+        )
+        return number
+
 
 # -- plain sqlite3 ---------------------------------------------------------------------------------
 
@@ -295,6 +321,14 @@ _UPSERT_ANSWER = (
     "INSERT INTO answers (response_id, question_id, value, other, answered_at) "
     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (response_id, question_id) DO UPDATE SET "
     "value = excluded.value, other = excluded.other, answered_at = excluded.answered_at"
+)
+
+_LAST_VERSION = (
+    "SELECT COALESCE(MAX(version_number), 0) FROM response_versions WHERE response_id = ?"
+)
+_INSERT_VERSION = (
+    "INSERT INTO response_versions (response_id, version_number, submitted_at, reference, "
+    "answers) VALUES (?, ?, ?, ?, ?)"
 )
 
 
@@ -405,3 +439,14 @@ class SQLiteOps:
             f"DELETE FROM answers WHERE response_id = ? AND question_id IN ({marks})",
             (response_id, *question_ids),
         )
+
+    def insert_version(
+        self, response_id: int, at: datetime, reference: str | None, snapshot: dict[str, Any]
+    ) -> int:
+        (last,) = self.connection.execute(_LAST_VERSION, (response_id,)).fetchone() or (0,)
+        number = int(last or 0) + 1
+        self.connection.execute(
+            _INSERT_VERSION,
+            (response_id, number, sqlite_time(at), reference, json.dumps(snapshot)),
+        )
+        return number

@@ -186,6 +186,25 @@ answers = Table(
 )
 """One row per answered question; `value` is JSON `null` for a skipped optional question."""
 
+response_versions = Table(
+    "response_versions",
+    metadata,
+    Column(
+        "response_id",
+        Integer,
+        ForeignKey("responses.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("version_number", Integer, nullable=False),
+    Column("submitted_at", UTCDateTime(), nullable=False),
+    Column("reference", String(32), nullable=True),
+    Column("answers", JSONValue, nullable=False),
+    PrimaryKeyConstraint("response_id", "version_number"),
+)
+"""Each submission of a response (the first, then each re-submission after an amend), numbered
+1, 2, ...: `answers` is a snapshot `{question_id: {"value": ..., "other": ...}}` of the answers
+submitted. The `answers` table keeps only the latest."""
+
 processed_updates = Table(
     "processed_updates",
     metadata,

@@ -69,6 +69,7 @@ from storage.models import (
     link_starts,
     participants,
     processed_updates,
+    response_versions,
     responses,
     settings,
     surveys,
@@ -211,6 +212,26 @@ class ResponseRow:
 
 
 @dataclass(frozen=True, slots=True)
+class SubmittedVersion:
+    """One submission of a response (`response_versions`)."""
+
+    number: int
+    submitted_at: datetime
+    answers: dict[str, Any]
+    """{question_id: {"value": JSON value, "other": text or None}}"""
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseHistory:
+    """`Store.submitted_versions`: whose response (to pseudonymise) and its versions."""
+
+    pseudonym: str | None
+    key: tuple[int | None, str | None, str | None]
+    """(telegram_id, preview_name, web_key) of the participant."""
+    versions: list[SubmittedVersion]
+
+
+@dataclass(frozen=True, slots=True)
 class AnswerBatch:
     """Responses as `Store.stream_answer_batches` reads them."""
 
@@ -228,6 +249,7 @@ class AnswerBatch:
             str,
             str | None,
             str | None,
+            int | None,
         ]
     ]
     """(id, telegram_id, preview_name, status, reference, language, started_at, submitted_at,
@@ -273,6 +295,14 @@ def _dumps(data: Mapping[str, Any]) -> str:
 def _value_to_json(answer: Answer) -> Any:
     value = answer.value
     return list(value) if isinstance(value, tuple) else value
+
+
+def _snapshot(found: Mapping[str, Answer]) -> dict[str, Any]:
+    """The answers as `response_versions.answers` keeps them."""
+    return {
+        qid: {"value": _value_to_json(answer), "other": answer.other}
+        for qid, answer in found.items()
+    }
 
 
 def _new_id(result: CursorResult[Any]) -> int:
@@ -582,6 +612,8 @@ class Store:
             )
         if removed:
             ops.delete_answers(response_id, removed)
+        if submitting and status == "submitted":
+            ops.insert_version(response_id, now, reference, _snapshot(new))
         if submitting and current.submitted_at is None:
             log.info("%s submitted survey %s: reference %s", key, self.survey.id, reference)
         return Applied(state, result, refused_closed=refused, status=status, version=version)
@@ -606,9 +638,9 @@ class Store:
     # -- participants ---------------------------------------------------------------------------
 
     async def erase(self, participant: ParticipantKey) -> bool:
-        """Delete everything of this participant (every survey): answers, responses, deliveries
-        and the participant. Processed update ids stay (they hold no personal data). Returns
-        whether there was anything to erase."""
+        """Delete everything of this participant (every survey): answers, submitted versions,
+        responses, deliveries and the participant. Processed update ids stay (they hold no
+        personal data). Returns whether there was anything to erase."""
 
         def work(connection: Connection) -> int | None:
             _, lock, params = self._key_params(participant)
@@ -617,6 +649,9 @@ class Store:
                 return None
             ids = select(responses.c.id).where(responses.c.participant_id == found)
             connection.execute(delete(answers).where(answers.c.response_id.in_(ids)))
+            connection.execute(
+                delete(response_versions).where(response_versions.c.response_id.in_(ids))
+            )
             connection.execute(delete(responses).where(responses.c.participant_id == found))
             connection.execute(delete(deliveries).where(deliveries.c.participant_id == found))
             connection.execute(delete(link_starts).where(link_starts.c.participant_id == found))
@@ -823,6 +858,32 @@ class Store:
             yield found
             after = found[-1].id
 
+    async def submitted_versions(self, reference: str) -> ResponseHistory | None:
+        """Every submitted version of the response with this receipt reference, oldest first;
+        None if no response of this survey has it."""
+        r, p, v = responses, participants, response_versions
+        owner = (
+            select(r.c.id, p.c.pseudonym, p.c.telegram_id, p.c.preview_name, p.c.web_key)
+            .join(p, p.c.id == r.c.participant_id)
+            .where(r.c.survey_id == self.survey.id, r.c.reference == reference)
+        )
+        listed = select(v.c.version_number, v.c.submitted_at, v.c.answers).where(
+            v.c.response_id == bindparam("rid")
+        )
+
+        def read(connection: Connection) -> ResponseHistory | None:
+            found = connection.execute(owner).first()
+            if found is None:
+                return None
+            rows = connection.execute(listed.order_by(v.c.version_number), {"rid": found[0]})
+            return ResponseHistory(
+                found[1],
+                (found[2], found[3], found[4]),
+                [SubmittedVersion(row[0], row[1], row[2]) for row in rows],
+            )
+
+        return await self._runner.read(read)
+
     async def stream_answer_batches(
         self, batch_size: int = 2000, include_drafts: bool = False, include_preview: bool = False
     ) -> AsyncIterator[AnswerBatch]:
@@ -844,6 +905,9 @@ class Store:
                 p.c.channel,
                 p.c.web_key,
                 invitation_links.c.source,
+                select(func.max(response_versions.c.version_number))
+                .where(response_versions.c.response_id == r.c.id)
+                .scalar_subquery(),
             )
             .join(p, p.c.id == r.c.participant_id)
             .outerjoin(invitation_links, invitation_links.c.id == p.c.link_id)

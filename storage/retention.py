@@ -39,7 +39,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from dialogs import QuestionType
 from dialogs.model import DraftsPolicy, Retention
 from storage.database import runner_for
-from storage.models import answers, deliveries, participants, responses
+from storage.models import answers, deliveries, participants, response_versions, responses
 from storage.pseudonyms import Pseudonymizer, load_pseudonymizer
 from storage.repository import Store
 
@@ -179,6 +179,32 @@ class _Plan:
 
     # -- one batch ---------------------------------------------------------------------------
 
+    def purge_versions(self, connection: Connection, people: list[int]) -> None:
+        """What is deleted from `answers` is deleted from the submitted versions too."""
+        retention = self.retention
+        gone = set(self.email_ids) if retention.email_answers else set()
+        if retention.free_texts:
+            gone |= set(self.text_ids)
+        if not gone and not retention.free_texts:
+            return
+        v = response_versions
+        found = connection.execute(
+            select(v.c.response_id, v.c.version_number, v.c.answers).where(
+                v.c.response_id.in_(self.responses_of(people))
+            )
+        ).all()
+        for response_id, number, snapshot in found:
+            kept = {qid: dict(answer) for qid, answer in snapshot.items() if qid not in gone}
+            if retention.free_texts:
+                for answer in kept.values():
+                    answer["other"] = None
+            if kept != snapshot:
+                connection.execute(
+                    update(v)
+                    .where(v.c.response_id == response_id, v.c.version_number == number)
+                    .values(answers=kept)
+                )
+
     def batch(
         self, connection: Connection, *, pseudonyms: Pseudonymizer, now: datetime, size: int
     ) -> PurgeCounts:
@@ -202,6 +228,7 @@ class _Plan:
             free += connection.execute(
                 update(answers).where(self.other_rows(people)).values(other=None)
             ).rowcount
+        self.purge_versions(connection, people)
         if retention.drafts is DraftsPolicy.DELETE:
             draft_ids = select(responses.c.id).where(self.draft_rows(people))
             connection.execute(delete(answers).where(answers.c.response_id.in_(draft_ids)))

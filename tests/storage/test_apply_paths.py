@@ -5,6 +5,7 @@ both paths must leave the same bytes in the database and return the same results
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,14 +14,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialogs import Survey
-from dialogs.events import Choose, Edit, Start, Submit, SwitchLanguage, TextInput
+from dialogs.events import Amend, Choose, Edit, Start, Submit, SwitchLanguage, TextInput
 from storage import repository
 from storage.database import AsyncRunner, ThreadedSQLiteRunner, create_engine, runner_for
 from storage.repository import Applied, ParticipantKey, ReferenceTaken, Store
 from storage.schema import upgrade
 from tests.storage.helpers import bundled_survey, during, fixed, stepper, tg, walk_to_review
 
-TABLES = ("participants", "responses", "answers", "processed_updates")
+TABLES = ("participants", "responses", "answers", "processed_updates", "response_versions")
 
 
 async def story(store: Store, survey: Survey) -> list[tuple[Any, ...]]:
@@ -67,6 +68,16 @@ async def story(store: Store, survey: Survey) -> list[tuple[Any, ...]]:
     note(
         await store.apply(
             key, stepper(survey, lambda s: Submit("REF-PATHS", s.step), later), clock=fixed(later)
+        )
+    )
+    # amended and submitted again: a second submitted version
+    amended = later + timedelta(hours=1, microseconds=7)
+    note(await store.apply(key, stepper(survey, Amend(), amended), clock=fixed(amended)))
+    note(
+        await store.apply(
+            key,
+            stepper(survey, lambda s: Submit("REF-PATHS", s.step), amended),
+            clock=fixed(amended),
         )
     )
     # a second participant wants the same reference
@@ -146,7 +157,7 @@ async def run_story(
 async def test_plain_sqlite_and_core_write_the_same(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    survey = bundled_survey()
+    survey = replace(bundled_survey(), allow_amend=True)
     raw_results, raw_rows = await run_story(
         tmp_path / "raw.db", survey, core=False, monkeypatch=monkeypatch
     )
@@ -158,10 +169,19 @@ async def test_plain_sqlite_and_core_write_the_same(
         assert raw_rows[table] == core_rows[table], table
     # the story did write every kind of row
     assert len(raw_rows["participants"]) == 6
-    channels = [row[-3][1] for row in raw_rows["participants"]]  # (..., channel, web_key, link_id)
+    connection = sqlite3.connect(tmp_path / "raw.db")
+    channels = [
+        row[0] for row in connection.execute("SELECT channel FROM participants ORDER BY id")
+    ]
+    connection.close()
     assert channels == ["telegram"] * 4 + ["web"] * 2
     assert {row[3][1] for row in raw_rows["responses"]} == {"submitted", "draft", "preview"}
     assert len(raw_rows["processed_updates"]) == 2
+    # the submission kept its version 1: (response_id, 1, submitted_at, reference, answers)
+    assert [row[1:4] for row in raw_rows["response_versions"]] == [
+        (("int", 1), ("str", "2022-01-20 08:05:00.000123"), ("str", "REF-PATHS")),
+        (("int", 2), ("str", "2022-01-20 09:05:00.000130"), ("str", "REF-PATHS")),
+    ]
     assert {row[2] for row in raw_rows["processed_updates"]} == {("int", 4_200_000_001)}
 
 

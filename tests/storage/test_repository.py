@@ -284,6 +284,13 @@ async def test_amended_submission_keeps_its_receipt(engine: AsyncEngine) -> None
     assert second.state.submitted_at == now
     assert second.state.answers["q02"] == Answer("B")
     assert (await store.load(key)).state == second.state
+    # both submissions are kept: the first with its answers, the amended one as version 2
+    history = await store.submitted_versions("REF-1")
+    assert history is not None
+    assert [(v.number, v.submitted_at) for v in history.versions] == [(1, now), (2, later)]
+    assert history.versions[0].answers["q02"] == {"value": "b", "other": None}
+    assert history.versions[1].answers["q02"] == {"value": "B", "other": None}
+    assert await store.submitted_versions("REF-2") is None
 
 
 async def test_reference_taken(store: Store, engine: AsyncEngine) -> None:
