@@ -185,5 +185,5 @@ async def test_the_command_line_writes_each_format(
     for fmt in ("sav", "dta", "parquet"):
         out = tmp_path / f"answers.{fmt}"
         printed = await cli(["export", "--out", str(out), "--lang", "en"], url, capsys)
-        assert "exported 122 responses (129 variables)" in printed and out.exists()
+        assert "exported 122 responses (130 variables)" in printed and out.exists()
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
