@@ -5,6 +5,7 @@ finishing the update in flight. Polling and webhook modes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import socket
@@ -21,6 +22,7 @@ from dialogs import Survey
 from dialogs.flow import progress
 from dialogs.state import Answer, Phase
 from storage.repository import Snapshot, Store
+from tests.botapi.server import SentMessage
 from tests.e2e.harness import (
     BotProcess,
     Participant,
@@ -217,6 +219,68 @@ def _sqlite_path(database_url: str) -> str:
     return database_url.removeprefix("sqlite+aiosqlite:///")
 
 
+async def _people_at_consent(
+    api: RecordingBotAPI, first_id: int, count: int
+) -> list[tuple[Participant, SentMessage]]:
+    """`count` participants who sent /start: each with the consent question on screen."""
+    people = []
+    for i in range(count):
+        p = Participant(api, first_id + i, replies=True)
+        people.append((p, await p.send("/start")))
+    return people
+
+
+def _tap_consents(api: RecordingBotAPI, people: list[tuple[Participant, SentMessage]]) -> list[int]:
+    return [
+        api.press_button(p.user_id, consent.message_id, consent.button_data("J’accepte"))[0]
+        for p, consent in people
+    ]
+
+
+@contextlib.contextmanager
+def _write_lock(database_url: str) -> Iterator[None]:
+    """The SQLite write lock held by the test: the bot's transactions wait for it."""
+    lock = sqlite3.connect(_sqlite_path(database_url), isolation_level=None, timeout=30)
+    try:
+        lock.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        lock.rollback()
+        lock.close()
+
+
+async def _each_consent_applied_once(
+    api: RecordingBotAPI,
+    database_url: str,
+    loaded: LoadedSurvey,
+    survey: Survey,
+    people: list[tuple[Participant, SentMessage]],
+    timeout: float,
+) -> None:
+    """Every tap was applied once after the restart, and each participant was asked the next
+    question once."""
+    question = survey.by_id["actor_type"].text.get("fr") or ""
+    async with open_store(database_url, loaded) as store:
+
+        async def all_consented() -> bool:
+            states = [await store.load(p.key) for p, _ in people]
+            return all("consent" in s.state.answers for s in states)
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not await all_consented():
+            assert asyncio.get_running_loop().time() < deadline, "the taps were lost"
+            await api.wait_idle(quiet=0.1, timeout=30)
+        for p, _ in people:
+            snapshot = await store.load(p.key)
+            assert snapshot.state.answers == {"consent": Answer(True)}
+            assert snapshot.version == 2  # /start, then the tap: applied once
+            await api.wait_for(
+                lambda p=p: any(question in (m.text or "") for m in p.messages()), 30
+            )
+            shown = [m for m in p.messages() if question in (m.text or "")]
+            assert len(shown) == 1, [m.text for m in p.messages()]
+
+
 async def test_taps_in_flight_at_a_sigkill_are_applied_once_after_the_restart(
     api: RecordingBotAPI,
     database_url: str,
@@ -229,20 +293,9 @@ async def test_taps_in_flight_at_a_sigkill_are_applied_once_after_the_restart(
     all and applies each once."""
     first = launch(processes, api, database_url)
     await first.wait_polling()
-    people = [Participant(api, 3301 + i, replies=True) for i in range(6)]
-    consents = []
-    for p in people:
-        await p.send("/start")
-        consents.append(p.last())
-    question = survey.by_id["actor_type"].text.get("fr") or ""
-
-    lock = sqlite3.connect(_sqlite_path(database_url), isolation_level=None, timeout=30)
-    try:
-        lock.execute("BEGIN IMMEDIATE")  # the bot's transactions now wait for this one
-        taps = [
-            api.press_button(p.user_id, consent.message_id, consent.button_data("J’accepte"))[0]
-            for p, consent in zip(people, consents, strict=True)
-        ]
+    people = await _people_at_consent(api, 3301, 6)
+    with _write_lock(database_url):
+        taps = _tap_consents(api, people)
         # Every tap reached a handler (the spinner is stopped first), and the bot asked for
         # updates again since: what it confirmed then is what a kill can lose.
         await api.wait_for_calls("answerCallbackQuery", len(taps), timeout=30)
@@ -253,28 +306,10 @@ async def test_taps_in_flight_at_a_sigkill_are_applied_once_after_the_restart(
             30,
         )
         first.kill()
-    finally:
-        lock.rollback()
-        lock.close()
 
     second = launch(processes, api, database_url)
     await second.wait_polling()
-    async with open_store(database_url, loaded) as store:
-
-        async def all_consented() -> bool:
-            loaded_states = [await store.load(p.key) for p in people]
-            return all("consent" in s.state.answers for s in loaded_states)
-
-        deadline = asyncio.get_running_loop().time() + 30
-        while not await all_consented():
-            assert asyncio.get_running_loop().time() < deadline, "the taps were lost"
-            await api.wait_idle(quiet=0.1, timeout=30)
-        for p in people:
-            snapshot = await store.load(p.key)
-            assert snapshot.state.answers == {"consent": Answer(True)}
-            assert snapshot.version == 2  # /start, then the tap: applied once
-            shown = [m for m in p.messages() if question in (m.text or "")]
-            assert len(shown) == 1, [m.text for m in p.messages()]
+    await _each_consent_applied_once(api, database_url, loaded, survey, people, timeout=30)
     assert api.pending_update_count == 0
     assert await second.terminate() == 0
 
@@ -304,45 +339,15 @@ async def test_webhook_taps_in_flight_at_a_sigkill_are_applied_once_after_the_re
 
     first = start()
     await api.wait_for(lambda: api.webhook_url == url and api.commands(language_code="en"), 30)
-    people = [Participant(api, 3401 + i, replies=True) for i in range(4)]
-    consents = []
-    for p in people:
-        await p.send("/start")
-        consents.append(p.last())
-    question = survey.by_id["actor_type"].text.get("fr") or ""
-
-    lock = sqlite3.connect(_sqlite_path(database_url), isolation_level=None, timeout=30)
-    try:
-        lock.execute("BEGIN IMMEDIATE")  # the bot's transactions now wait for this one
-        for p, consent in zip(people, consents, strict=True):
-            api.press_button(p.user_id, consent.message_id, consent.button_data("J’accepte"))
+    people = await _people_at_consent(api, 3401, 4)
+    with _write_lock(database_url):
+        _tap_consents(api, people)
         # Every tap reached a handler (its spinner is stopped first): they wait for the lock.
         await api.wait_for_calls("answerCallbackQuery", len(people), timeout=30)
         first.kill()
-    finally:
-        lock.rollback()
-        lock.close()
 
     second = start()
-    async with open_store(database_url, loaded) as store:
-
-        async def all_consented() -> bool:
-            states = [await store.load(p.key) for p in people]
-            return all("consent" in s.state.answers for s in states)
-
-        deadline = asyncio.get_running_loop().time() + 60
-        while not await all_consented():
-            assert asyncio.get_running_loop().time() < deadline, "the taps were lost"
-            await api.wait_idle(quiet=0.1, timeout=30)
-        for p in people:
-            snapshot = await store.load(p.key)
-            assert snapshot.state.answers == {"consent": Answer(True)}
-            assert snapshot.version == 2  # /start, then the tap: applied once
-            await api.wait_for(
-                lambda p=p: any(question in (m.text or "") for m in p.messages()), 30
-            )
-            shown = [m for m in p.messages() if question in (m.text or "")]
-            assert len(shown) == 1, [m.text for m in p.messages()]
+    await _each_consent_applied_once(api, database_url, loaded, survey, people, timeout=60)
     assert not api.dropped_updates
     assert await second.terminate(timeout=15) == 0
 
