@@ -54,6 +54,7 @@ FLASH_KEEP = 5_000
 
 Clock = Callable[[], datetime]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+UNGUARDED = frozenset({"/healthz", "/metrics"})
 
 
 @dataclass(frozen=True)
@@ -119,14 +120,16 @@ class WebChannel:
             autoescape=True,
             undefined=jinja2.StrictUndefined,
             auto_reload=False,
+            cache_size=-1,
         )
+        self._templates: dict[str, jinja2.Template] = {}
 
     # -- the application ------------------------------------------------------------------------
 
     def app(self) -> web.Application:
         app = web.Application(
             client_max_size=self.config.max_body,
-            middlewares=[self.errors, self.limits, self.identity],
+            middlewares=[self.guard],
         )
         app[KEY] = self
         app.on_response_prepare.append(_security_headers)
@@ -141,13 +144,18 @@ class WebChannel:
         app.router.add_static("/static", HERE / "static", append_version=False)
         return app
 
-    # -- middlewares ----------------------------------------------------------------------------
+    # -- the middleware -------------------------------------------------------------------------
 
     @web.middleware
-    async def errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Every error as a page in the visitor's language (never a bare stack trace)."""
+    async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """What every request goes through, in one middleware (each one more costs a coroutine
+        per request): errors as pages, then for pages (not `/static/`, `/healthz`, `/metrics`)
+        the body cap, the per-address rate limit, who is asking and the CSRF check of a POST."""
         try:
-            return await handler(request)
+            path = request.path
+            if path.startswith("/static/") or path in UNGUARDED:
+                return await handler(request)
+            return await self.limits(request, handler)
         except web.HTTPException as error:
             if error.status < 400:
                 raise
@@ -162,11 +170,8 @@ class WebChannel:
             log.exception("web: %s %s failed", request.method, request.path)
             return self.message(request, 500, "web.error.internal")
 
-    @web.middleware
     async def limits(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """The body cap before anything is read, and the per-address rate limit."""
-        if request.path.startswith("/static/") or request.path in ("/healthz", "/metrics"):
-            return await handler(request)
         length = request.content_length
         if length is not None and length > self.config.max_body:
             metrics.REFUSED.labels("too_large").inc()
@@ -174,14 +179,12 @@ class WebChannel:
         wait = self.ip_limit.take(request.remote or "?")
         if wait:
             return self.rate_limited(request, wait)
-        return await handler(request)
+        return await self.identity(request, handler)
 
-    @web.middleware
     async def identity(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Who is asking (a valid session cookie, or nobody), and the CSRF check of a POST."""
-        if request.path.startswith("/static/") or request.path in ("/healthz", "/metrics"):
-            return await handler(request)
-        token = request.cookies.get(SESSION_COOKIE)
+        cookies = request.cookies
+        token = cookies.get(SESSION_COOKIE)
         request[WEB_KEY] = None
         if token is not None:
             key = self.signer.verify(token)
@@ -191,7 +194,7 @@ class WebChannel:
                 response.del_cookie(SESSION_COOKIE, path="/")
                 return response
             request[WEB_KEY] = key
-        nonce = request.cookies.get(CSRF_COOKIE)
+        nonce = cookies.get(CSRF_COOKIE)
         fresh = None
         if not nonce or len(nonce) > 64:
             nonce = fresh = new_web_key()
@@ -254,7 +257,10 @@ class WebChannel:
         return response
 
     def render_text(self, request: web.Request, template: str, lang: str, **context: Any) -> str:
-        return self.templates.get_template(template).render(
+        compiled = self._templates.get(template)
+        if compiled is None:
+            compiled = self._templates[template] = self.templates.get_template(template)
+        return compiled.render(
             lang=lang,
             tx=lambda key, **params: t(lang, key, **params),
             survey_title=self.renderer.tx(lang, self.survey.title),
@@ -422,13 +428,16 @@ class WebChannel:
             return value if isinstance(value, str) else None
 
         action = actions.decode(self.survey, field("a") or "", field("text"), field("step"))
-        reference = new_reference()
+        reference: list[str] = []
+        """Drawn at the first submission attempt only (most actions are not one)."""
 
         def event_for(state: State, now: datetime) -> Event:
             if action is None:
                 return Stale()
             if isinstance(action, actions.SubmitRequest):
-                return Submit(reference, action.step)
+                if not reference:
+                    reference.append(new_reference())
+                return Submit(reference[0], action.step)
             if isinstance(action, actions.TypedText):
                 return actions.typed_event(action, state.step) or Stale()
             return action
@@ -438,7 +447,7 @@ class WebChannel:
                 applied = await self.apply(key, event_for)
                 break
             except ReferenceTaken:
-                reference = new_reference()
+                reference.clear()
         else:
             raise RuntimeError("no free receipt reference after 5 draws")
         flash = self.flash(key)
