@@ -34,6 +34,8 @@ from dialogs.texts import Text
 from web import actions
 
 TYPED = (QuestionType.TEXT, QuestionType.NUMBER, QuestionType.EMAIL, QuestionType.ORGANISATION_ID)
+WEB_NOTICES = {"stale_button": "web.notice.stale_button"}
+"""The engine's notices worded for a page rather than a Telegram message."""
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,7 @@ class WebRenderer:
         params = dict(notice.params)
         if notice.key == "status":
             params["phase"] = t(lang, f"phase.{params.get('phase', 'new')}")
-        return self.tm(lang, f"notice.{notice.key}", **params)
+        return self.tm(lang, WEB_NOTICES.get(notice.key, f"notice.{notice.key}"), **params)
 
     # -- the landing page -----------------------------------------------------------------------
 
