@@ -22,11 +22,12 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from aiohttp import web
+from aiohttp import hdrs, web
 from markupsafe import Markup
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -49,6 +50,10 @@ HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "consultbot_session"
 CSRF_COOKIE = "consultbot_csrf"
 COOKIE_MAX_AGE = 180 * 24 * 3600
+RECENT_COOKIES = 20_000
+"""`Cookie` headers remembered with the session token and CSRF nonce they hold (those of at
+most `MAX_REMEMBERED_COOKIE` characters: ours take about 110)."""
+MAX_REMEMBERED_COOKIE = 300
 FLASH_KEEP = 5_000
 """Flashes kept for redirects not followed yet (a followed one is removed at once)."""
 
@@ -123,6 +128,9 @@ class WebChannel:
             cache_size=-1,
         )
         self._templates: dict[str, jinja2.Template] = {}
+        self._cookies: dict[str, tuple[str | None, str | None]] = {}
+        self._shared: dict[str, dict[str, Any]] = {}
+        """What every page of a language is given (this channel's survey: fixed)."""
 
     # -- the application ------------------------------------------------------------------------
 
@@ -183,8 +191,7 @@ class WebChannel:
 
     async def identity(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Who is asking (a valid session cookie, or nobody), and the CSRF check of a POST."""
-        cookies = request.cookies
-        token = cookies.get(SESSION_COOKIE)
+        token, nonce = self.cookies(request)
         request[WEB_KEY] = None
         if token is not None:
             key = self.signer.verify(token)
@@ -194,7 +201,6 @@ class WebChannel:
                 response.del_cookie(SESSION_COOKIE, path="/")
                 return response
             request[WEB_KEY] = key
-        nonce = cookies.get(CSRF_COOKIE)
         fresh = None
         if not nonce or len(nonce) > 64:
             nonce = fresh = new_web_key()
@@ -223,6 +229,21 @@ class WebChannel:
                 path="/",
             )
         return answer
+
+    def cookies(self, request: web.Request) -> tuple[str | None, str | None]:
+        """The session token and the CSRF nonce of the request's cookies. A browser sends the
+        same `Cookie` header at every request, and parsing it costs more than the rest of the
+        checks: the last headers seen are remembered with what they hold."""
+        raw = request.headers.get(hdrs.COOKIE, "")
+        found = self._cookies.get(raw)
+        if found is None:
+            cookies = request.cookies
+            found = (cookies.get(SESSION_COOKIE), cookies.get(CSRF_COOKIE))
+            if len(raw) <= MAX_REMEMBERED_COOKIE:
+                if len(self._cookies) >= RECENT_COOKIES:
+                    self._cookies.clear()
+                self._cookies[raw] = found
+        return found
 
     # -- pages ----------------------------------------------------------------------------------
 
@@ -260,14 +281,17 @@ class WebChannel:
         compiled = self._templates.get(template)
         if compiled is None:
             compiled = self._templates[template] = self.templates.get_template(template)
+        shared = self._shared.get(lang)
+        if shared is None:
+            shared = self._shared[lang] = {
+                "lang": lang,
+                "tx": partial(t, lang),
+                "survey_title": self.renderer.tx(lang, self.survey.title),
+                "preview": self.config.preview,
+                "languages": self.survey.languages,
+            }
         return compiled.render(
-            lang=lang,
-            tx=lambda key, **params: t(lang, key, **params),
-            survey_title=self.renderer.tx(lang, self.survey.title),
-            preview=self.config.preview,
-            languages=self.survey.languages,
-            csrf=self.signer.csrf_token(request.get(CSRF_NONCE) or ""),
-            **context,
+            shared, csrf=self.signer.csrf_token(request.get(CSRF_NONCE) or ""), **context
         )
 
     def message(
@@ -533,8 +557,9 @@ def redirect(location: str) -> web.Response:
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    headers = response.headers
     for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+        headers.setdefault(name, value)
     channel = request.app.get(KEY)
     if isinstance(channel, WebChannel) and channel.config.secure_cookies:
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
