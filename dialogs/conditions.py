@@ -415,8 +415,25 @@ class _Or(_Junction):
 # -- evaluation --------------------------------------------------------------------------------
 
 
+_KINDS: Final[dict[type, str | None]] = {
+    type(None): None,
+    bool: "bool",
+    int: "number",
+    float: "number",
+    str: "string",
+    frozenset: "set",
+    set: "set",
+    tuple: "sequence",
+    list: "sequence",
+}
+"""The kinds of the exact types answers have: one look-up on the path of every condition."""
+
+
 def _kind(value: object) -> str | None:
     """The kind of a value for comparisons; None for a missing or unsupported value."""
+    kind = _KINDS.get(type(value), "")
+    if kind != "":
+        return kind
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int | float):
@@ -722,6 +739,11 @@ class Condition:
 
     source: str
     _root: _Node = field(repr=False)
+    _names: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Asked at every step of a participant (progress), so known once.
+        object.__setattr__(self, "_names", frozenset(self._root.names()))
 
     def evaluate(self, answers: Mapping[str, ConditionValue]) -> bool:
         """Whether the condition holds; a name absent from `answers` is an unanswered question."""
@@ -729,7 +751,7 @@ class Condition:
 
     def references(self) -> frozenset[str]:
         """The names of every question the condition mentions."""
-        return frozenset(self._root.names())
+        return self._names
 
     def compared_literals(self) -> tuple[tuple[str, str | int | float | bool, int], ...]:
         """(question, literal, position of the literal) for each literal compared with a question.

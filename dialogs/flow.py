@@ -20,7 +20,27 @@ def condition_value(question: Question, answer: Answer | None) -> ConditionValue
     return value
 
 
+_last_walk: tuple[Survey, tuple[tuple[str, Answer], ...], list[Question], dict[str, Answer]] | None
+_last_walk = None
+"""The last walk's survey, answers and result: one step of the engine asks for the same answers
+two or three times (pruning, the next question, the progress)."""
+
+
 def _walk(
+    survey: Survey, answers: Mapping[str, Answer]
+) -> tuple[list[Question], dict[str, Answer]]:
+    """The visible questions and the answers they keep (copies: callers may change them)."""
+    global _last_walk
+    content = tuple(answers.items())
+    last = _last_walk
+    if last is not None and last[0] is survey and last[1] == content:
+        return list(last[2]), dict(last[3])
+    visible, kept = _walk_once(survey, answers)
+    _last_walk = (survey, content, visible, kept)
+    return list(visible), dict(kept)
+
+
+def _walk_once(
     survey: Survey, answers: Mapping[str, Answer]
 ) -> tuple[list[Question], dict[str, Answer]]:
     """One pass in file order: the visible questions and the answers they keep."""

@@ -22,11 +22,12 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from aiohttp import web
+from aiohttp import hdrs, web
 from markupsafe import Markup
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -48,11 +49,16 @@ HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "consultbot_session"
 CSRF_COOKIE = "consultbot_csrf"
 COOKIE_MAX_AGE = 180 * 24 * 3600
+RECENT_COOKIES = 20_000
+"""`Cookie` headers remembered with the session token and CSRF nonce they hold (those of at
+most `MAX_REMEMBERED_COOKIE` characters: ours take about 110)."""
+MAX_REMEMBERED_COOKIE = 300
 FLASH_KEEP = 5_000
 """Flashes kept for redirects not followed yet (a followed one is removed at once)."""
 
 Clock = Callable[[], datetime]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+UNGUARDED = frozenset({"/healthz", "/metrics"})
 
 
 @dataclass(frozen=True)
@@ -118,14 +124,19 @@ class WebChannel:
             autoescape=True,
             undefined=jinja2.StrictUndefined,
             auto_reload=False,
+            cache_size=-1,
         )
+        self._templates: dict[str, jinja2.Template] = {}
+        self._cookies: dict[str, tuple[str | None, str | None]] = {}
+        self._shared: dict[str, dict[str, Any]] = {}
+        """What every page of a language is given (this channel's survey: fixed)."""
 
     # -- the application ------------------------------------------------------------------------
 
     def app(self) -> web.Application:
         app = web.Application(
             client_max_size=self.config.max_body,
-            middlewares=[self.errors, self.limits, self.identity],
+            middlewares=[self.guard],
         )
         app[KEY] = self
         app.on_response_prepare.append(_security_headers)
@@ -140,13 +151,18 @@ class WebChannel:
         app.router.add_static("/static", HERE / "static", append_version=False)
         return app
 
-    # -- middlewares ----------------------------------------------------------------------------
+    # -- the middleware -------------------------------------------------------------------------
 
     @web.middleware
-    async def errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Every error as a page in the visitor's language (never a bare stack trace)."""
+    async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """What every request goes through, in one middleware (each one more costs a coroutine
+        per request): errors as pages, then for pages (not `/static/`, `/healthz`, `/metrics`)
+        the body cap, the per-address rate limit, who is asking and the CSRF check of a POST."""
         try:
-            return await handler(request)
+            path = request.path
+            if path.startswith("/static/") or path in UNGUARDED:
+                return await handler(request)
+            return await self.limits(request, handler)
         except web.HTTPException as error:
             if error.status < 400:
                 raise
@@ -161,11 +177,8 @@ class WebChannel:
             log.exception("web: %s %s failed", request.method, request.path)
             return self.message(request, 500, "web.error.internal")
 
-    @web.middleware
     async def limits(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """The body cap before anything is read, and the per-address rate limit."""
-        if request.path.startswith("/static/") or request.path in ("/healthz", "/metrics"):
-            return await handler(request)
         length = request.content_length
         if length is not None and length > self.config.max_body:
             metrics.REFUSED.labels("too_large").inc()
@@ -173,14 +186,11 @@ class WebChannel:
         wait = self.ip_limit.take(request.remote or "?")
         if wait:
             return self.rate_limited(request, wait)
-        return await handler(request)
+        return await self.identity(request, handler)
 
-    @web.middleware
     async def identity(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Who is asking (a valid session cookie, or nobody), and the CSRF check of a POST."""
-        if request.path.startswith("/static/") or request.path in ("/healthz", "/metrics"):
-            return await handler(request)
-        token = request.cookies.get(SESSION_COOKIE)
+        token, nonce = self.cookies(request)
         request[WEB_KEY] = None
         if token is not None:
             key = self.signer.verify(token)
@@ -190,7 +200,6 @@ class WebChannel:
                 response.del_cookie(SESSION_COOKIE, path="/")
                 return response
             request[WEB_KEY] = key
-        nonce = request.cookies.get(CSRF_COOKIE)
         fresh = None
         if not nonce or len(nonce) > 64:
             nonce = fresh = new_web_key()
@@ -219,6 +228,21 @@ class WebChannel:
                 path="/",
             )
         return answer
+
+    def cookies(self, request: web.Request) -> tuple[str | None, str | None]:
+        """The session token and the CSRF nonce of the request's cookies. A browser sends the
+        same `Cookie` header at every request, and parsing it costs more than the rest of the
+        checks: the last headers seen are remembered with what they hold."""
+        raw = request.headers.get(hdrs.COOKIE, "")
+        found = self._cookies.get(raw)
+        if found is None:
+            cookies = request.cookies
+            found = (cookies.get(SESSION_COOKIE), cookies.get(CSRF_COOKIE))
+            if len(raw) <= MAX_REMEMBERED_COOKIE:
+                if len(self._cookies) >= RECENT_COOKIES:
+                    self._cookies.clear()
+                self._cookies[raw] = found
+        return found
 
     # -- pages ----------------------------------------------------------------------------------
 
@@ -253,14 +277,20 @@ class WebChannel:
         return response
 
     def render_text(self, request: web.Request, template: str, lang: str, **context: Any) -> str:
-        return self.templates.get_template(template).render(
-            lang=lang,
-            tx=lambda key, **params: t(lang, key, **params),
-            survey_title=self.renderer.tx(lang, self.survey.title),
-            preview=self.config.preview,
-            languages=self.survey.languages,
-            csrf=self.signer.csrf_token(request.get(CSRF_NONCE) or ""),
-            **context,
+        compiled = self._templates.get(template)
+        if compiled is None:
+            compiled = self._templates[template] = self.templates.get_template(template)
+        shared = self._shared.get(lang)
+        if shared is None:
+            shared = self._shared[lang] = {
+                "lang": lang,
+                "tx": partial(t, lang),
+                "survey_title": self.renderer.tx(lang, self.survey.title),
+                "preview": self.config.preview,
+                "languages": self.survey.languages,
+            }
+        return compiled.render(
+            shared, csrf=self.signer.csrf_token(request.get(CSRF_NONCE) or ""), **context
         )
 
     def message(
@@ -421,13 +451,16 @@ class WebChannel:
             return value if isinstance(value, str) else None
 
         action = actions.decode(self.survey, field("a") or "", field("text"), field("step"))
-        reference = new_reference()
+        reference: list[str] = []
+        """Drawn at the first submission attempt only (most actions are not one)."""
 
         def event_for(state: State, now: datetime) -> Event:
             if action is None:
                 return Stale()
             if isinstance(action, actions.SubmitRequest):
-                return Submit(reference, action.step)
+                if not reference:
+                    reference.append(new_reference())
+                return Submit(reference[0], action.step)
             if isinstance(action, actions.TypedText):
                 return actions.typed_event(action, state.step) or Stale()
             return action
@@ -437,7 +470,7 @@ class WebChannel:
                 applied = await self.apply(key, event_for)
                 break
             except ReferenceTaken:
-                reference = new_reference()
+                reference.clear()
         else:
             raise RuntimeError("no free receipt reference after 5 draws")
         flash = self.flash(key)
@@ -522,8 +555,9 @@ def redirect(location: str) -> web.Response:
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    headers = response.headers
     for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+        headers.setdefault(name, value)
     channel = request.app.get(KEY)
     if isinstance(channel, WebChannel) and channel.config.secure_cookies:
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
