@@ -39,7 +39,6 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import heap
 from bot.app import ALLOWED_UPDATES, UpdateGuard, build_bot, build_dispatcher, set_commands
 from bot.clock import Clock
 from bot.config import ConfigError, Settings
@@ -102,7 +101,6 @@ async def running_bot(settings: Settings, clock: Clock) -> AsyncIterator[Running
         bot = build_bot(settings.bot_token, settings.api_url)
         try:
             dispatcher, guard = build_dispatcher(ctx)
-            heap.settle()
             yield Running(ctx, bot, dispatcher, guard, engine)
         finally:
             await bot.session.close()
