@@ -143,8 +143,9 @@ class Settings(BaseSettings):
     webhook_url: str = setting(
         "",
         "bot",
-        "Webhook mode: the public https address Telegram calls.",
-        "an https:// address",
+        "Webhook mode: the public address Telegram calls (https; http only for a local Bot API "
+        "server).",
+        "an http:// or https:// address",
     )
     webhook_secret: str = setting(
         "",
@@ -303,8 +304,7 @@ class Settings(BaseSettings):
     @field_validator("telegram_api_url", "web_base_url", "webhook_url")
     @classmethod
     def _address(cls, value: str, info: Any) -> str:
-        schemes = ("https://",) if info.field_name == "webhook_url" else ("http://", "https://")
-        if value and not value.startswith(schemes):
+        if value and not value.startswith(("http://", "https://")):
             raise ValueError(value)
         return value.rstrip("/") if info.field_name != "webhook_url" else value
 
