@@ -263,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--webhook", action="store_true", help="serve Telegram's webhook instead")
     add_survey_option(run)
-    run.set_defaults(func=cmd_run, needs=("core", "telegram", "bot", "broadcast"), libraries=True)
+    run.set_defaults(func=cmd_run, needs=("core", "telegram", "bot", "broadcast"))
 
     db = sub.add_parser(
         "db",
@@ -294,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     purge.set_defaults(func=cmd_purge)
 
     web_cli().add_web_commands(sub)
-    sub.choices["web"].set_defaults(func=cmd_web, needs=("core", "web"), libraries=True)
+    sub.choices["web"].set_defaults(func=cmd_web, needs=("core", "web"))
 
     from bot.export_cli import add_export_commands
     from bot.import_cli import add_import_command
@@ -326,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings.require(*getattr(args, NEEDS, ("core",)))
             args.survey = survey_path(args)
             setup_logging(settings.log_level, settings.log_format)
-            if not getattr(args, "libraries", False):
+            if not serving(args):
                 quiet_libraries(args.verbose)
             result: int = args.func(args, settings)
             return result
@@ -343,6 +343,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     finally:
         os.umask(previous)  # main() called in a process that goes on (tests)
+
+
+def serving(args: argparse.Namespace) -> bool:
+    """`run` and `web` (serve): the long-running processes, whose library logs go to the
+    operator's log at LOG_LEVEL; the staff commands keep them quiet unless `-v`."""
+    command: str = args.command
+    return command == "run" or (command == "web" and args.action == "serve")
 
 
 def failure(exc: BaseException) -> str:
