@@ -13,7 +13,7 @@ never blocks it: `ADMIN_IDS=abc consultbot check` works, `consultbot run` refuse
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -500,13 +500,3 @@ def host_port(value: str, default_host: str = "0.0.0.0") -> tuple[str, int]:
     if not (port.isascii() and port.isdigit()) or int(port) > 65535:
         raise ValueError(f"{value!r} is not host:port")
     return host.strip("[]") or default_host, int(port)
-
-
-def names(groups: Iterable[Group]) -> list[str]:
-    """The variables of `groups`, as written in the environment."""
-    wanted = set(groups)
-    return [
-        name.upper()
-        for name, field in Settings.model_fields.items()
-        if _extra(field)["group"] in wanted
-    ]
