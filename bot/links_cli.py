@@ -21,7 +21,6 @@ from typing import Any
 from bot.config import ConfigError, Settings
 from bot.export_cli import _with_store
 from channels.cli import UsageError, add_database_option, add_survey_option
-from channels.progress import working
 from storage.links import LinkError, LinkStore
 
 TELEGRAM_LINK = "https://t.me/{username}?start={code}"
@@ -58,12 +57,11 @@ def web_link(settings: Settings, code: str) -> str | None:
 
 def cmd_links(args: argparse.Namespace, settings: Settings) -> int:
     async def create(store: Any) -> int:
-        with working("creating the link"):
-            username = await bot_username(settings)
-            await store.register_survey()
-            links = LinkStore(store.engine, store.survey.id)
-            now = datetime.now(UTC)
-            link = await links.create(args.source, now=now, label=args.label, code=args.code)
+        username = await bot_username(settings)
+        await store.register_survey()
+        links = LinkStore(store.engine, store.survey.id)
+        now = datetime.now(UTC)
+        link = await links.create(args.source, now=now, label=args.label, code=args.code)
         print(f"source: {link.source}" + (f" ({link.label})" if link.label else ""))
         print(f"telegram: {telegram_link(username, link.code)}")
         web = web_link(settings, link.code)
