@@ -180,18 +180,15 @@ def test_progress_goes_to_a_terminal_s_stderr_never_to_stdout(tmp_path: Path) ->
     assert setup.returncode == 0, setup.stderr
     seed = (
         "import asyncio, sys\n"
-        "from channels.survey_file import load_survey_file\n"
-        "from storage.database import create_engine\n"
-        "from storage.repository import Store\n"
         "from benchmarks.generate import synthetic_responses\n"
+        "from channels.survey_file import load_survey_file\n"
+        "from tests.e2e.harness import open_store\n"
         "from tests.storage.helpers import BUNDLED\n"
         "async def main():\n"
         "    loaded = load_survey_file(BUNDLED)\n"
-        "    engine = create_engine(sys.argv[1])\n"
-        "    store = Store(engine, loaded.survey, file_hash=loaded.file_hash)\n"
-        "    await store.register_survey()\n"
-        "    await store.bulk_insert_responses(list(synthetic_responses(loaded.survey, 50)))\n"
-        "    await engine.dispose()\n"
+        "    async with open_store(sys.argv[1], loaded) as store:\n"
+        "        await store.register_survey()\n"
+        "        await store.bulk_insert_responses(list(synthetic_responses(loaded.survey, 50)))\n"
         "asyncio.run(main())\n"
     )
     seeded = subprocess.run(
