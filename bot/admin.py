@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import html
 import logging
-import os
 import re
 import secrets
 import tempfile
@@ -54,15 +53,6 @@ log = logging.getLogger(__name__)
 
 PREFIX = "adm:"
 TEXT_LIMIT = 4096
-DEFAULT_PROGRESS_INTERVAL = 2.0
-
-
-def progress_interval() -> float:
-    """Seconds between two edits of the progress message (env ADMIN_PROGRESS_INTERVAL)."""
-    try:
-        return float(os.environ.get("ADMIN_PROGRESS_INTERVAL") or DEFAULT_PROGRESS_INTERVAL)
-    except ValueError:
-        return DEFAULT_PROGRESS_INTERVAL
 
 
 def split_text(text: str, limit: int) -> list[str]:
@@ -379,7 +369,7 @@ class AdminHandlers:
         shown = ""
         try:
             while True:
-                await asyncio.sleep(progress_interval())
+                await asyncio.sleep(self.ctx.settings.admin_progress_interval)
                 counts = await store.counts(broadcast_id)
                 if counts.pending == 0:
                     break

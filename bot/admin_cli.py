@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import ConfigError, Settings
-from bot.export_cli import ProgressBar, _with_store
+from bot.export_cli import _with_store
+from channels.cli import UsageError, add_database_option, add_survey_option, check_language
+from channels.progress import ProgressBar, working
 from storage.broadcasts import SEGMENTS, BroadcastStore, Counts, Targeting
 from storage.repository import ResponseHistory
 
@@ -29,15 +31,17 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     from bot.outreach_text import format_outreach
 
     if args.min_cell is not None and args.min_cell < 0:
-        raise SystemExit(f"consultbot: --min-cell must be 0 or more (not {args.min_cell})")
+        raise UsageError(f"--min-cell must be 0 or more (not {args.min_cell})")
     min_cell = args.min_cell if args.min_cell is not None else DEFAULT_MIN_CELL
 
     async def work(store: Any) -> str:
+        check_language(args.lang, store.survey)
         language = args.lang or store.survey.default_language
         try:
-            stats = await compute_stats(store, by=args.by)
+            with working("computing the figures"):
+                stats = await compute_stats(store, by=args.by)
         except ValueError as exc:
-            raise SystemExit(f"consultbot: {exc}") from exc
+            raise UsageError(str(exc)) from exc
         text = f"{format_stats(stats, language)}\n\n{format_distributions(stats, language)}"
         if args.by:
             text += "\n\n" + format_crosstabs(stats, language, min_cell)
@@ -91,10 +95,10 @@ CAPTION_LIMIT = 1024
 
 def _document(raw: str, caption: str | None) -> Path:
     """--document FILE: an existing PDF or HTML file of at most 50 MB (absolute: the bot's worker
-    may finish the broadcast from another folder); SystemExit says what is wrong."""
+    may finish the broadcast from another folder); UsageError or SystemExit says what is wrong."""
     path = Path(raw).expanduser().resolve()
     if path.suffix.lower() not in DOCUMENT_SUFFIXES:
-        raise SystemExit(f"consultbot broadcast: --document: {raw}: a PDF or HTML file is expected")
+        raise UsageError(f"broadcast: --document: {raw}: a PDF or HTML file is expected")
     try:
         size = path.stat().st_size
         with path.open("rb"):
@@ -104,19 +108,19 @@ def _document(raw: str, caption: str | None) -> Path:
     if not path.is_file() or size == 0:
         raise SystemExit(f"consultbot broadcast: --document: {raw}: not a file, or empty")
     if size > DOCUMENT_LIMIT:
-        raise SystemExit(
-            f"consultbot broadcast: --document: {raw}: {size:,} bytes; Telegram takes 50 MB at most"
+        raise UsageError(
+            f"broadcast: --document: {raw}: {size:,} bytes; Telegram takes 50 MB at most"
         )
     if caption is not None and len(caption) > CAPTION_LIMIT:
-        raise SystemExit(
-            f"consultbot broadcast: --text: {len(caption)} characters; a document's caption "
+        raise UsageError(
+            f"broadcast: --text: {len(caption)} characters; a document's caption "
             f"holds {CAPTION_LIMIT} at most"
         )
     return path
 
 
 def _targeting(args: argparse.Namespace, survey: Any) -> Targeting:
-    """--where and --source as a Targeting; SystemExit naming the problem if one is wrong."""
+    """--where and --source as a Targeting; UsageError naming the problem if one is wrong."""
     from dialogs.where import where_of
     from storage.links import LinkError, check_source
 
@@ -125,7 +129,7 @@ def _targeting(args: argparse.Namespace, survey: Any) -> Targeting:
         try:
             where = where_of(survey, args.where)
         except ValueError as exc:
-            raise SystemExit(f"consultbot broadcast: --where: {exc}") from exc
+            raise UsageError(f"broadcast: --where: {exc}") from exc
     source = None
     if args.source is not None:
         try:
@@ -133,19 +137,19 @@ def _targeting(args: argparse.Namespace, survey: Any) -> Targeting:
                 ":" if args.source.endswith(":") else ""
             )
         except LinkError as exc:
-            raise SystemExit(f"consultbot broadcast: --source: {exc}") from exc
+            raise UsageError(f"broadcast: --source: {exc}") from exc
     return Targeting(where=where, source=source)
 
 
 def cmd_broadcast(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import build_bot
-    from bot.broadcaster import Broadcaster, TokenBucket, rate_from_env
+    from bot.broadcaster import Broadcaster, TokenBucket
     from bot.clock import system_clock
 
     if not settings.bot_token:
         raise ConfigError("BOT_TOKEN is not set: the broadcast needs the bot's token")
     if args.resume is None and not args.text and not args.document:
-        raise SystemExit("consultbot broadcast: --text or --document is required (or --resume ID)")
+        raise UsageError("--text or --document is required (or --resume ID)")
     document = _document(args.document, args.text) if args.document else None
 
     async def work(store: Any) -> int:
@@ -183,8 +187,8 @@ def cmd_broadcast(args: argparse.Namespace, settings: Settings) -> int:
             bar(counts.done, counts.total)
 
         try:
-            rate = args.rate or rate_from_env()
-            sender = Broadcaster.from_env(queue, bot)
+            rate = args.rate or settings.broadcast_rate
+            sender = Broadcaster.from_settings(queue, bot, settings)
             # The bucket's burst follows --rate too: keeping BROADCAST_RATE's would let a
             # lower --rate start with a burst sized for the higher rate.
             sender.bucket = TokenBucket(rate)
@@ -208,14 +212,21 @@ def cmd_broadcast(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--database-url", default=None, help="default: DATABASE_URL")
-    parser.add_argument("--survey", default=None, help="the questionnaire file (SURVEY_FILE)")
+    add_database_option(parser)
+    add_survey_option(parser)
 
 
 def add_admin_commands(subparsers: Any) -> None:
     """Register `stats` and `broadcast` on the `consultbot` subparsers."""
-    stats = subparsers.add_parser("stats", help="the consultation's figures (as /stats shows)")
-    stats.add_argument("--lang", default=None, help="language of the texts (default: the first)")
+    stats = subparsers.add_parser(
+        "stats",
+        help="the consultation's figures (as /stats shows)",
+        description="Print the consultation's figures: participants, responses, the answers to "
+        "each closed question, the invitation sources; --by breaks them down.",
+    )
+    stats.add_argument(
+        "--lang", default=None, help="language of the texts (default: the questionnaire's first)"
+    )
     stats.add_argument(
         "--by",
         default=None,
@@ -233,7 +244,10 @@ def add_admin_commands(subparsers: Any) -> None:
     stats.set_defaults(func=cmd_stats)
 
     history = subparsers.add_parser(
-        "history", help="every submitted version of a response (amended ones have several)"
+        "history",
+        help="every submitted version of a response (amended ones have several)",
+        description="Print every submitted version of the response with this receipt "
+        "reference, oldest first, with its answers.",
     )
     history.add_argument("reference", help="the receipt reference of the response")
     _common(history)
@@ -245,7 +259,12 @@ def add_admin_commands(subparsers: Any) -> None:
         description="Queue a message to every participant of a segment and deliver it within "
         "Telegram's limits; blocked users are marked and skipped.",
     )
-    broadcast.add_argument("--segment", choices=SEGMENTS, default="all")
+    broadcast.add_argument(
+        "--segment",
+        choices=SEGMENTS,
+        default="all",
+        help="who receives it (default: all): " + ", ".join(SEGMENTS),
+    )
     broadcast.add_argument(
         "--text", default=None, help="the message (plain text); with --document, its caption"
     )
@@ -270,10 +289,10 @@ def add_admin_commands(subparsers: Any) -> None:
     )
     broadcast.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     broadcast.add_argument(
-        "--rate", type=float, default=None, help="messages per second (default BROADCAST_RATE, 25)"
+        "--rate", type=float, default=None, help="messages a second (default: BROADCAST_RATE)"
     )
     broadcast.add_argument(
         "--resume", type=int, default=None, metavar="ID", help="finish broadcast ID"
     )
     _common(broadcast)
-    broadcast.set_defaults(func=cmd_broadcast)
+    broadcast.set_defaults(func=cmd_broadcast, needs=("core", "telegram", "broadcast"))

@@ -45,6 +45,7 @@ from aiogram.types import FSInputFile, Message
 
 from bot import metrics
 from bot.clock import Clock, system_clock
+from channels.settings import Settings
 from storage.broadcasts import BroadcastStore, Claimed, Counts, Result
 
 log = logging.getLogger(__name__)
@@ -69,25 +70,6 @@ DEFAULT_BACKOFF = 2.0
 MAX_BACKOFF = 300.0
 
 Progress = Callable[[Counts], None]
-
-
-def rate_from_env(env: dict[str, str] | None = None) -> float:
-    source = os.environ if env is None else env
-    raw = source.get("BROADCAST_RATE", "")
-    try:
-        rate = float(raw) if raw else DEFAULT_RATE
-    except ValueError:
-        log.warning("BROADCAST_RATE=%r is not a number: using %s", raw, DEFAULT_RATE)
-        return DEFAULT_RATE
-    return rate if rate > 0 else DEFAULT_RATE
-
-
-def _float_env(name: str, default: float) -> float:
-    raw = os.environ.get(name, "")
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        return default
 
 
 class TokenBucket:
@@ -179,15 +161,17 @@ class Broadcaster:
         self.too_many = 0
 
     @classmethod
-    def from_env(cls, store: BroadcastStore, bot: Bot, **kwargs: object) -> Broadcaster:
-        """Settings from BROADCAST_RATE, BROADCAST_PAID, BROADCAST_LEASE, BROADCAST_BACKOFF."""
+    def from_settings(
+        cls, store: BroadcastStore, bot: Bot, settings: Settings, **kwargs: object
+    ) -> Broadcaster:
+        """With BROADCAST_RATE, BROADCAST_PAID, BROADCAST_LEASE and BROADCAST_BACKOFF."""
         return cls(
             store,
             bot,
-            rate=rate_from_env(),
-            allow_paid_broadcast=os.environ.get("BROADCAST_PAID", "") in ("1", "true", "yes"),
-            lease=_float_env("BROADCAST_LEASE", DEFAULT_LEASE),
-            backoff=_float_env("BROADCAST_BACKOFF", DEFAULT_BACKOFF),
+            rate=settings.broadcast_rate,
+            allow_paid_broadcast=settings.broadcast_paid,
+            lease=settings.broadcast_lease,
+            backoff=settings.broadcast_backoff,
             **kwargs,  # type: ignore[arg-type]
         )
 

@@ -15,6 +15,7 @@ from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
 from bot.i18n import DOMAIN, LANGUAGES, LOCALES_DIR
+from channels.cli import ArgumentParser
 from dialogs.screens import NOTICE_KEYS
 
 log = logging.getLogger(__name__)
@@ -63,10 +64,18 @@ def compile_all() -> None:
         (folder / f"{DOMAIN}.mo").write_bytes(buffer.getvalue())
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true")
-    args = parser.parse_args()
+def build_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(
+        prog="python -m bot.catalogues",
+        description="Compile the translation catalogues (.po to .mo), then name every missing "
+        "or stale translation (exit 1 if any).",
+    )
+    parser.add_argument("--check", action="store_true", help="compile nothing: only check (for CI)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if not args.check:
         compile_all()
     found = problems()

@@ -8,15 +8,29 @@ import asyncio
 import importlib
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.config import ConfigError, Settings, load_dotenv
-from bot.logs import setup_logging
+from sqlalchemy.exc import DBAPIError
+
+from bot.config import ConfigError, Settings
+from bot.logs import describe_exception, setup_logging
 from bot.survey_file import load_or_exit, load_survey_file
+from channels.cli import (
+    ArgumentParser,
+    UsageError,
+    add_database_option,
+    add_deprecated_survey_argument,
+    add_survey_option,
+    add_verbose_option,
+    check_language,
+    quiet_libraries,
+    survey_path,
+)
 from dialogs import SurveyError
 
 log = logging.getLogger("consultbot")
@@ -27,12 +41,12 @@ def utc_now() -> datetime:
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    path = Path(args.file) if args.file else settings.survey_file
+    path = Path(args.survey) if args.survey else settings.survey_file
     try:
         loaded = load_survey_file(path)
     except OSError as exc:
-        print(f"{path}: cannot read: {exc.strerror}", file=sys.stderr)
-        return 2
+        print(f"consultbot: cannot read the survey file {path}: {exc.strerror}", file=sys.stderr)
+        return 1
     except SurveyError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -59,16 +73,18 @@ def web_cli() -> Any:
 
 
 def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
-    result: int = web_cli().run_command(args, settings.database_url, settings.survey_file)
+    result: int = web_cli().run_command(args, settings)
     return result
 
 
 def cmd_try(args: argparse.Namespace, settings: Settings) -> int:
     from bot.preview import run_preview
 
-    loaded = load_or_exit(Path(args.file) if args.file else settings.survey_file)
+    loaded = load_or_exit(Path(args.survey) if args.survey else settings.survey_file)
+    check_language(args.lang, loaded.survey)
     if args.web:
-        result: int = web_cli().run_preview(loaded, settings.database_url, args.listen)
+        settings.require("web")
+        result: int = web_cli().run_preview(loaded, settings, args.listen)
         return result
     return asyncio.run(
         run_preview(
@@ -84,12 +100,12 @@ def cmd_try(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.clock import clock_from_env
     from bot.runner import PollingConflict, StartupError, run_polling, run_webhook
     from storage.schema import SchemaOutOfDate
 
-    clock = clock_from_env(os.environ.get("CONSULTBOT_NOW"))
-    background = background_tasks()
+    settings = settings.with_survey(args.survey)
+    clock = settings.clock()
+    background = [settle_heap, *background_tasks()]
     try:
         if args.webhook:
             asyncio.run(run_webhook(settings, clock, background))
@@ -116,6 +132,14 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def settle_heap(ctx: Any, bot: Any) -> None:
+    """Started with the workers, once the bot is built: the collector's policy of a serving
+    process (`channels.heap`), owned by this entry point."""
+    from channels import heap
+
+    heap.settle()
+
+
 def background_tasks() -> list:  # type: ignore[type-arg]
     """The workers that run beside the handlers (broadcasts, scheduled reminders)."""
     from bot.workers import WORKERS
@@ -124,13 +148,15 @@ def background_tasks() -> list:  # type: ignore[type-arg]
 
 
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from channels.progress import working
     from storage.schema import current_revision, downgrade, upgrade
 
     url = args.database_url or settings.database_url
-    if args.action == "upgrade":
-        asyncio.run(upgrade(url, args.revision or "head"))
-    elif args.action == "downgrade":
-        asyncio.run(downgrade(url, args.revision or "-1"))
+    with working(f"database {args.action}"):
+        if args.action == "upgrade":
+            asyncio.run(upgrade(url, args.revision or "head"))
+        elif args.action == "downgrade":
+            asyncio.run(downgrade(url, args.revision or "-1"))
     revision = asyncio.run(current_revision(url))
     print(f"database schema at revision {revision or '(empty)'}")
     return 0
@@ -138,16 +164,15 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     """Anonymise the participants once the retention period of the survey file is over."""
-    import os
-
-    from bot.clock import clock_from_env
     from bot.export_cli import _with_store
+    from channels.progress import working
     from storage.retention import PurgeResult, purge
 
-    now = clock_from_env(os.environ.get("CONSULTBOT_NOW"))()
+    now = settings.clock()()
 
     async def work(store: Any) -> tuple[PurgeResult, str]:
-        return await purge(store, now=now, dry_run=args.dry_run), store.survey.timezone
+        with working("anonymising" if not args.dry_run else "counting"):
+            return await purge(store, now=now, dry_run=args.dry_run), store.survey.timezone
 
     result, timezone = asyncio.run(_with_store(settings, args, work))
     print(describe_purge(result, timezone))
@@ -178,22 +203,48 @@ def describe_purge(result: Any, timezone: str) -> str:
     return f"anonymisation due since {when}: removed {what}"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="consultbot", description="A conversational survey bot for public consultations."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+NEEDS = "needs"
+"""The groups of settings a command uses (`channels.settings`): only those can stop it."""
 
-    check = sub.add_parser("check", help="validate a questionnaire file")
-    check.add_argument("file", nargs="?", help="the YAML file (default: SURVEY_FILE)")
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(
+        prog="consultbot",
+        description="A conversational survey bot for public consultations: run the bot, try "
+        "and check a questionnaire, export and analyse the responses. Settings come from the "
+        "environment or a .env file (see README, Settings).",
+    )
+    add_verbose_option(parser, top=True)
+    sub = parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        help="what to do (`consultbot COMMAND --help` for its options)",
+    )
+
+    check = sub.add_parser(
+        "check",
+        help="validate a questionnaire file",
+        description="Read a questionnaire file and name every problem in it (exit 1 if any).",
+    )
+    add_survey_option(check)
+    add_deprecated_survey_argument(check)
     check.set_defaults(func=cmd_check)
 
-    trial = sub.add_parser("try", help="answer the questionnaire in the terminal (a preview)")
-    trial.add_argument("file", nargs="?", help="the YAML file (default: SURVEY_FILE)")
+    trial = sub.add_parser(
+        "try",
+        help="answer the questionnaire in the terminal (a preview)",
+        description="Play the dialogue in the terminal, whatever the date; the answers are "
+        "stored as a preview (left out of exports unless --include-preview).",
+    )
+    add_survey_option(trial)
+    add_deprecated_survey_argument(trial)
     trial.add_argument(
         "--as", dest="as_name", default="preview", help="preview participant name, to resume"
     )
-    trial.add_argument("--lang", default=None, help="language to start in (fr, en)")
+    trial.add_argument(
+        "--lang", default=None, help="language to start in (one of the questionnaire's)"
+    )
     trial.add_argument("--fresh", action="store_true", help="forget this name's earlier preview")
     trial.add_argument(
         "--no-store", action="store_true", help="keep the preview in memory, store nothing"
@@ -201,17 +252,31 @@ def build_parser() -> argparse.ArgumentParser:
     trial.add_argument(
         "--web", action="store_true", help="preview the web channel in a browser instead"
     )
-    trial.add_argument("--listen", default=None, help="with --web: host:port (127.0.0.1:8081)")
+    trial.add_argument("--listen", default=None, help="with --web: host:port (default: WEB_LISTEN)")
     trial.set_defaults(func=cmd_try)
 
-    run = sub.add_parser("run", help="run the bot (long polling, or --webhook)")
+    run = sub.add_parser(
+        "run",
+        help="run the bot (long polling, or --webhook)",
+        description="Serve the bot until SIGTERM: long polling by default, Telegram's webhook "
+        "with --webhook; the broadcasts, reminders and retention run beside it.",
+    )
     run.add_argument("--webhook", action="store_true", help="serve Telegram's webhook instead")
-    run.set_defaults(func=cmd_run)
+    add_survey_option(run)
+    run.set_defaults(func=cmd_run, needs=("core", "telegram", "bot", "broadcast"))
 
-    db = sub.add_parser("db", help="database schema migrations")
-    db.add_argument("action", choices=["upgrade", "downgrade", "current"])
+    db = sub.add_parser(
+        "db",
+        help="database schema migrations",
+        description="Migrate the database schema (upgrade, downgrade) or show its revision.",
+    )
+    db.add_argument(
+        "action",
+        choices=["upgrade", "downgrade", "current"],
+        help="upgrade, downgrade, or show the current revision",
+    )
     db.add_argument("revision", nargs="?", help="target revision (default: head / one step back)")
-    db.add_argument("--database-url", help="default: DATABASE_URL")
+    add_database_option(db)
     db.set_defaults(func=cmd_db)
 
     purge = sub.add_parser(
@@ -224,12 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument(
         "--dry-run", action="store_true", help="count what would be removed, change nothing"
     )
-    purge.add_argument("--database-url", default=None, help="default: DATABASE_URL")
-    purge.add_argument("--survey", default=None, help="the questionnaire file (SURVEY_FILE)")
+    add_database_option(purge)
+    add_survey_option(purge)
     purge.set_defaults(func=cmd_purge)
 
     web_cli().add_web_commands(sub)
-    sub.choices["web"].set_defaults(func=cmd_web)
+    sub.choices["web"].set_defaults(func=cmd_web, needs=("core", "web"))
 
     from bot.export_cli import add_export_commands
     from bot.import_cli import add_import_command
@@ -242,6 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.admin_cli import add_admin_commands
 
     add_admin_commands(sub)
+    for command in dict.fromkeys(sub.choices.values()):
+        add_verbose_option(command)
     return parser
 
 
@@ -253,19 +320,51 @@ codebooks, reports, charts) holds personal data: readable by the owner only (060
 def main(argv: Sequence[str] | None = None) -> int:
     previous = os.umask(PRIVATE_UMASK)
     try:
-        load_dotenv()
-        parser = build_parser()
-        args = parser.parse_args(argv)
+        args = build_parser().parse_args(argv)
+        settings = Settings.load()
         try:
-            settings = Settings.from_env()
-        except ConfigError as exc:
+            settings.require(*getattr(args, NEEDS, ("core",)))
+            args.survey = survey_path(args)
+            setup_logging(settings.log_level, settings.log_format)
+            if not serving(args):
+                quiet_libraries(args.verbose)
+            result: int = args.func(args, settings)
+            return result
+        except (ConfigError, UsageError) as exc:
             print(f"consultbot: {exc}", file=sys.stderr)
             return 2
-        setup_logging(settings.log_level, settings.log_format)
-        result: int = args.func(args, settings)
-        return result
+        except KeyboardInterrupt:
+            print("consultbot: interrupted", file=sys.stderr)
+            return 130
+        except (OSError, DBAPIError) as exc:
+            if args.verbose:
+                raise
+            print(f"consultbot: {failure(exc)}", file=sys.stderr)
+            return 1
     finally:
         os.umask(previous)  # main() called in a process that goes on (tests)
+
+
+def serving(args: argparse.Namespace) -> bool:
+    """`run` and `web` (serve): the long-running processes, whose library logs go to the
+    operator's log at LOG_LEVEL; the staff commands keep them quiet unless `-v`."""
+    command: str = args.command
+    return command == "run" or (command == "web" and args.action == "serve")
+
+
+def failure(exc: BaseException) -> str:
+    """An expected failure (a file, the network, the database) in one line."""
+    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
+        return (
+            f"cannot connect: {exc.strerror or exc}; is the database (DATABASE_URL or "
+            "--database-url) reachable?"
+        )
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    if isinstance(exc, DBAPIError):
+        return f"database error: {describe_exception(exc.orig or exc)} (-v for details)"
+    return describe_exception(exc)
 
 
 if __name__ == "__main__":

@@ -562,7 +562,7 @@ def collect_between_batches() -> Iterator[Callable[[], None]]:
     third of the export's time. The collector runs between batches instead (call the function
     yielded: the young generations every 10 batches, all of them every 100), so cyclic garbage
     never outlives a few batches and memory stays flat. Freezing the objects that exist before
-    is the entry point's policy, not this function's (`bot.heap`): the serving bot froze its
+    is the entry point's policy, not this function's (`channels.heap`): the serving bot froze its
     start-up objects once, the staff commands freeze theirs before they start, and an export
     inside the bot (/export) must not undo that (a `gc.unfreeze()` here once did).
     """

@@ -8,7 +8,8 @@
                       [--by QUESTION_ID] [--min-cell K] [--public] [--themes]
 
 Both read the database of `DATABASE_URL` (or `--database-url`) for the survey of `SURVEY_FILE`.
-A progress bar is drawn on stderr when it is a terminal; the summary goes to stdout.
+A progress bar is drawn on stderr when it is a terminal (`channels.progress`); the summary goes to
+stdout.
 """
 
 from __future__ import annotations
@@ -16,56 +17,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TypeVar
 
 import analysis
 import bot
 import dialogs
 import storage
-from bot import heap
 from bot.config import Settings
 from bot.survey_file import load_or_exit
+from channels import heap
+from channels.cli import (
+    UsageError,
+    add_database_option,
+    add_survey_option,
+    check_language,
+)
+from channels.progress import ProgressBar, working
 from storage.files import OutputRefused, Protected, check_target
 
 T = TypeVar("T")
-
-
-class ProgressBar:
-    """`\\r`-redrawn progress on a terminal (nothing when the stream is not one)."""
-
-    def __init__(self, label: str, stream: TextIO | None = None, *, width: int = 30) -> None:
-        self.label = label
-        self.stream = stream if stream is not None else sys.stderr
-        self.width = width
-        self.enabled = self.stream.isatty()
-        self._last = 0.0
-        self._drawn = False
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if done < total and now - self._last < 0.1:
-            return
-        self._last = now
-        fraction = done / total if total else 1.0
-        filled = int(self.width * fraction)
-        bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r{self.label} [{bar}] {done:,}/{total:,} ({fraction:.0%})")
-        self._drawn = True
-        if done >= total:  # complete: end the line before anything else is logged
-            self.stream.write("\n")
-            self._drawn = False
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._drawn = False
 
 
 async def _with_store(
@@ -122,17 +94,13 @@ def _refused(error: OutputRefused) -> int:
 
 
 def _check_language(args: argparse.Namespace, store: Any) -> None:
-    if args.lang is not None and args.lang not in store.survey.languages:
-        raise SystemExit(
-            f"consultbot: --lang {args.lang}: the survey's languages are "
-            f"{', '.join(store.survey.languages)}"
-        )
+    check_language(args.lang, store.survey)
 
 
 def _min_cell(args: argparse.Namespace) -> int | None:
     value: int | None = args.min_cell
     if value is not None and value < 0:
-        raise SystemExit(f"consultbot: --min-cell must be 0 or more (not {value})")
+        raise UsageError(f"--min-cell must be 0 or more (not {value})")
     return value
 
 
@@ -143,29 +111,31 @@ def cmd_export_analysis(args: argparse.Namespace, settings: Settings) -> int:
     out = Path(args.out)
     chosen: str = args.format or (out.suffix.lstrip(".").lower() or "csv")
     if args.themes and chosen != "csv":
-        raise SystemExit(f"consultbot: --themes is exported as csv (not {chosen!r})")
+        raise UsageError(f"--themes is exported as csv (not {chosen!r})")
     if args.crosstab and chosen not in ("csv", "xlsx"):
-        raise SystemExit(f"consultbot: --crosstab is exported as csv or xlsx (not {chosen!r})")
+        raise UsageError(f"--crosstab is exported as csv or xlsx (not {chosen!r})")
     min_cell = _min_cell(args)
 
     async def work(store: Any) -> Any:
         _check_language(args, store)
         try:
             if args.crosstab:
-                return await export_crosstab(
-                    store,
-                    out,
-                    by=args.crosstab,
-                    fmt=chosen,
-                    language=args.lang,
-                    min_cell=min_cell,
-                    include_drafts=args.include_drafts,
+                with working("cross-tabulating"):
+                    return await export_crosstab(
+                        store,
+                        out,
+                        by=args.crosstab,
+                        fmt=chosen,
+                        language=args.lang,
+                        min_cell=min_cell,
+                        include_drafts=args.include_drafts,
+                    )
+            with working("finding the themes"):
+                return await export_themes(
+                    store, out, public=args.public, include_drafts=args.include_drafts
                 )
-            return await export_themes(
-                store, out, public=args.public, include_drafts=args.include_drafts
-            )
         except ValueError as exc:
-            raise SystemExit(f"consultbot: {exc}") from exc
+            raise UsageError(str(exc)) from exc
 
     result = asyncio.run(_with_store(settings, args, work))
     what = "cross-tabulation rows" if args.crosstab else "free-text answers with their theme"
@@ -211,7 +181,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.crosstab or args.themes:
         if args.crosstab and args.themes:
-            raise SystemExit("consultbot: --crosstab and --themes are two exports: choose one")
+            raise UsageError("--crosstab and --themes are two exports: choose one")
         try:
             check_target(
                 Path(args.out), overwrite=args.force, protected=protected_outputs(settings, args)
@@ -220,7 +190,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
             return _refused(error)
         return cmd_export_analysis(args, settings)
     if args.public and args.with_telegram_ids:
-        raise SystemExit("consultbot: --public leaves every identifier out: no --with-telegram-ids")
+        raise UsageError("--public leaves every identifier out: no --with-telegram-ids")
     out = Path(args.out)
     chosen: str = args.format or (out.suffix.lstrip(".").lower() or "csv")
     protected = protected_outputs(settings, args)
@@ -232,9 +202,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         return cmd_export_stat_file(args, settings, chosen, out)
     fmt = next((f for f in FORMATS if f == chosen), None)
     if fmt is None:
-        raise SystemExit(
-            f"consultbot: --format must be csv, xlsx, json, sav, dta or parquet (not {chosen!r})"
-        )
+        raise UsageError(f"--format must be csv, xlsx, json, sav, dta or parquet (not {chosen!r})")
     try:
         for path in output_paths(fmt, out):
             check_target(path, overwrite=args.force, protected=protected)
@@ -299,8 +267,10 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         _check_language(args, store)
         try:
             return await write_report(store, options, progress=bar)
+        except UnicodeError:  # writing failed: not a question of the options given
+            raise
         except ValueError as exc:
-            raise SystemExit(f"consultbot: {exc}") from exc
+            raise UsageError(str(exc)) from exc
 
     try:
         result = asyncio.run(_with_store(settings, args, work))
@@ -324,12 +294,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="replace an existing file (never the database, the questionnaire or the program)",
     )
-    parser.add_argument("--lang", default=None, help="language of the texts (default: the first)")
+    parser.add_argument(
+        "--lang", default=None, help="language of the texts (default: the questionnaire's first)"
+    )
     parser.add_argument(
         "--include-drafts", action="store_true", help="also responses not submitted yet"
     )
-    parser.add_argument("--database-url", default=None, help="default: DATABASE_URL")
-    parser.add_argument("--survey", default=None, help="the questionnaire file (SURVEY_FILE)")
+    add_database_option(parser)
+    add_survey_option(parser)
     parser.add_argument(
         "--min-cell",
         type=int,
@@ -387,6 +359,8 @@ def add_export_commands(subparsers: Any) -> None:
     report = subparsers.add_parser(
         "report",
         help="write a self-contained HTML report: a chart per closed question, the free texts",
+        description="A self-contained HTML file: the figures, a chart per closed question, the "
+        "free texts; --by adds a breakdown, --public a version to publish.",
     )
     _common(report)
     report.add_argument(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.config import Settings
+from channels.progress import working
 from dialogs import SurveyError, parse_survey
 from forms.output import options_csv, questionnaire_yaml
 from forms.workbook import csv_loader, read_workbook
@@ -29,7 +30,10 @@ DEFAULT_DAYS_OPEN = 30
 
 def add_import_command(sub: Any) -> None:
     command = sub.add_parser(
-        "import", help="make a questionnaire file from an XLSForm (ODK / KoboToolbox) workbook"
+        "import",
+        help="make a questionnaire file from an XLSForm (ODK / KoboToolbox) workbook",
+        description="Translate an XLSForm workbook into a questionnaire file, print what was "
+        "imported and left out, and check the file written as `consultbot check` does.",
     )
     command.add_argument("form", help="the .xlsx workbook (sheets survey, choices, settings)")
     command.add_argument("--out", required=True, help="the questionnaire file to write (.yaml)")
@@ -82,10 +86,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings, now: datetime | Non
             else opens_at + timedelta(days=DEFAULT_DAYS_OPEN)
         )
     except ValueError as exc:
-        print(f"consultbot import: {exc}", file=sys.stderr)
+        print(f"consultbot: import: {exc}", file=sys.stderr)
         return 2
     if closes_at <= opens_at:
-        print("consultbot import: --closes-at must be after --opens-at", file=sys.stderr)
+        print("consultbot: import: --closes-at must be after --opens-at", file=sys.stderr)
         return 2
     options = ImportOptions(
         opens_at=opens_at,
@@ -98,14 +102,15 @@ def cmd_import(args: argparse.Namespace, settings: Settings, now: datetime | Non
         incomplete_languages=args.incomplete_languages,
     )
     try:
-        sheets = read_workbook(form)
-        result = translate(sheets, options, csv_loader(form.parent))
+        with working(f"reading {form.name}"):
+            sheets = read_workbook(form)
+            result = translate(sheets, options, csv_loader(form.parent))
     except FileNotFoundError:
-        print(f"{form}: no such file", file=sys.stderr)
-        return 2
+        print(f"consultbot: {form}: no such file", file=sys.stderr)
+        return 1
     except OSError as exc:
-        print(f"{form}: cannot read: {exc.strerror}", file=sys.stderr)
-        return 2
+        print(f"consultbot: {form}: cannot read: {exc.strerror}", file=sys.stderr)
+        return 1
     except FormError as exc:
         print(f"{form}: {exc}", file=sys.stderr)
         return 1
@@ -124,8 +129,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings, now: datetime | Non
             (out.parent / name).write_text(options_csv(rows), encoding="utf-8")
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
-        print(f"{exc.filename or out}: cannot write: {exc.strerror}", file=sys.stderr)
-        return 2
+        print(f"consultbot: {exc.filename or out}: cannot write: {exc.strerror}", file=sys.stderr)
+        return 1
     print_summary(result, form, out, sys.stdout)
     try:
         parse_survey(text, str(out))
@@ -143,7 +148,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings, now: datetime | Non
             file=sys.stderr,
         )
         return 1
-    print(f"{out}: OK for `consultbot check`; try it with `consultbot try {out}`")
+    print(f"{out}: OK for `consultbot check`; try it with `consultbot try --survey {out}`")
     return 0
 
 

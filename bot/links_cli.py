@@ -20,6 +20,7 @@ from typing import Any
 
 from bot.config import ConfigError, Settings
 from bot.export_cli import _with_store
+from channels.cli import UsageError, add_database_option, add_survey_option
 from storage.links import LinkError, LinkStore
 
 TELEGRAM_LINK = "https://t.me/{username}?start={code}"
@@ -94,11 +95,10 @@ def cmd_links(args: argparse.Namespace, settings: Settings) -> int:
     try:
         work = create if args.action == "create" else listing
         if args.action == "create" and not args.source:
-            print("consultbot links create: --source is required", file=sys.stderr)
-            return 2
+            raise UsageError("links create: --source is required")
         result: int = asyncio.run(_with_store(settings, args, work))
     except (ConfigError, LinkError) as exc:
-        print(f"consultbot links: {exc}", file=sys.stderr)
+        print(f"consultbot: links: {exc}", file=sys.stderr)
         return 2
     return result
 
@@ -110,12 +110,14 @@ def add_links_command(subparsers: Any) -> None:
         description="create: a Telegram deep link (and a web link when WEB_BASE_URL is set) for "
         "one source; list: every link with its participants, started and submitted.",
     )
-    links.add_argument("action", choices=["create", "list"])
+    links.add_argument(
+        "action", choices=["create", "list"], help="create a link, or list them with their counts"
+    )
     links.add_argument("--source", default=None, help="e.g. pole:aerospace-valley")
     links.add_argument("--label", default=None, help="a note for the organisers")
     links.add_argument(
         "--code", default=None, help="the start code (default: 12 random characters)"
     )
-    links.add_argument("--database-url", default=None, help="default: DATABASE_URL")
-    links.add_argument("--survey", default=None, help="the questionnaire file (SURVEY_FILE)")
-    links.set_defaults(func=cmd_links)
+    add_database_option(links)
+    add_survey_option(links)
+    links.set_defaults(func=cmd_links, needs=("core", "telegram", "web"))

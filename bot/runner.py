@@ -37,7 +37,6 @@ from aiogram.types import Update
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot import heap
 from bot.app import ALLOWED_UPDATES, UpdateGuard, build_bot, build_dispatcher, set_commands
 from bot.clock import Clock
 from bot.config import ConfigError, Settings
@@ -100,7 +99,6 @@ async def running_bot(settings: Settings, clock: Clock) -> AsyncIterator[Running
         bot = build_bot(settings.bot_token, settings.api_url)
         try:
             dispatcher, guard = build_dispatcher(ctx)
-            heap.settle()
             yield Running(ctx, bot, dispatcher, guard, db)
         finally:
             await bot.session.close()

@@ -7,7 +7,7 @@ Update ids: every update's id is recorded so that a redelivered update is not ap
 (`UPDATE_IDS_TRIM_EVERY` seconds) the ids older than `UPDATE_IDS_KEEP_DAYS` (default 7) are
 deleted, in small batches.
 
-Scheduled reminders: every `REMINDER_POLL` seconds (env, default 30) the scheduler reads the clock
+Scheduled reminders: every `REMINDER_POLL` seconds (default 30) the scheduler reads the clock
 (`ctx.clock`, so a rehearsal clock or a test's clock drives it) and, while the survey is open,
 queues each reminder whose time (`closes_at - before_close`) has come as a broadcast carrying its
 `reminder_id`. The table's unique (survey_id, reminder_id) makes that exactly once across restarts
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
@@ -39,10 +38,6 @@ from storage.retention import purge
 
 log = logging.getLogger(__name__)
 
-DEFAULT_REMINDER_POLL = 30.0
-DEFAULT_TRIM_EVERY = 3600.0
-DEFAULT_KEEP_DAYS = 7.0
-DEFAULT_PURGE_EVERY = 86_400.0
 RESTART_DELAY = 2.0
 
 _broadcasters: dict[int, Broadcaster] = {}
@@ -65,7 +60,7 @@ def wake(ctx: BotContext) -> None:
 async def broadcast_worker(ctx: BotContext, bot: Bot) -> None:
     """Drain the broadcast queue for as long as the bot runs (restarted after an error)."""
     while True:
-        broadcaster = Broadcaster.from_env(broadcast_store(ctx), bot)
+        broadcaster = Broadcaster.from_settings(broadcast_store(ctx), bot, ctx.settings)
         _broadcasters[id(ctx)] = broadcaster
         try:
             await broadcaster.run()
@@ -117,7 +112,7 @@ async def fire_due_reminders(ctx: BotContext) -> list[int]:
 
 async def reminder_scheduler(ctx: BotContext, bot: Bot) -> None:
     """Fire the survey's reminders at their time, once each."""
-    poll = float(os.environ.get("REMINDER_POLL") or DEFAULT_REMINDER_POLL)
+    poll = ctx.settings.reminder_poll
     while True:
         try:
             await fire_due_reminders(ctx)
@@ -131,8 +126,8 @@ async def reminder_scheduler(ctx: BotContext, bot: Bot) -> None:
 
 async def update_ids_trimmer(ctx: BotContext, bot: Bot) -> None:
     """Forget the processed update ids older than `UPDATE_IDS_KEEP_DAYS`, every so often."""
-    every = float(os.environ.get("UPDATE_IDS_TRIM_EVERY") or DEFAULT_TRIM_EVERY)
-    keep = timedelta(days=float(os.environ.get("UPDATE_IDS_KEEP_DAYS") or DEFAULT_KEEP_DAYS))
+    every = ctx.settings.update_ids_trim_every
+    keep = timedelta(days=ctx.settings.update_ids_keep_days)
     while True:
         try:
             forgotten = await ctx.store.forget_processed_updates(ctx.clock() - keep)
@@ -150,7 +145,7 @@ async def retention_purger(ctx: BotContext, bot: Bot) -> None:
     """Anonymise the participants once the survey's retention period is over, checked daily."""
     if ctx.survey.retention is None:
         return
-    every = float(os.environ.get("PURGE_EVERY") or DEFAULT_PURGE_EVERY)
+    every = ctx.settings.purge_every
     while True:
         try:
             result = await purge(ctx.store, now=ctx.clock())

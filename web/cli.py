@@ -5,10 +5,8 @@ The `consultbot` command (in `bot/cli.py`) finds this module by name at run time
 (`importlib.import_module("web.cli")`): bot/ and web/ are sibling channels and never import each
 other, and this module receives the few settings it needs as plain values.
 
-Settings: `WEB_LISTEN` (host:port, default 127.0.0.1:8081), `WEB_BASE_URL` (the public address,
-for resume and invitation links; `https://...` makes the cookies Secure), `WEB_SECRET` (signs
-cookies and links; by default a random secret generated once and kept in the database),
-`WEB_RATE_PER_MINUTE` (per participant, default 120), `WEB_IP_RATE_PER_MINUTE` (default 600).
+Its settings are the `web` group of `channels.settings.Settings` (`WEB_LISTEN`, `WEB_BASE_URL`,
+`WEB_SECRET`, `WEB_RATE_PER_MINUTE`, `WEB_IP_RATE_PER_MINUTE`).
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import secrets
 import signal
 from collections.abc import Callable
@@ -25,7 +22,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from channels.clock import clock_from_env
+from channels import heap
+from channels.cli import (
+    UsageError,
+    add_database_option,
+    add_survey_option,
+    check_language,
+)
+from channels.progress import working
+from channels.settings import Settings, host_port
 from channels.survey_file import LoadedSurvey, load_or_exit
 from storage.database import Database
 from storage.repository import Store
@@ -40,28 +45,17 @@ SECRET_SETTING = "web_secret"
 
 
 def parse_listen(value: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    if not port.isdigit():
-        raise SystemExit(f"consultbot: --listen / WEB_LISTEN must be host:port, not {value!r}")
-    return host or "127.0.0.1", int(port)
+    try:
+        return host_port(value, default_host="127.0.0.1")
+    except ValueError:
+        raise UsageError(f"--listen must be host:port, not {value!r}") from None
 
 
-def config_from_env(env: dict[str, str] | None = None, *, preview: bool = False) -> WebConfig:
-    source = dict(os.environ if env is None else env)
-
-    def number(name: str, default: float) -> float:
-        raw = source.get(name, "").strip()
-        if not raw:
-            return default
-        try:
-            return float(raw)
-        except ValueError as exc:
-            raise SystemExit(f"consultbot: {name} must be a number, not {raw!r}") from exc
-
-    per_participant = number("WEB_RATE_PER_MINUTE", 120)
-    per_ip = number("WEB_IP_RATE_PER_MINUTE", 600)
+def web_config(settings: Settings, *, preview: bool = False) -> WebConfig:
+    per_participant = settings.web_rate_per_minute
+    per_ip = settings.web_ip_rate_per_minute
     return WebConfig(
-        base_url=source.get("WEB_BASE_URL", "").strip().rstrip("/"),
+        base_url=settings.web_base_url,
         preview=preview,
         participant_per_minute=per_participant,
         participant_burst=max(5, int(per_participant // 4)),
@@ -70,12 +64,10 @@ def config_from_env(env: dict[str, str] | None = None, *, preview: bool = False)
     )
 
 
-async def load_signer(store: Store, env: dict[str, str] | None = None) -> Signer:
-    """`WEB_SECRET`, or the secret generated once and kept in the `settings` table."""
-    source = os.environ if env is None else env
-    given = source.get("WEB_SECRET", "")
-    if given:
-        return Signer(given.encode("utf-8"))
+async def load_signer(store: Store, secret: str = "") -> Signer:
+    """`secret` (WEB_SECRET), or the secret generated once and kept in the `settings` table."""
+    if secret:
+        return Signer(secret.encode("utf-8"))
     stored = await store.setdefault_setting(SECRET_SETTING, secrets.token_hex(32))
     return Signer(bytes.fromhex(stored))
 
@@ -87,6 +79,7 @@ async def serve(
     config: WebConfig,
     clock: Callable[[], datetime],
     *,
+    secret: str = "",
     stop: asyncio.Event | None = None,
     ready: Callable[[str], None] | None = None,
 ) -> None:
@@ -98,7 +91,7 @@ async def serve(
     try:
         store = Store(db, loaded.survey, file_hash=loaded.file_hash)
         await store.register_survey()
-        signer = await load_signer(store)
+        signer = await load_signer(store, secret)
         channel = WebChannel(store, clock=clock, signer=signer, config=config)
         runner = web.AppRunner(channel.app(), handle_signals=False, access_log=None)
         await runner.setup()
@@ -128,7 +121,12 @@ async def serve(
 
 
 async def invite(
-    loaded: LoadedSurvey, database_url: str, count: int, language: str | None, base_url: str
+    loaded: LoadedSurvey,
+    database_url: str,
+    count: int,
+    language: str | None,
+    base_url: str,
+    secret: str = "",
 ) -> list[str]:
     """Create `count` invited web participants; their links, one per invitee."""
     await ensure_schema(database_url)
@@ -136,7 +134,7 @@ async def invite(
     try:
         store = Store(db, loaded.survey, file_hash=loaded.file_hash)
         await store.register_survey()
-        signer = await load_signer(store)
+        signer = await load_signer(store, secret)
         keys = [new_web_key() for _ in range(count)]
         lang = language if language in loaded.survey.languages else loaded.survey.default_language
         await store.add_web_participants(keys, lang)
@@ -155,47 +153,86 @@ def add_web_commands(sub: Any) -> None:
         "`consultbot web invite --count N` prints N invitation links, one per invitee.",
     )
     web_parser.add_argument(
-        "action", nargs="?", choices=["serve", "invite"], default="serve", help="default: serve"
+        "action",
+        nargs="?",
+        choices=["serve", "invite"],
+        default="serve",
+        help="serve the pages (default), or print invitation links",
     )
     web_parser.add_argument(
-        "--listen", default=None, help=f"host:port (WEB_LISTEN, {DEFAULT_LISTEN})"
+        "--listen", default=None, help=f"host:port (default: WEB_LISTEN, {DEFAULT_LISTEN})"
     )
-    web_parser.add_argument("--survey", default=None, help="the questionnaire file (SURVEY_FILE)")
+    add_survey_option(web_parser)
+    add_database_option(web_parser)
     web_parser.add_argument("--count", type=int, default=1, help="invite: how many links")
-    web_parser.add_argument("--lang", default=None, help="invite: the invitees' language")
+    web_parser.add_argument(
+        "--lang", default=None, help="invite: the invitees' language (one of the questionnaire's)"
+    )
     web_parser.set_defaults(web_command=True)
 
 
-def run_command(args: argparse.Namespace, database_url: str, survey_file: Path) -> int:
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
     """Run `consultbot web ...` with the settings the main command line read."""
-    loaded = load_or_exit(Path(args.survey) if args.survey else survey_file)
+    loaded = load_or_exit(Path(args.survey) if args.survey else settings.survey_file)
+    database_url = args.database_url or settings.database_url
     if args.action == "invite":
         if args.count < 1 or args.count > 100_000:
-            raise SystemExit("consultbot: --count must be between 1 and 100000")
-        links = asyncio.run(
-            invite(loaded, database_url, args.count, args.lang, os.environ.get("WEB_BASE_URL", ""))
-        )
+            raise UsageError(f"--count must be between 1 and 100000 (not {args.count})")
+        check_language(args.lang, loaded.survey)
+        with working(f"creating {args.count:,} invitation links"):
+            links = asyncio.run(
+                invite(
+                    loaded,
+                    database_url,
+                    args.count,
+                    args.lang,
+                    settings.web_base_url,
+                    settings.web_secret,
+                )
+            )
         for link in links:
             print(link)
         return 0
-    listen = args.listen or os.environ.get("WEB_LISTEN") or DEFAULT_LISTEN
-    clock = clock_from_env(os.environ.get("CONSULTBOT_NOW"))
+    listen = args.listen or settings.web_listen
+    parse_listen(listen)
+
+    def ready(address: str) -> None:
+        heap.settle()  # this entry point owns the collector's policy of the serving process
+
     try:
-        asyncio.run(serve(loaded, database_url, listen, config_from_env(), clock))
+        asyncio.run(
+            serve(
+                loaded,
+                database_url,
+                listen,
+                web_config(settings),
+                settings.clock(),
+                secret=settings.web_secret,
+                ready=ready,
+            )
+        )
     except SchemaOutOfDate as exc:
         raise SystemExit(f"consultbot: {exc}") from exc
     return 0
 
 
-def run_preview(loaded: LoadedSurvey, database_url: str, listen: str | None) -> int:
+def run_preview(loaded: LoadedSurvey, settings: Settings, listen: str | None) -> int:
     """`consultbot try --web`: the web channel as a preview on this machine."""
-    address = listen or os.environ.get("WEB_LISTEN") or DEFAULT_LISTEN
-    clock = clock_from_env(os.environ.get("CONSULTBOT_NOW"))
+    address = listen or settings.web_listen
+    parse_listen(address)
 
     def ready(url: str) -> None:
         print(f"preview of the web channel: open {url} (answers stored as preview; Ctrl-C stops)")
 
     asyncio.run(
-        serve(loaded, database_url, address, config_from_env(preview=True), clock, ready=ready)
+        serve(
+            loaded,
+            settings.database_url,
+            address,
+            web_config(settings, preview=True),
+            settings.clock(),
+            secret=settings.web_secret,
+            ready=ready,
+        )
     )
     return 0

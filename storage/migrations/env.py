@@ -2,13 +2,13 @@
 
 `storage.schema` passes an open connection in `config.attributes["connection"]` (the normal path,
 used by `consultbot db upgrade` and by the bot at start). Run directly with the `alembic` command,
-it builds an async engine from the `sqlalchemy.url` option or the `DATABASE_URL` variable.
+it builds an async engine from the `sqlalchemy.url` option of the Config it is given (this module
+reads no environment variable: the caller says which database).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -45,9 +45,9 @@ async def _run_standalone(url: str) -> None:
 
 
 def _url() -> str:
-    url = config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL")
+    url = config.get_main_option("sqlalchemy.url")
     if not url:
-        raise RuntimeError("no database URL: set DATABASE_URL or sqlalchemy.url")
+        raise RuntimeError("no database URL: give the alembic Config a sqlalchemy.url option")
     return url
 
 

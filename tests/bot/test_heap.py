@@ -1,4 +1,4 @@
-"""`bot.heap.settle`: what start-up built is frozen out of the collector's walks."""
+"""`channels.heap.settle`: what start-up built is frozen out of the collector's walks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot import heap
+from channels import heap
 
 
 @pytest.fixture

@@ -106,7 +106,7 @@ def test_the_image_install_steps_in_a_fresh_venv(tmp_path: Path) -> None:
     where = run([python, "-c", probe], app, env)
     assert str(venv) in where, where
 
-    run([consultbot, "check", str(app / "surveys" / SURVEY.name)], app, env)
+    run([consultbot, "check", "--survey", str(app / "surveys" / SURVEY.name)], app, env)
     url = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
     out = run([consultbot, "db", "upgrade", "--database-url", url], app, env)
     assert "database schema at revision" in out and "(empty)" not in out, out

@@ -271,7 +271,7 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def test_check_accepts_the_bundled_file(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", str(BUNDLED_PATH)]) == 0
+    assert main(["check", "--survey", str(BUNDLED_PATH)]) == 0
     out = capsys.readouterr()
     assert "OK" in out.out
     assert "poles-competitivite-2022" in out.out
@@ -288,7 +288,7 @@ def test_check_defaults_to_the_bundled_file(
 def test_check_names_every_problem(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = cli_env / BROKEN_FILE
     path.write_text(broken_yaml(), encoding="utf-8")
-    assert main(["check", str(path)]) != 0
+    assert main(["check", "--survey", str(path)]) != 0
     out = capsys.readouterr()
     lines = out.err.splitlines()
     for _, _, where, message in PROBLEMS:
@@ -299,7 +299,7 @@ def test_check_names_every_problem(cli_env: Path, capsys: pytest.CaptureFixture[
 
 
 def test_check_of_a_missing_file(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", str(cli_env / "nowhere.yaml")]) != 0
+    assert main(["check", "--survey", str(cli_env / "nowhere.yaml")]) != 0
     assert "nowhere.yaml" in capsys.readouterr().err
 
 
@@ -310,7 +310,7 @@ def test_check_as_a_command(tmp_path: Path) -> None:
 
     def check(path: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "bot.cli", "check", str(path)],
+            [sys.executable, "-m", "bot.cli", "check", "--survey", str(path)],
             capture_output=True,
             text=True,
             cwd=tmp_path,

@@ -156,7 +156,7 @@ def test_a_promise_not_configured_is_warned_about() -> None:
 
 def check(path: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "check", str(path)],
+        [sys.executable, "-m", "bot.cli", "check", "--survey", str(path)],
         capture_output=True,
         text=True,
         cwd=tmp_path,

@@ -65,7 +65,10 @@ class ManualClock:
 
 
 def settings_for(api: FakeBotAPI, database_url: str, **extra: str) -> Settings:
+    """The bot's settings for a test: the test's environment (workers' pace set by fixtures),
+    then these."""
     env = {
+        **os.environ,
         "BOT_TOKEN": api.token,
         "TELEGRAM_API_URL": api.base_url,
         "DATABASE_URL": database_url,

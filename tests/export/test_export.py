@@ -25,7 +25,9 @@ from bot.export import (
     export_responses,
     neutralize,
 )
-from bot.export_cli import ProgressBar, add_export_commands
+from bot.export_cli import add_export_commands
+from channels.cli import UsageError
+from channels.progress import ProgressBar
 from dialogs import Answer, Phase, Survey
 from dialogs.events import Start, Submit
 from storage.database import Database
@@ -398,7 +400,7 @@ async def test_the_command_line(
     assert await _run(args.func, args, settings) == 0
     assert read_json(tmp_path / "a.data")["count"] == 42
     args = parser.parse_args(["export", "--out", str(tmp_path / "x.xlsx"), "--lang", "de"])
-    with pytest.raises(SystemExit):
+    with pytest.raises(UsageError, match="--lang de: the questionnaire's languages are fr, en"):
         await _run(args.func, args, settings)
     report = tmp_path / "report.html"
     args = parser.parse_args(["report", "--out", str(report), "--include-drafts"])
@@ -436,8 +438,9 @@ def test_the_progress_bar_draws_on_a_terminal_only() -> None:
     bar(200, 200)
     bar.close()
     drawn = terminal.getvalue()
-    assert drawn.startswith("\rexport csv [")
-    assert "200/200 (100%)" in drawn and drawn.endswith("\n")
+    assert "export csv" in drawn
+    assert "200/200" in drawn and "100%" in drawn
+    assert drawn.removesuffix("\x1b[?25h").endswith("\n")  # the line ended (then the cursor shown)
     piped = io.StringIO()
     bar = ProgressBar("export csv", piped)
     bar(100, 200)

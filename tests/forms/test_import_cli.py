@@ -47,7 +47,7 @@ def test_the_example_imports_to_the_committed_questionnaire(
     assert "survey row 19 'lieu': geopoint: a GPS position cannot be asked in a chat" in printed
     assert "survey row 2 'debut': metadata field 'start'" in printed
     assert "OK for `consultbot check`" in printed
-    assert main(["check", str(out)]) == 0
+    assert main(["check", "--survey", str(out)]) == 0
 
 
 def test_the_generated_file_names_each_question_s_row(tmp_path: Path) -> None:
@@ -140,8 +140,8 @@ def test_a_file_that_is_not_a_workbook(
 
 
 def test_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_import(tmp_path / "nope.xlsx", "--out", tmp_path / "o.yaml") == 2
-    assert capsys.readouterr().err == f"{tmp_path / 'nope.xlsx'}: no such file\n"
+    assert run_import(tmp_path / "nope.xlsx", "--out", tmp_path / "o.yaml") == 1
+    assert capsys.readouterr().err == f"consultbot: {tmp_path / 'nope.xlsx'}: no such file\n"
 
 
 def test_bad_dates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -205,7 +205,7 @@ def run_try(tmp_path: Path, survey: Path, lines: list[str]) -> str:
     }
     with script.open(encoding="utf-8") as stdin:
         done = subprocess.run(
-            [sys.executable, "-m", "bot.cli", "try", "--no-store", str(survey)],
+            [sys.executable, "-m", "bot.cli", "try", "--no-store", "--survey", str(survey)],
             stdin=stdin,
             capture_output=True,
             text=True,
@@ -321,5 +321,5 @@ def test_a_list_from_a_file_is_copied_beside_the_questionnaire(
 def test_an_output_that_cannot_be_written(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run_import(EXAMPLE, "--out", tmp_path) == 2
-    assert capsys.readouterr().err == f"{tmp_path}: cannot write: Is a directory\n"
+    assert run_import(EXAMPLE, "--out", tmp_path) == 1  # a failure, not a usage error
+    assert capsys.readouterr().err == f"consultbot: {tmp_path}: cannot write: Is a directory\n"

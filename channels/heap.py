@@ -1,4 +1,6 @@
-"""Garbage-collector settings for a serving bot process.
+"""Garbage-collector settings for a serving process (the bot, the web channel): called by the
+entry points only (`consultbot run`, `consultbot web`, the staff commands), never by a library
+module.
 
 Started, the bot holds some 300,000 long-lived objects (aiogram's and pydantic's models, the
 survey, SQLAlchemy's compiled statements) that will never be garbage. CPython's full collections
