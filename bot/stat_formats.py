@@ -45,6 +45,7 @@ from bot.export import (
     expected_rows,
     public_positions,
 )
+from bot.stat_writers import Field, Spool, staged, write_dta, write_sav
 from dialogs.limits import OTHER_OPTION_ID
 from dialogs.model import QuestionType, Survey
 from storage.organisations import find_organisations
@@ -95,11 +96,21 @@ _RESERVED = frozenset(
     ]
 )
 _WORDS = {
-    "en": {"ticked": "ticked", "not_ticked": "not ticked", "skipped": "skipped (optional)",
-           "rank": "rank", "accepted": "accepted"},
-    "fr": {"ticked": "cochée", "not_ticked": "non cochée", "skipped": "passée (facultative)",
-           "rank": "rang", "accepted": "accepté"},
-}  # fmt: skip
+    "en": {
+        "ticked": "ticked",
+        "not_ticked": "not ticked",
+        "skipped": "skipped (optional)",
+        "rank": "rank",
+        "accepted": "accepted",
+    },
+    "fr": {
+        "ticked": "cochée",
+        "not_ticked": "non cochée",
+        "skipped": "passée (facultative)",
+        "rank": "rang",
+        "accepted": "accepté",
+    },
+}
 
 
 def _ascii(text: str) -> str:
@@ -350,136 +361,36 @@ class ParquetWriter:
 # -- SPSS and Stata ------------------------------------------------------------------------------
 
 
-class _Gathered:
-    """Columns gathered batch by batch in compact arrays (codes: 16-bit integers)."""
-
-    def __init__(self, variables: Sequence[Variable], expected: int) -> None:
-        import numpy as np
-
-        self._np = np
-        self.variables = variables
-        self.size = 0
-        self.capacity = max(expected, 1024)
-        self.data: list[Any] = []
-        self.mask: list[Any] = []
-        for variable in variables:
-            if variable.kind in ("code", "flag", "integer"):
-                dtype = np.int16 if variable.kind != "integer" else np.int64
-                self.data.append(np.zeros(self.capacity, dtype=dtype))
-                self.mask.append(np.ones(self.capacity, dtype=bool))
-            elif variable.kind == "number":
-                self.data.append(np.full(self.capacity, np.nan))
-                self.mask.append(None)
-            else:
-                self.data.append(np.empty(self.capacity, dtype=object))
-                self.mask.append(None)
-
-    def _grow(self, needed: int) -> None:
-        np = self._np
-        capacity = max(needed, self.capacity * 2)
-        for j in range(len(self.data)):
-            old = self.data[j]
-            new = (
-                np.zeros(capacity, dtype=old.dtype)
-                if old.dtype != object
-                else np.empty(capacity, dtype=object)
-            )
-            if old.dtype.kind == "f":
-                new[:] = np.nan
-            new[: self.size] = old[: self.size]
-            self.data[j] = new
-            if self.mask[j] is not None:
-                mask = np.ones(capacity, dtype=bool)
-                mask[: self.size] = self.mask[j][: self.size]
-                self.mask[j] = mask
-        self.capacity = capacity
-
-    def add(self, columns: list[list[Any]]) -> None:
-        count = len(columns[0]) if columns else 0
-        if self.size + count > self.capacity:
-            self._grow(self.size + count)
-        start, end = self.size, self.size + count
-        for j, values in enumerate(columns):
-            mask = self.mask[j]
-            if mask is not None:
-                present = [v is not None for v in values]
-                self.data[j][start:end] = [0 if v is None else v for v in values]
-                mask[start:end] = [not p for p in present]
-            elif self.data[j].dtype.kind == "f":
-                self.data[j][start:end] = [self._np.nan if v is None else v for v in values]
-            else:
-                self.data[j][start:end] = values
-        self.size = end
-
-    def frame(self, stata: bool) -> Any:
-        import pandas as pd
-
-        size = self.size
-        series: dict[str, Any] = {}
-        for variable, data, mask in zip(self.variables, self.data, self.mask, strict=True):
-            if mask is not None:
-                array = pd.arrays.IntegerArray(data[:size], mask[:size])
-                if stata and variable.skippable and (data[:size] == SKIPPED).any():
-                    column = pd.Series(array, dtype=object)
-                    column[array == SKIPPED] = STATA_SKIPPED
-                    series[variable.name] = column.where(~mask[:size], None)
-                else:
-                    series[variable.name] = array
-            else:
-                series[variable.name] = data[:size]
-        return pd.DataFrame(series, copy=False)
+def _fields(variables: Sequence[Variable], stata: bool) -> list[Field]:
+    return [
+        Field(
+            v.name,
+            _cut(v.label, 80) if stata else v.label,
+            v.kind,
+            {
+                code: _cut(label, 32000) if stata else label
+                for code, label in v.value_labels.items()
+                if not (stata and code == SKIPPED)
+            },
+            v.skippable and v.kind != "string",
+        )
+        for v in variables
+    ]
 
 
 def _write_stat_file(
-    fmt: str, out: Path, gathered: _Gathered, variables: Sequence[Variable], title: str
+    fmt: str, out: Path, spool: Spool, variables: Sequence[Variable], title: str
 ) -> None:
-    import pyreadstat
-
-    stata = fmt == "dta"
-    frame = gathered.frame(stata)
-    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    value_labels: dict[str, dict[int | float, str]] = {
-        v.name: {
-            code: _cut(label, 32000 if stata else 120, as_bytes=not stata)
-            for code, label in v.value_labels.items()
-            if not (stata and code == SKIPPED)
-        }
-        for v in variables
-        if v.value_labels
-    }
+    temporary = staged(out)
     try:
-        if stata:
-            missing = {
-                v.name: [STATA_SKIPPED]
-                for v in variables
-                if v.skippable and frame[v.name].dtype == object
-            }
-            pyreadstat.write_dta(
-                frame,
-                str(temporary),
-                file_label=_cut(title, 80),
-                column_labels={v.name: _cut(v.label, 80) for v in variables},
-                version=15,
-                variable_value_labels=value_labels,
-                missing_user_values=missing or None,
-            )
+        if fmt == "dta":
+            write_dta(temporary, spool, _cut(title, 80))
         else:
-            pyreadstat.write_sav(
-                frame,
-                str(temporary),
-                file_label=_cut(title, 64, as_bytes=True),
-                column_labels={v.name: _cut(v.label, 255, as_bytes=True) for v in variables},
-                variable_value_labels=value_labels,
-                missing_ranges={
-                    v.name: [SKIPPED] for v in variables if v.skippable and v.kind != "string"
-                },
-                variable_measure={
-                    v.name: "nominal" if v.kind in ("code", "flag", "string") else "scale"
-                    for v in variables
-                    if v.kind != "time"
-                },
-            )
+            measures = [
+                "nominal" if v.kind in ("code", "flag", "string", "time") else "scale"
+                for v in variables
+            ]
+            write_sav(temporary, spool, title, measures)
         os.replace(temporary, out)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -527,7 +438,7 @@ async def export_stat_file(
     total = await expected_rows(store, include_drafts, include_preview)
     title = survey.title.get(language, survey.default_language)
     parquet: ParquetWriter | None = None
-    gathered: _Gathered | None = None
+    spool: Spool | None = None
     if fmt == "parquet":
         book = [
             dict(zip(CODEBOOK_FIELDS, e.as_tuple(), strict=True))
@@ -544,7 +455,8 @@ async def export_stat_file(
         }
         parquet = ParquetWriter(out, variables, metadata)
     else:
-        gathered = _Gathered(variables, total)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        spool = Spool(_fields(variables, stata=fmt == "dta"), out.parent)
     written = 0
     try:
         if progress is not None:
@@ -555,12 +467,12 @@ async def export_stat_file(
                 rows = rows_encoder.encode_batch(batch)
                 if not rows:
                     continue
-                values = encoder.columns(batch, rows, codes=gathered is not None)
+                values = encoder.columns(batch, rows, codes=spool is not None)
                 if parquet is not None:
                     parquet.write(values)
                 else:
-                    assert gathered is not None
-                    gathered.add(values)
+                    assert spool is not None
+                    spool.add(values)
                 written += len(rows)
                 del batch, rows, values
                 between_batches()
@@ -569,12 +481,15 @@ async def export_stat_file(
         if parquet is not None:
             parquet.finish()
         else:
-            assert gathered is not None
-            _write_stat_file(fmt, out, gathered, variables, title)
+            assert spool is not None
+            _write_stat_file(fmt, out, spool, variables, title)
     except BaseException:
         if parquet is not None:
             parquet.abort()
         raise
+    finally:
+        if spool is not None:
+            spool.close()
     seconds = time.perf_counter() - started
     log.info(
         "exported %d responses of survey %s as %s to %s in %.1f s",
