@@ -48,6 +48,7 @@ from analysis.codebook import (
     build_columns,
     codebook,
 )
+from bot.i18n import Words
 from dialogs.answers import siren_of
 from dialogs.limits import MAX_LIST_OPTIONS
 from dialogs.model import QuestionType, Survey
@@ -609,7 +610,7 @@ async def export_responses(
     every_column = build_columns(survey, with_telegram_ids=options.with_telegram_ids)
     keep = public_positions(every_column) if options.public else None
     columns = every_column if keep is None else tuple(every_column[i] for i in keep)
-    entries = codebook(survey, columns, language)
+    entries = codebook(survey, columns, language, Words(language, "codebook"))
     encoder = RowEncoder(
         survey,
         every_column,

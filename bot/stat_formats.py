@@ -12,15 +12,15 @@ The same columns as the CSV export (`analysis.codebook`), typed for each tool:
   times as timestamps).
 
 Missing values: a question not asked (or not answered) is system-missing (Parquet: null). An
-optional question the participant skipped is `SKIPPED` (-1), declared user-missing in SPSS and
-written as the extended missing value `.a` in Stata, both labelled; Parquet has null there too.
+optional question the participant skipped is `SKIPPED` (-1), declared user-missing and labelled
+in SPSS, written as the extended missing value `.a` in Stata; Parquet has null there too.
 Variable labels are the question texts (with the option or rank), cut to what each tool takes
 (SPSS 255 bytes, Stata 80 characters). Names are made valid for both tools (`variable_names`).
 
-Parquet is streamed: one row group per batch (flat memory), the codebook in the file's metadata
-(`consultbot.codebook`, JSON) and each column's label in its field metadata. SPSS and Stata are
-written by pyreadstat from one data frame: the rows are gathered batch by batch into compact
-typed arrays (codes as 16-bit integers), so memory grows with the number of responses there.
+Every format is streamed: Parquet by row groups (one per batch), the codebook in the file's
+metadata (`consultbot.codebook`, JSON) and each column's label in its field metadata; SPSS and
+Stata by `bot.stat_writers` (the batches spooled to a temporary file, whose longest texts give the
+string widths, then written out batch by batch), so memory stays flat as the responses grow.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from analysis.codebook import CODEBOOK_FIELDS, Column, Kind, build_columns, codebook, option_label
+from analysis.codebook import CODEBOOK_FIELDS, Column, Kind, build_columns, codebook
 from bot.export import (
     ExportResult,
     RowEncoder,
@@ -45,7 +45,9 @@ from bot.export import (
     expected_rows,
     public_positions,
 )
+from bot.i18n import Words
 from bot.stat_writers import Field, Spool, staged, write_dta, write_sav
+from bot.tables import option_label
 from dialogs.limits import OTHER_OPTION_ID
 from dialogs.model import QuestionType, Survey
 from storage.organisations import find_organisations
@@ -95,22 +97,6 @@ _RESERVED = frozenset(
         "using",
     ]
 )
-_WORDS = {
-    "en": {
-        "ticked": "ticked",
-        "not_ticked": "not ticked",
-        "skipped": "skipped (optional)",
-        "rank": "rank",
-        "accepted": "accepted",
-    },
-    "fr": {
-        "ticked": "cochée",
-        "not_ticked": "non cochée",
-        "skipped": "passée (facultative)",
-        "rank": "rang",
-        "accepted": "accepté",
-    },
-}
 
 
 def _ascii(text: str) -> str:
@@ -119,8 +105,7 @@ def _ascii(text: str) -> str:
 
 
 MAX_NAME = 28
-"""Stata takes 32 characters, but pyreadstat names a variable's value labels after it with its
-position appended (`name12`), and those names have the same limit."""
+"""Stata takes 32 characters; a few are left for the suffix that keeps names unique."""
 
 
 def variable_names(names: Sequence[str]) -> list[str]:
@@ -172,10 +157,12 @@ class Variable:
 
 def layout(survey: Survey, columns: Sequence[Column], language: str) -> list[Variable]:
     """The variables of an export of `columns`, labelled in `language`."""
-    words = _WORDS.get(language, _WORDS["en"])
+    words = Words(language, "stat")
     fallback = survey.default_language
     names = variable_names([c.name for c in columns])
-    book = {e.column: e for e in codebook(survey, tuple(columns), language)}
+    book = {
+        e.column: e for e in codebook(survey, tuple(columns), language, Words(language, "codebook"))
+    }
     variables = []
     for column, name in zip(columns, names, strict=True):
         question = column.question
@@ -442,7 +429,7 @@ async def export_stat_file(
     if fmt == "parquet":
         book = [
             dict(zip(CODEBOOK_FIELDS, e.as_tuple(), strict=True))
-            for e in codebook(survey, columns, language)
+            for e in codebook(survey, columns, language, Words(language, "codebook"))
         ]
         metadata = {
             b"consultbot.codebook": json.dumps(book, ensure_ascii=False).encode("utf-8"),
