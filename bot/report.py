@@ -3,9 +3,10 @@
     await write_report(store, ReportOptions(out=Path("report.html"), language="fr"))
 
 One HTML file that needs nothing else to open (no script, no font, no network): inline CSS and
-inline SVG bar charts drawn here. The responses are read in batches from `Store.stream_responses`
-and only counted (a `Counter` per question), so memory stays flat as responses grow; free texts
-are kept up to `text_limit` per question (the rest are counted, and are in the export).
+inline SVG bar charts drawn by matplotlib (`bot.charts.svg_bar_chart`, the engine of the Telegram
+charts too). The responses are read in batches from `Store.stream_responses` and only counted (a
+`Counter` per question), so memory stays flat as responses grow; free texts are kept up to
+`text_limit` per question (the rest are counted, and are in the export).
 
 What each chart shows:
 
@@ -29,7 +30,6 @@ from __future__ import annotations
 import html
 import logging
 import math
-import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +41,7 @@ from analysis.suppress import DEFAULT_MIN_CELL, SECONDARY_MARK, suppress_counts
 from analysis.tally import CONSENT_KEY, DEFAULT_TEXT_LIMIT, NO_GROUP, FreeText, Tallies, Tally
 from analysis.tally import number_key as _number_key
 from analysis.themes import ThemeSet
+from bot.charts import Bar, svg_bar_chart
 from bot.export import collect_between_batches
 from bot.figures import grouping_question
 from bot.i18n import Words
@@ -101,78 +102,8 @@ class ReportResult:
     """Figures hidden (primary and secondary)."""
 
 
-# -- charts ------------------------------------------------------------------------------------
-
-CHART_WIDTH = 760
-LABEL_WIDTH = 300
-BAR_AREA = 330
-"""The longest bar, in pixels, when the values beside the bars are short."""
-NOTE_CHAR_WIDTH = 7.2
-"""An upper estimate of a character's width in the 12.5 px font of the values."""
-LABEL_CHARS = 44
-LINE_HEIGHT = 16
-BAR_HEIGHT = 18
-ROW_GAP = 10
-
-
-@dataclass(frozen=True, slots=True)
-class Bar:
-    label: str
-    value: float
-    note: str
-    key: str = ""
-    """The category (`analysis.tally`), in the page as `data-key` for tools and tests."""
-    count: int | None = None
-    """The count shown (None: hidden, or not a count)."""
-
-
 def _esc(text: object) -> str:
     return html.escape(str(text), quote=True)
-
-
-def bar_chart(bars: Sequence[Bar], *, title: str, css_class: str = "chart") -> str:
-    """A horizontal bar chart as an inline SVG element (labels wrapped on the left)."""
-    largest = max((bar.value for bar in bars), default=0) or 1
-    longest_note = max((len(bar.note) for bar in bars), default=0) * NOTE_CHAR_WIDTH + 12
-    area = max(120.0, min(BAR_AREA, CHART_WIDTH - LABEL_WIDTH - longest_note))
-    parts: list[str] = []
-    y = 4
-    for bar in bars:
-        lines = textwrap.wrap(bar.label, LABEL_CHARS) or [""]
-        if len(lines) > 3:
-            lines = [
-                *lines[:2],
-                textwrap.shorten(" ".join(lines[2:]), LABEL_CHARS, placeholder="…"),
-            ]
-        height = max(BAR_HEIGHT, len(lines) * LINE_HEIGHT)
-        text_y = y + (height - len(lines) * LINE_HEIGHT) / 2 + 12
-        spans = "".join(
-            f'<tspan x="{LABEL_WIDTH - 8}" y="{text_y + k * LINE_HEIGHT:.0f}">{_esc(line)}</tspan>'
-            for k, line in enumerate(lines)
-        )
-        parts.append(f'<text class="label" text-anchor="end">{spans}</text>')
-        width = area * bar.value / largest if bar.value > 0 else 0
-        bar_y = y + (height - BAR_HEIGHT) / 2
-        data = ""
-        if bar.key:
-            data = f' data-key="{_esc(bar.key)}"'
-            data += f' data-count="{bar.count}"' if bar.count is not None else ' data-hidden="1"'
-        parts.append(
-            f'<rect class="bar"{data} x="{LABEL_WIDTH}" y="{bar_y:.0f}" width="{width:.1f}" '
-            f'height="{BAR_HEIGHT}" rx="2">'
-            f"<title>{_esc(bar.label)}: {_esc(bar.note)}</title></rect>"
-        )
-        parts.append(
-            f'<text class="value" x="{LABEL_WIDTH + width + 6:.1f}" y="{bar_y + 13:.0f}">'
-            f"{_esc(bar.note)}</text>"
-        )
-        y += height + ROW_GAP
-    height = y
-    return (
-        f'<svg class="{css_class}" xmlns="http://www.w3.org/2000/svg" role="img" '
-        f'aria-label="{_esc(title)}" width="{CHART_WIDTH}" height="{height}" '
-        f'viewBox="0 0 {CHART_WIDTH} {height}">' + "".join(parts) + "</svg>"
-    )
 
 
 class _Formatter:
@@ -365,9 +296,6 @@ table.counts{border-collapse:collapse;margin:.5em 0}
 table.counts td,table.counts th{border:1px solid #d5dbe5;padding:4px 12px;text-align:left}
 table.counts td.n{text-align:right;font-variant-numeric:tabular-nums}
 svg.chart{display:block;max-width:100%;height:auto;margin:.4em 0}
-svg.chart text{font-size:12.5px;fill:#1d2330;font-family:inherit}
-svg.chart text.value{fill:#3c4556}
-svg.chart rect.bar{fill:#2f6fb2}
 .note{color:#5a6375;font-size:.85em;margin:.2em 0}
 details{margin:.4em 0}
 summary{cursor:pointer;color:#234e7d}
@@ -726,7 +654,7 @@ def _question_block(
         bars = _number_bars(tally, fmt, k)
     drawn = 0
     if bars and tally.answered:
-        parts.append(bar_chart(bars, title=text))
+        parts.append(svg_bar_chart(bars, title=text, chart_id=f"chart-{question.id}"))
         drawn = 1
         if qtype in (QuestionType.SCALE, QuestionType.NUMBER) and tally.answered:
             mean = tally.total / tally.answered
