@@ -53,7 +53,7 @@ from dialogs.answers import siren_of
 from dialogs.limits import MAX_LIST_OPTIONS
 from dialogs.model import QuestionType, Survey
 from storage.files import NOTHING_PROTECTED, Protected, StagedFiles
-from storage.organisations import find_organisations
+from storage.organisations import organisation_counts
 from storage.pseudonyms import Pseudonymizer, load_pseudonymizer
 from storage.repository import AnswerBatch, Store
 
@@ -159,6 +159,10 @@ class ExportResult:
 
 
 # -- rows --------------------------------------------------------------------------------------
+
+VALUE_CACHE = 2_000
+"""Decoded answers remembered (`RowEncoder._decode`): the option ids, numbers and option lists that
+recur fit; a bigger cache only fills with one-off values, and memory then grows with the rows."""
 
 _CODE, _TEXT, _MULTI, _RANK, _CONSENT, _EMAIL, _ORGANISATION = range(7)
 
@@ -342,7 +346,7 @@ class RowEncoder:
             if isinstance(value, list):
                 value = tuple(str(v) for v in value)
         if len(raw) <= 40:
-            if len(self._values) >= 20_000:
+            if len(self._values) >= VALUE_CACHE:
                 self._values.clear()
             self._values[raw] = value
         return value
@@ -616,7 +620,7 @@ async def export_responses(
         every_column,
         await load_pseudonymizer(store),
         neutralize_text=options.format != "json",
-        siren_counts=(await find_organisations(store)).counts,
+        siren_counts=await organisation_counts(store),
     )
     total = (
         await expected_rows(store, options.include_drafts, options.include_preview)

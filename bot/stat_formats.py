@@ -25,6 +25,7 @@ string widths, then written out batch by batch), so memory stays flat as the res
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -50,7 +51,7 @@ from bot.stat_writers import Field, Spool, staged, write_dta, write_sav
 from bot.tables import option_label
 from dialogs.limits import OTHER_OPTION_ID
 from dialogs.model import QuestionType, Survey
-from storage.organisations import find_organisations
+from storage.organisations import organisation_counts
 from storage.pseudonyms import load_pseudonymizer
 from storage.repository import AnswerBatch, Store
 
@@ -419,7 +420,7 @@ async def export_stat_file(
         every_column,
         await load_pseudonymizer(store),
         neutralize_text=False,
-        siren_counts=(await find_organisations(store)).counts,
+        siren_counts=await organisation_counts(store),
     )
     encoder = _Encoder(variables, keep)
     total = await expected_rows(store, include_drafts, include_preview)
@@ -469,6 +470,8 @@ async def export_stat_file(
             parquet.finish()
         else:
             assert spool is not None
+            del rows_encoder, encoder  # their caches: room for the writing pass
+            gc.collect()
             _write_stat_file(fmt, out, spool, variables, title)
     except BaseException:
         if parquet is not None:

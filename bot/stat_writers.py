@@ -37,6 +37,8 @@ from typing import IO, Any
 import numpy as np
 
 NUMERIC_KINDS = frozenset({"code", "flag", "integer", "number"})
+CHUNK_BYTES = 2 << 20
+"""The data written at a time (before compression), whatever the batches' size."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,15 @@ class Spool:
                 yield pickle.load(self._file)
             except EOFError:
                 return
+
+    def chunks(self, row_bytes: int) -> Iterator[tuple[int, Any, list[list[bytes]]]]:
+        """The spooled rows again, in slices of at most `CHUNK_BYTES` once written out
+        (`row_bytes` a row): the longest text fixes a row's width, and it grows with the data."""
+        step = max(16, CHUNK_BYTES // max(row_bytes, 1))
+        for count, numbers, texts in self.batches():
+            for start in range(0, count, step):
+                end = min(count, start + step)
+                yield end - start, numbers[:, start:end], [t[start:end] for t in texts]
 
     def close(self) -> None:
         self._file.close()
@@ -277,7 +288,7 @@ def write_sav(out: Path, spool: Spool, title: str, measures: Sequence[str]) -> N
 
         string_at = {j: i for i, j in enumerate(spool.strings)}
         total_units = sum(units_of)
-        for count, numbers, texts in spool.batches():
+        for count, numbers, texts in spool.chunks(total_units * 8 * 3):
             command = np.full(numbers.shape, 253, dtype=np.uint8)
             small = (numbers == np.round(numbers)) & (numbers >= -99) & (numbers <= 151)
             command[small] = (numbers[small] + SAV_BIAS).astype(np.uint8)
@@ -394,7 +405,7 @@ def write_dta(out: Path, spool: Spool, title: str) -> None:
         offsets.append(handle.tell())
         w(b"<data>")
         first = 1
-        for rows, numbers, texts in spool.batches():
+        for rows, numbers, texts in spool.chunks(dtype.itemsize * 2):
             record = np.zeros(rows, dtype=dtype)
             number = 0
             for j, f in enumerate(fields):

@@ -11,7 +11,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Connection, Text, cast, select
 
 from dialogs.answers import siren_of
 from dialogs.model import QuestionType, Survey
@@ -75,3 +75,39 @@ async def find_organisations(store: Store) -> Organisations:
         key=lambda item: (-len(item[1]), item[0]),
     )
     return Organisations(True, len(identified), counts, duplicates)
+
+
+async def organisation_counts(store: Store) -> dict[str, int]:
+    """SIREN -> submitted responses giving it (`Organisations.counts`), read as a stream: only
+    the counts are kept, not every response's reference, so that an export's memory does not
+    grow with the responses beyond one entry per organisation."""
+    ids = organisation_questions(store.survey)
+    if not ids:
+        return {}
+    a, r = answers, responses
+    query = (
+        select(r.c.id, cast(a.c.value, Text))
+        .join(a, a.c.response_id == r.c.id)
+        .where(
+            r.c.survey_id == store.survey.id,
+            r.c.status == "submitted",
+            a.c.question_id.in_(ids),
+        )
+        .order_by(r.c.id)
+        .execution_options(yield_per=5000)
+    )
+
+    def count(connection: Connection) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        current: int | None = None
+        seen: set[str] = set()
+        for response_id, raw in connection.execute(query):
+            if response_id != current:
+                current, seen = response_id, set()
+            siren = siren_of(json.loads(raw))
+            if siren is not None and siren not in seen:  # one SIREN twice counts once
+                seen.add(siren)
+                counts[siren] += 1
+        return dict(counts)
+
+    return await runner_for(store.engine).read(count)
