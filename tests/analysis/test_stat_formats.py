@@ -250,3 +250,15 @@ def test_long_texts_and_every_missing_kind_read_back(tmp_path: Path, fmt: str) -
     else:
         assert codes[2] == "a" and amounts[2] == "a"
     assert meta.number_rows == 5
+
+
+async def test_the_streamed_siren_counts_are_the_organisations_counts(
+    store: Store, survey: Survey
+) -> None:
+    """The exports' `siren_submitted` column reads the counts as a stream: the same as `consultbot
+    stats` gives."""
+    from storage.organisations import find_organisations, organisation_counts
+
+    await seed(store, survey)
+    counts = await organisation_counts(store)
+    assert counts and counts == (await find_organisations(store)).counts
