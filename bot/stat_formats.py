@@ -218,6 +218,7 @@ class _Encoder:
         self.variables = variables
         self.positions = list(positions) if positions is not None else list(range(len(variables)))
         self._unknown: set[tuple[str, str]] = set()
+        self._lookups = [{**v.codes, None: None, "": None} for v in variables]
         self.skippable: dict[str, list[int]] = {}
         for j, variable in enumerate(variables):
             question = variable.column.question
@@ -227,22 +228,23 @@ class _Encoder:
     def columns(self, batch: AnswerBatch, rows: list[list[Any]], *, codes: bool) -> list[list[Any]]:
         """One list of values per variable; `codes`: choices as numbers (else option ids)."""
         values: list[list[Any]] = []
+        by_column = list(zip(*rows, strict=True)) if rows else []
         for j, variable in enumerate(self.variables):
             index = self.positions[j]
-            cells = [row[index] for row in rows]
+            cells: Any = by_column[index] if rows else []
             kind = variable.kind
             if kind == "code" and codes:
-                mapping = variable.codes
-                coded: list[Any] = []
-                for cell in cells:
-                    if cell is None or cell == "":
-                        coded.append(None)
-                        continue
-                    code = mapping.get(str(cell))
-                    if code is None:
-                        self._warn(variable, str(cell))
-                    coded.append(code)
+                lookup = self._lookups[j]
+                coded = list(map(lookup.get, cells))
+                if None in coded:  # missing answers, or options no longer in the file
+                    for i, cell in enumerate(cells):
+                        if coded[i] is None and cell is not None and cell != "":
+                            coded[i] = variable.codes.get(str(cell))
+                            if coded[i] is None:
+                                self._warn(variable, str(cell))
                 cells = coded
+            elif kind in ("flag", "integer", "number") and codes and "" not in cells:
+                cells = list(cells)  # numbers or None, as the SPSS and Stata writers take them
             elif kind == "code":
                 cells = [None if c is None or c == "" else str(c) for c in cells]
             elif kind in ("flag", "integer"):
