@@ -42,6 +42,7 @@ from analysis.codebook import CODEBOOK_FIELDS, Column, Kind, build_columns, code
 from bot.export import (
     ExportResult,
     RowEncoder,
+    SirenCounts,
     collect_between_batches,
     expected_rows,
     public_positions,
@@ -51,7 +52,7 @@ from bot.stat_writers import Field, Spool, staged, write_dta, write_sav
 from bot.tables import option_label
 from dialogs.limits import OTHER_OPTION_ID
 from dialogs.model import QuestionType, Survey
-from storage.organisations import organisation_counts
+from storage.organisations import submitted_sirens
 from storage.pseudonyms import load_pseudonymizer
 from storage.repository import AnswerBatch, Store
 
@@ -422,7 +423,7 @@ async def export_stat_file(
         every_column,
         await load_pseudonymizer(store),
         neutralize_text=False,
-        siren_counts=await organisation_counts(store),
+        siren_counts=SirenCounts.of(await submitted_sirens(store)),
     )
     encoder = _Encoder(variables, keep)
     total = await expected_rows(store, include_drafts, include_preview)

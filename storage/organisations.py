@@ -8,6 +8,7 @@ Several responses from one organisation are legitimate (a lab director and a res
 from __future__ import annotations
 
 import json
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -77,13 +78,14 @@ async def find_organisations(store: Store) -> Organisations:
     return Organisations(True, len(identified), counts, duplicates)
 
 
-async def organisation_counts(store: Store) -> dict[str, int]:
-    """SIREN -> submitted responses giving it (`Organisations.counts`), read as a stream: only
-    the counts are kept, not every response's reference, so that an export's memory does not
-    grow with the responses beyond one entry per organisation."""
+async def submitted_sirens(store: Store) -> array[int]:
+    """The SIREN of every submitted response that gives one, as integers (a response naming one
+    SIREN twice gives it once), read as a stream: 8 bytes a response, so that an export's memory
+    barely grows with the responses (the caller counts them, `bot.export.SirenCounts`)."""
+    found: array[int] = array("q")
     ids = organisation_questions(store.survey)
     if not ids:
-        return {}
+        return found
     a, r = answers, responses
     query = (
         select(r.c.id, cast(a.c.value, Text))
@@ -97,17 +99,16 @@ async def organisation_counts(store: Store) -> dict[str, int]:
         .execution_options(yield_per=5000)
     )
 
-    def count(connection: Connection) -> dict[str, int]:
-        counts: dict[str, int] = defaultdict(int)
+    def read(connection: Connection) -> array[int]:
         current: int | None = None
         seen: set[str] = set()
         for response_id, raw in connection.execute(query):
             if response_id != current:
                 current, seen = response_id, set()
             siren = siren_of(json.loads(raw))
-            if siren is not None and siren not in seen:  # one SIREN twice counts once
+            if siren is not None and siren not in seen:
                 seen.add(siren)
-                counts[siren] += 1
-        return dict(counts)
+                found.append(int(siren))
+        return found
 
-    return await runner_for(store.engine).read(count)
+    return await runner_for(store.engine).read(read)

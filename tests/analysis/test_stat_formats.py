@@ -257,8 +257,13 @@ async def test_the_streamed_siren_counts_are_the_organisations_counts(
 ) -> None:
     """The exports' `siren_submitted` column reads the counts as a stream: the same as `consultbot
     stats` gives."""
-    from storage.organisations import find_organisations, organisation_counts
+    from bot.export import SirenCounts
+    from storage.organisations import find_organisations, submitted_sirens
 
     await seed(store, survey)
-    counts = await organisation_counts(store)
-    assert counts and counts == (await find_organisations(store)).counts
+    counts = SirenCounts.of(await submitted_sirens(store))
+    expected = (await find_organisations(store)).counts
+    assert counts and dict(counts) == expected
+    assert all(counts.get(siren, 0) == n for siren, n in expected.items())
+    absent = next(s for s in ("999999999", "123456789", "000000001") if s not in expected)
+    assert counts.get(absent, 0) == 0 and counts.get("not a siren", 0) == 0
