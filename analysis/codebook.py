@@ -16,6 +16,7 @@ contain `.`, `:` or `~`, so the other names never clash).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -84,93 +85,21 @@ CODEBOOK_FIELDS = (
     "values",
 )
 
-_STRINGS: dict[str, dict[str, str]] = {
-    "en": {
-        "pseudonym": "Participant's stable pseudonym (keyed hash; never their Telegram id)",
-        "telegram_id": "Participant's Telegram user id (personal data)",
-        "reference": "Receipt reference given to the participant",
-        "status": "Status of the response: submitted, draft or preview",
-        "language": "Language the participant answered in",
-        "channel": "Where the participant answered: telegram or web",
-        "started_at_utc": "When the response was started, ISO 8601, UTC",
-        "started_at_local": "When the response was started, ISO 8601, {zone} time",
-        "submitted_at_utc": "When the response was submitted, ISO 8601, UTC",
-        "submitted_at_local": "When the response was submitted, ISO 8601, {zone} time",
-        "source": "Invitation source the participant first came through (consultbot links; "
-        "empty: none)",
-        "submitted_version": "Number of the submitted version exported: 1, then 2, ... after "
-        "each amendment (consultbot history; empty: never submitted)",
-        "choice": "id of the chosen option (empty: not asked or not answered)",
-        "option": "1 = ticked, 0 = not ticked (empty: not asked or not answered)",
-        "rank": "id of the option ranked {rank} (empty: not asked or not answered)",
-        "scale": "integer from {min} to {max} (empty: not asked or not answered)",
-        "number": "number from {min} to {max} (empty: not asked, skipped or not answered)",
-        "integer": "whole number from {min} to {max} (empty: not asked, skipped or not answered)",
-        "text": "free text (empty: not asked, skipped or not answered)",
-        "email": "e-mail address, personal data (empty: not asked, skipped or not answered)",
-        "consent": "1 = accepted (empty: not answered)",
-        "organisation_id": "SIREN (9 digits) or SIRET (14 digits) as given, digits only (empty: "
-        "not asked, skipped or not answered)",
-        "siren": "SIREN of the organisation (the first 9 digits of a SIRET)",
-        "siren_submitted": "submitted responses giving this SIREN (2 or more: several responses "
-        "from one organisation, to look at; they are not merged)",
-        "other_text": "free text given with the “Other” choice",
-        "other": "Other",
-        "other_text_question": "{question} (“Other”: please specify)",
-    },
-    "fr": {
-        "pseudonym": "Pseudonyme stable du participant (hachage à clé ; jamais son identifiant "
-        "Telegram)",
-        "telegram_id": "Identifiant Telegram du participant (donnée personnelle)",
-        "reference": "Référence du récépissé remis au participant",
-        "status": "Statut de la réponse : submitted (envoyée), draft (brouillon) ou preview "
-        "(aperçu)",
-        "language": "Langue dans laquelle le participant a répondu",
-        "channel": "Où le participant a répondu : telegram ou web (navigateur)",
-        "started_at_utc": "Début de la réponse, ISO 8601, UTC",
-        "started_at_local": "Début de la réponse, ISO 8601, heure de {zone}",
-        "submitted_at_utc": "Envoi de la réponse, ISO 8601, UTC",
-        "submitted_at_local": "Envoi de la réponse, ISO 8601, heure de {zone}",
-        "source": "Source de l’invitation par laquelle le participant est venu en premier "
-        "(consultbot links ; vide : aucune)",
-        "submitted_version": "Numéro de la version envoyée exportée : 1, puis 2, ... après "
-        "chaque modification (consultbot history ; vide : jamais envoyée)",
-        "choice": "identifiant de l’option choisie (vide : question non posée ou sans réponse)",
-        "option": "1 = cochée, 0 = non cochée (vide : question non posée ou sans réponse)",
-        "rank": "identifiant de l’option classée n° {rank} (vide : question non posée ou sans "
-        "réponse)",
-        "scale": "entier de {min} à {max} (vide : question non posée ou sans réponse)",
-        "number": "nombre de {min} à {max} (vide : question non posée, passée ou sans réponse)",
-        "integer": "nombre entier de {min} à {max} (vide : question non posée, passée ou sans "
-        "réponse)",
-        "text": "texte libre (vide : question non posée, passée ou sans réponse)",
-        "email": "adresse e-mail, donnée personnelle (vide : question non posée, passée ou sans "
-        "réponse)",
-        "consent": "1 = accepté (vide : sans réponse)",
-        "organisation_id": "SIREN (9 chiffres) ou SIRET (14 chiffres) tel que donné, chiffres "
-        "seuls (vide : question non posée, passée ou sans réponse)",
-        "siren": "SIREN de la structure (les 9 premiers chiffres d’un SIRET)",
-        "siren_submitted": "réponses envoyées donnant ce SIREN (2 ou plus : plusieurs réponses "
-        "d’une même structure, à examiner ; elles ne sont pas fusionnées)",
-        "other_text": "texte libre donné avec le choix « Autre »",
-        "other": "Autre",
-        "other_text_question": "{question} (« Autre » : précisez)",
-    },
-}
+Translate = Callable[[str], str]
+"""The codebook's own wording: a key (`pseudonym`, `choice`, `other`, …) → its text in the export's
+language, unformatted. The outputs pass the gettext catalogue's (`bot.i18n.Words(language,
+"codebook")`), so that analysis reads no file."""
 
 
-def strings(language: str) -> dict[str, str]:
-    """The codebook's own wording in `language` (English for a language it does not know)."""
-    return _STRINGS.get(language, _STRINGS["en"])
-
-
-def option_label(question: Question, option_id: str, language: str, fallback: str) -> str:
-    """An option's label; the "other" choice, which has none in the file, gets "Other"."""
+def option_label(
+    question: Question, option_id: str, language: str, fallback: str, words: Translate
+) -> str:
+    """An option's label; the "other" choice, which has none in the file, gets `words("other")`."""
     option = question.option(option_id)
     if option is not None and option.label:
         return option.label.get(language, fallback)
     if option_id == OTHER_OPTION_ID and question.other:
-        return strings(language)["other"]
+        return words("other")
     return option_id
 
 
@@ -258,9 +187,10 @@ def _number(value: float | None) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def codebook(survey: Survey, columns: tuple[Column, ...], language: str) -> list[CodebookEntry]:
+def codebook(
+    survey: Survey, columns: tuple[Column, ...], language: str, words: Translate
+) -> list[CodebookEntry]:
     """The codebook of `columns`: one entry per column, one per code for coded columns."""
-    words = strings(language)
     fallback = survey.default_language
     entries: list[CodebookEntry] = []
     for column in columns:
@@ -276,7 +206,7 @@ def codebook(survey: Survey, columns: tuple[Column, ...], language: str) -> list
                     "",
                     "",
                     "",
-                    words[meta].format(zone=survey.timezone),
+                    words(meta).format(zone=survey.timezone),
                 )
             )
             continue
@@ -290,20 +220,20 @@ def codebook(survey: Survey, columns: tuple[Column, ...], language: str) -> list
 
         if kind is Kind.CHOICE:
             for option in question.choices():
-                label = option_label(question, option.id, language, fallback)
-                entries.append(entry(option.id, label, words["choice"]))
+                label = option_label(question, option.id, language, fallback, words)
+                entries.append(entry(option.id, label, words("choice")))
         elif kind is Kind.OPTION:
             assert column.option_id is not None
-            label = option_label(question, column.option_id, language, fallback)
-            entries.append(entry(column.option_id, label, words["option"]))
+            label = option_label(question, column.option_id, language, fallback, words)
+            entries.append(entry(column.option_id, label, words("option")))
         elif kind is Kind.RANK:
-            values = words["rank"].format(rank=column.rank)
+            values = words("rank").format(rank=column.rank)
             for option in question.choices():
-                label = option_label(question, option.id, language, fallback)
+                label = option_label(question, option.id, language, fallback, words)
                 entries.append(entry(option.id, label, values))
         elif kind is Kind.SCALE:
             points = question.scale_points()
-            values = words["scale"].format(min=points.start, max=points.stop - 1)
+            values = words("scale").format(min=points.start, max=points.stop - 1)
             for point in points:
                 label = ""
                 if point == points.start:
@@ -313,14 +243,14 @@ def codebook(survey: Survey, columns: tuple[Column, ...], language: str) -> list
                 entries.append(entry(str(point), label, values))
         elif kind is Kind.NUMBER:
             key = "integer" if question.integer else "number"
-            values = words[key].format(min=_number(question.min), max=_number(question.max))
+            values = words(key).format(min=_number(question.min), max=_number(question.max))
             entries.append(entry("", "", values))
         elif kind is Kind.CONSENT:
             label = question.accept_label.get(language, fallback)
-            entries.append(entry("1", label, words["consent"]))
+            entries.append(entry("1", label, words("consent")))
         elif kind is Kind.OTHER_TEXT:
-            shown = words["other_text_question"].format(question=text)
-            entries.append(entry("", "", words["other_text"], shown))
+            shown = words("other_text_question").format(question=text)
+            entries.append(entry("", "", words("other_text"), shown))
         else:
-            entries.append(entry("", "", words[kind.value]))
+            entries.append(entry("", "", words(kind.value)))
     return entries

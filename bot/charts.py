@@ -1,16 +1,27 @@
-"""What admins see of the stats: a short text (Telegram and `consultbot stats`) and chart images.
+"""What admins see of the stats: a short text (Telegram and `consultbot stats`) and the charts,
+drawn by one engine, matplotlib (no display needed), for both outputs:
 
-Charts are drawn with matplotlib's Agg backend (no display needed) as PNG bytes, tall and with
-big fonts so that they stay readable on a phone: one column of panels, 9 inches wide at 110 dpi
-(about 1,000 pixels), labels cut to a few words. Telegram wants width + height ≤ 10,000 pixels
-and a ratio ≤ 20, so the panels are spread over several images of at most `PANELS_PER_IMAGE`.
+- Telegram (`stats_charts`): PNG images, tall and with big fonts so that they stay readable on a
+  phone: one column of panels, 9 inches wide at 110 dpi (about 1,000 pixels), labels cut to a few
+  words. Telegram wants width + height ≤ 10,000 pixels and a ratio ≤ 20, so the panels are spread
+  over several images of at most `PANELS_PER_IMAGE`.
+- the HTML report (`svg_bar_chart`): one inline SVG element per question, text kept as text
+  (`svg.fonttype: none`, so it can be read, searched and zoomed), with a title and a description
+  giving every bar's figure for screen readers; each bar is a `<g class="bar">` carrying its
+  category (`data-key`) and count (`data-count`, or `data-hidden` when suppressed).
+
+Dollar signs in labels are plain text (`text.parse_math` off), in both.
 """
 
 from __future__ import annotations
 
+import html
 import io
 import logging
+import re
 import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import matplotlib
 
@@ -224,7 +235,9 @@ def _distribution_panel(dist: Distribution, language: str) -> tuple[str, list[st
 
 def _figure(panels: list[tuple[str, list[str], list[int]]]) -> bytes:
     heights = [max(1.9, 1.0 + 0.48 * len(labels)) for _, labels, _ in panels]
-    with plt.rc_context({"font.size": FONT_SIZE, "axes.titlesize": FONT_SIZE + 1}):
+    with plt.rc_context(
+        {"font.size": FONT_SIZE, "axes.titlesize": FONT_SIZE + 1, "text.parse_math": False}
+    ):
         fig: Figure = plt.figure(figsize=(WIDTH_INCHES, sum(heights) + 0.4 * len(panels)))
         try:
             axes = fig.subplots(len(panels), 1, gridspec_kw={"height_ratios": heights})
@@ -250,3 +263,154 @@ def stats_charts(stats: Stats, language: str) -> list[bytes]:
     ]
     log.info("drew %d stats charts (%d panels)", len(images), len(panels))
     return images
+
+
+# -- the report's charts (inline SVG) ------------------------------------------------------------
+
+SVG_WIDTH = 760
+"""Pixels (the figure is drawn at 72 dpi, where a point is a pixel)."""
+LABEL_WIDTH = 300
+BAR_AREA = 330
+"""The longest bar, in pixels, when the values beside the bars are short."""
+NOTE_CHAR_WIDTH = 7.2
+"""An upper estimate of a character's width in the 12.5 px font of the values."""
+SVG_FONT_PX = 12.5
+SVG_LABEL_CHARS = 44
+LINE_HEIGHT = 16
+BAR_HEIGHT = 18
+ROW_GAP = 10
+BAR_COLOUR = "#2f6fb2"
+TEXT_COLOUR = "#1d2330"
+VALUE_COLOUR = "#3c4556"
+_MATPLOTLIB_IDS = re.compile(r' id="(?:figure|axes|patch|text|line2d|matplotlib\.axis)_\d+"')
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    label: str
+    value: float
+    note: str
+    key: str = ""
+    """The category (`analysis.tally`), in the page as `data-key` for tools and tests."""
+    count: int | None = None
+    """The count shown (None: hidden, or not a count)."""
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _label_lines(label: str) -> list[str]:
+    lines = textwrap.wrap(label, SVG_LABEL_CHARS) or [""]
+    if len(lines) > 3:
+        rest = textwrap.shorten(" ".join(lines[2:]), SVG_LABEL_CHARS, placeholder="…")
+        lines = [*lines[:2], rest]
+    return lines
+
+
+def svg_bar_chart(
+    bars: Sequence[Bar], *, title: str, chart_id: str, css_class: str = "chart"
+) -> str:
+    """A horizontal bar chart as an inline SVG element: labels wrapped on the left, each bar's
+    figure on its right. `chart_id` (unique in the page) prefixes the element ids."""
+    largest = max((bar.value for bar in bars), default=0) or 1
+    longest_note = max((len(bar.note) for bar in bars), default=0) * NOTE_CHAR_WIDTH + 12
+    area = max(120.0, min(BAR_AREA, SVG_WIDTH - LABEL_WIDTH - longest_note))
+    rows: list[tuple[Bar, list[str], float, float]] = []
+    y = 4.0
+    for bar in bars:
+        lines = _label_lines(bar.label)
+        height = max(BAR_HEIGHT, len(lines) * LINE_HEIGHT)
+        rows.append((bar, lines, y, height))
+        y += height + ROW_GAP
+    total = y
+    with plt.rc_context(
+        {
+            "svg.fonttype": "none",
+            "svg.hashsalt": chart_id,
+            "text.parse_math": False,
+            "font.size": SVG_FONT_PX,
+            "font.family": "sans-serif",
+        }
+    ):
+        fig = Figure(figsize=(SVG_WIDTH / 72, total / 72), dpi=72)
+        fig.patch.set_visible(False)  # the page's background
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.set_xlim(0, SVG_WIDTH)
+        ax.set_ylim(total, 0)
+        ax.set_axis_off()
+        for i, (bar, lines, top, row_height) in enumerate(rows):
+            width = area * bar.value / largest if bar.value > 0 else 0.0
+            middle = top + row_height / 2
+            (rect,) = ax.barh(
+                middle,
+                width,
+                height=BAR_HEIGHT,
+                left=LABEL_WIDTH,
+                color=BAR_COLOUR,
+                linewidth=0,
+                clip_on=False,  # no clip path: nothing in the page refers to url(…)
+            )
+            rect.set_gid(f"{chart_id}-bar-{i}")
+            first_line = top + (row_height - len(lines) * LINE_HEIGHT) / 2 + 12
+            for k, line in enumerate(lines):  # one element per line, anchored at its end
+                ax.text(
+                    LABEL_WIDTH - 8,
+                    first_line + k * LINE_HEIGHT,
+                    line,
+                    ha="right",
+                    va="baseline",
+                    color=TEXT_COLOUR,
+                )
+            bar_top = top + (row_height - BAR_HEIGHT) / 2
+            ax.text(
+                LABEL_WIDTH + width + 6, bar_top + 13, bar.note, va="baseline", color=VALUE_COLOUR
+            )
+        buffer = io.StringIO()
+        fig.savefig(
+            buffer,
+            format="svg",
+            metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
+        )
+    return _inline(
+        buffer.getvalue(), rows, title=title, chart_id=chart_id, css_class=css_class, height=total
+    )
+
+
+def _inline(
+    drawn: str,
+    rows: Sequence[tuple[Bar, list[str], float, float]],
+    *,
+    title: str,
+    chart_id: str,
+    css_class: str,
+    height: float,
+) -> str:
+    """matplotlib's SVG document as an element of the page: no XML prologue, metadata or global
+    style; our own opening tag (role, title, description); ids unique in the page; the bars'
+    data attributes."""
+    body = drawn[drawn.index(">", drawn.index("<svg")) + 1 :]
+    body = re.sub(r"<metadata>.*?</metadata>", "", body, flags=re.S)
+    body = re.sub(r"<style[^>]*>.*?</style>", "", body, flags=re.S)
+    body = re.sub(r"<defs>\s*</defs>", "", body)
+    body = _MATPLOTLIB_IDS.sub("", body)
+    for i, (bar, _, _, _) in enumerate(rows):
+        data = ""
+        if bar.key:
+            data = f' data-key="{_esc(bar.key)}"'
+            data += f' data-count="{bar.count}"' if bar.count is not None else ' data-hidden="1"'
+        body = body.replace(
+            f'<g id="{chart_id}-bar-{i}">',
+            f'<g class="bar"{data} id="{_esc(chart_id)}-bar-{i}">'
+            f"<title>{_esc(bar.label)}: {_esc(bar.note)}</title>",
+            1,
+        )
+    description = "; ".join(f"{bar.label}: {bar.note}" for bar, _, _, _ in rows)
+    ident = _esc(chart_id)
+    return (
+        f'<svg class="{css_class}" xmlns="http://www.w3.org/2000/svg" role="img" '
+        f'aria-labelledby="{ident}-title {ident}-desc" width="{SVG_WIDTH}" '
+        f'height="{height:.0f}" viewBox="0 0 {SVG_WIDTH} {height:.0f}">'
+        f'<title id="{ident}-title">{_esc(title)}</title>'
+        f'<desc id="{ident}-desc">{_esc(description)}</desc>' + body
+    )

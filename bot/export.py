@@ -48,11 +48,12 @@ from analysis.codebook import (
     build_columns,
     codebook,
 )
+from bot.i18n import Words
 from dialogs.answers import siren_of
 from dialogs.limits import MAX_LIST_OPTIONS
 from dialogs.model import QuestionType, Survey
 from storage.files import NOTHING_PROTECTED, Protected, StagedFiles
-from storage.organisations import find_organisations
+from storage.organisations import submitted_sirens
 from storage.pseudonyms import Pseudonymizer, load_pseudonymizer
 from storage.repository import AnswerBatch, Store
 
@@ -159,6 +160,10 @@ class ExportResult:
 
 # -- rows --------------------------------------------------------------------------------------
 
+VALUE_CACHE = 2_000
+"""Decoded answers remembered (`RowEncoder._decode`): the option ids, numbers and option lists that
+recur fit; a bigger cache only fills with one-off values, and memory then grows with the rows."""
+
 _CODE, _TEXT, _MULTI, _RANK, _CONSENT, _EMAIL, _ORGANISATION = range(7)
 
 _Plan = tuple[int, int, int, dict[str, int], int]
@@ -176,6 +181,48 @@ def _neutralize_any(value: object) -> Cell:
 
 def _text_any(value: object) -> Cell:
     return value if type(value) is str else str(value)
+
+
+class SirenCounts(Mapping[str, int]):
+    """SIREN -> submitted responses giving it, as two numpy arrays (the SIRENs as sorted
+    integers, their counts): 12 bytes an organisation, where a dict takes over 100."""
+
+    def __init__(self, sirens: Any, counts: Any) -> None:
+        self._sirens = sirens
+        self._counts = counts
+
+    @classmethod
+    def of(cls, sirens: Sequence[int]) -> SirenCounts:
+        """The counts of `sirens`, one entry per submitted response (`submitted_sirens`)."""
+        import numpy as np
+
+        unique, counts = np.unique(np.asarray(sirens, dtype=np.int64), return_counts=True)
+        return cls(unique, counts.astype(np.uint32))
+
+    def _find(self, key: object) -> int:
+        if not isinstance(key, str) or not (key.isascii() and key.isdigit()) or len(key) != 9:
+            return -1
+        import numpy as np
+
+        value = int(key)
+        i = int(np.searchsorted(self._sirens, value))
+        return i if i < len(self._sirens) and self._sirens[i] == value else -1
+
+    def get(self, key: object, default: Any = None) -> Any:
+        i = self._find(key)
+        return int(self._counts[i]) if i >= 0 else default
+
+    def __getitem__(self, key: str) -> int:
+        i = self._find(key)
+        if i < 0:
+            raise KeyError(key)
+        return int(self._counts[i])
+
+    def __iter__(self) -> Iterator[str]:
+        return (f"{int(s):09d}" for s in self._sirens)
+
+    def __len__(self) -> int:
+        return len(self._sirens)
 
 
 class RowEncoder:
@@ -341,7 +388,7 @@ class RowEncoder:
             if isinstance(value, list):
                 value = tuple(str(v) for v in value)
         if len(raw) <= 40:
-            if len(self._values) >= 20_000:
+            if len(self._values) >= VALUE_CACHE:
                 self._values.clear()
             self._values[raw] = value
         return value
@@ -609,13 +656,13 @@ async def export_responses(
     every_column = build_columns(survey, with_telegram_ids=options.with_telegram_ids)
     keep = public_positions(every_column) if options.public else None
     columns = every_column if keep is None else tuple(every_column[i] for i in keep)
-    entries = codebook(survey, columns, language)
+    entries = codebook(survey, columns, language, Words(language, "codebook"))
     encoder = RowEncoder(
         survey,
         every_column,
         await load_pseudonymizer(store),
         neutralize_text=options.format != "json",
-        siren_counts=(await find_organisations(store)).counts,
+        siren_counts=SirenCounts.of(await submitted_sirens(store)),
     )
     total = (
         await expected_rows(store, options.include_drafts, options.include_preview)

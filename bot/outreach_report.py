@@ -6,49 +6,9 @@ from __future__ import annotations
 
 import html
 
+from bot.i18n import Words
 from bot.outreach import Outreach
 from storage.outreach import NO_SOURCE
-
-_WORDS = {
-    "en": {
-        "title": "Reach",
-        "sources": "Participants by invitation source",
-        "source": "Source",
-        "participants": "Participants",
-        "started": "Started",
-        "submitted": "Submitted",
-        "no_source": "(no link)",
-        "organisations": "{m} organisations identified (SIREN) in {n} submitted responses; "
-        "{d} of them with several responses (to look at; not merged).",
-        "coverage": "Coverage of the targets ({question})",
-        "group": "Group",
-        "target": "Target",
-        "rate": "Reached",
-        "share_responses": "Share of responses",
-        "share_population": "Share of population",
-        "behind": "Furthest behind: {groups}.",
-        "on_target": "Every group is within 10% of its share of the population.",
-    },
-    "fr": {
-        "title": "Qui a répondu",
-        "sources": "Participants par source d’invitation",
-        "source": "Source",
-        "participants": "Participants",
-        "started": "Commencé",
-        "submitted": "Envoyé",
-        "no_source": "(sans lien)",
-        "organisations": "{m} structures identifiées (SIREN) dans {n} réponses envoyées ; "
-        "{d} avec plusieurs réponses (à examiner ; non fusionnées).",
-        "coverage": "Couverture des objectifs ({question})",
-        "group": "Groupe",
-        "target": "Objectif",
-        "rate": "Atteint",
-        "share_responses": "Part des réponses",
-        "share_population": "Part de la population",
-        "behind": "Les plus en retard : {groups}.",
-        "on_target": "Chaque groupe est à moins de 10 % de sa part de la population.",
-    },
-}
 
 
 def _e(value: object) -> str:
@@ -61,7 +21,7 @@ def _pct(value: float) -> str:
 
 def outreach_html(outreach: Outreach, language: str) -> str:
     """The section, or "" when there is nothing to show."""
-    words = _WORDS.get(language, _WORDS["en"])
+    words = Words(language, "outreach")
     parts: list[str] = []
     if outreach.sources:
         parts.append(f'<h3>{_e(words["sources"])}</h3><table class="counts" id="sources"><tr>')

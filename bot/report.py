@@ -3,9 +3,10 @@
     await write_report(store, ReportOptions(out=Path("report.html"), language="fr"))
 
 One HTML file that needs nothing else to open (no script, no font, no network): inline CSS and
-inline SVG bar charts drawn here. The responses are read in batches from `Store.stream_responses`
-and only counted (a `Counter` per question), so memory stays flat as responses grow; free texts
-are kept up to `text_limit` per question (the rest are counted, and are in the export).
+inline SVG bar charts drawn by matplotlib (`bot.charts.svg_bar_chart`, the engine of the Telegram
+charts too). The responses are read in batches from `Store.stream_responses` and only counted (a
+`Counter` per question), so memory stays flat as responses grow; free texts are kept up to
+`text_limit` per question (the rest are counted, and are in the export).
 
 What each chart shows:
 
@@ -29,24 +30,24 @@ from __future__ import annotations
 import html
 import logging
 import math
-import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from analysis.codebook import option_label
 from analysis.crosstab import CrossTab, build
 from analysis.suppress import DEFAULT_MIN_CELL, SECONDARY_MARK, suppress_counts
 from analysis.tally import CONSENT_KEY, DEFAULT_TEXT_LIMIT, NO_GROUP, FreeText, Tallies, Tally
 from analysis.tally import number_key as _number_key
 from analysis.themes import ThemeSet
+from bot.charts import Bar, svg_bar_chart
 from bot.export import collect_between_batches
 from bot.figures import grouping_question
+from bot.i18n import Words
 from bot.outreach import compute_outreach
 from bot.outreach_report import outreach_html
-from bot.tables import category_label, flag_text, group_label
+from bot.tables import category_label, flag_text, group_label, option_label
 from dialogs.model import CLOSED_TYPES, Question, QuestionType, Survey
 from storage.files import NOTHING_PROTECTED, Protected, check_target, staged_text
 from storage.repository import Store
@@ -59,127 +60,10 @@ TOP_BARS = 15
 """Options charted one by one for a choice question; the others share one bar."""
 OTHERS_KEY = "~others"
 
-_STRINGS: dict[str, dict[str, str]] = {
-    "en": {
-        "report": "Report",
-        "window": "Open from {opens} to {closes} ({zone})",
-        "generated": "Generated on {now}",
-        "counts": "Responses by status",
-        "status": "Status",
-        "count": "Count",
-        "submitted": "submitted",
-        "draft": "drafts (not submitted)",
-        "preview": "previews",
-        "included": "This report covers {count} responses ({which}).",
-        "channels": "Answered in Telegram: {telegram} · on the web: {web}.",
-        "which_submitted": "submitted only",
-        "which_drafts": "submitted and drafts",
-        "answered": "{n} answers",
-        "of_responses": "{pct} of the responses covered",
-        "percent_base": "percentages of those who answered the question",
-        "multi_note": "several answers possible: the percentages add up to more than 100 %",
-        "ranking_note": "score: {top} points for a first rank, 1 for rank {top}; "
-        "the number of first choices is beside it",
-        "score": "score {score} · {first} first choices",
-        "mean": "mean {mean}, from {low} to {high}",
-        "accepted": "Accepted",
-        "other_texts": "“Other”, as written ({n})",
-        "texts": "Answers ({n})",
-        "more": "… and {n} more, in the export.",
-        "emails": "{n} e-mail addresses were left (personal data: not shown here).",
-        "organisations": "{n} organisation numbers were given: {m} organisations, {d} of them "
-        "with several responses (numbers not shown here; see consultbot stats).",
-        "no_answer": "No answer yet.",
-        "shown_if": "asked only to some participants",
-        "optional": "optional",
-        "other": "Other",
-        "question": "Question",
-        "others": "{n} other options",
-        "top_note": "the {top} most chosen options, then the {n} others together",
-        "total": "Total",
-        "n": "n (answers)",
-        "by": "Every closed question is broken down by: {question}",
-        "crosstab_multi": "several answers possible: each option is tested on its own "
-        "(ticked or not, by group), Bonferroni-adjusted",
-        "mean_only": "mean {mean}",
-        "suppressed_title": "Safe publication",
-        "suppressed_note": "Counts under {k} are shown as “< {k}”, and so is every figure of a "
-        "group of fewer than {k}; other figures are hidden as well, shown as “x” (they may be "
-        "{k} or more), wherever a total would let a reader recompute a hidden one ({primary} "
-        "figures under {k}, {secondary} more hidden to protect them). Lowest and highest values "
-        "are not given.",
-        "suppressed_none": "No figure had to be hidden (threshold: {k}).",
-        "groups_hidden": "Groups of fewer than {k} responses, whose figures and free texts are "
-        "not shown: {groups}.",
-        "texts_hidden": "{n} free-text answers of those groups are left out.",
-        "public": "Public version: e-mail answers and every identifier are left out.",
-        "themes": "Themes in these answers ({n} analysed; terms found by TF-IDF and NMF)",
-        "theme_line": "{terms} — {share} of the answers ({n})",
-        "no_theme": "{n} answers fit no theme (too short, or only common words).",
-    },
-    "fr": {
-        "report": "Rapport",
-        "window": "Ouverte du {opens} au {closes} ({zone})",
-        "generated": "Produit le {now}",
-        "counts": "Réponses par statut",
-        "status": "Statut",
-        "count": "Nombre",
-        "submitted": "envoyées",
-        "draft": "brouillons (non envoyées)",
-        "preview": "aperçus",
-        "included": "Ce rapport porte sur {count} réponses ({which}).",
-        "channels": "Réponses dans Telegram : {telegram} · sur le web : {web}.",
-        "which_submitted": "envoyées seulement",
-        "which_drafts": "envoyées et brouillons",
-        "answered": "{n} réponses",
-        "of_responses": "{pct} des réponses prises en compte",
-        "percent_base": "pourcentages calculés sur ceux qui ont répondu à la question",
-        "multi_note": "plusieurs réponses possibles : le total des pourcentages dépasse 100 %",
-        "ranking_note": "score : {top} points pour un premier rang, 1 pour le rang {top} ; "
-        "le nombre de premiers choix est indiqué à côté",
-        "score": "score {score} · {first} premiers choix",
-        "mean": "moyenne {mean}, de {low} à {high}",
-        "accepted": "Accepté",
-        "other_texts": "« Autre », tel qu’écrit ({n})",
-        "texts": "Réponses ({n})",
-        "more": "… et {n} de plus, dans l’export.",
-        "emails": "{n} adresses e-mail ont été laissées (données personnelles : non montrées ici).",
-        "organisations": "{n} numéros de structure ont été donnés : {m} structures, dont {d} avec "
-        "plusieurs réponses (numéros non montrés ici ; voir consultbot stats).",
-        "no_answer": "Pas encore de réponse.",
-        "shown_if": "posée à une partie des participants seulement",
-        "optional": "facultative",
-        "other": "Autre",
-        "question": "Question",
-        "others": "{n} autres options",
-        "top_note": "les {top} options les plus choisies, puis les {n} autres ensemble",
-        "total": "Total",
-        "n": "n (réponses)",
-        "by": "Chaque question fermée est ventilée selon : {question}",
-        "crosstab_multi": "plusieurs réponses possibles : chaque option est testée à part "
-        "(cochée ou non, par groupe), avec la correction de Bonferroni",
-        "mean_only": "moyenne {mean}",
-        "suppressed_title": "Publication sans risque",
-        "suppressed_note": "Les effectifs inférieurs à {k} sont affichés « < {k} », comme tous "
-        "les chiffres d’un groupe de moins de {k} ; d’autres chiffres sont masqués aussi, "
-        "affichés « x » (ils peuvent valoir {k} ou plus), partout où un total permettrait d’en "
-        "recalculer un ({primary} chiffres inférieurs à {k}, {secondary} autres masqués pour les "
-        "protéger). Les valeurs minimale et maximale ne sont pas données.",
-        "suppressed_none": "Aucun chiffre n’a dû être masqué (seuil : {k}).",
-        "groups_hidden": "Groupes de moins de {k} réponses, dont les chiffres et les textes "
-        "libres ne sont pas montrés : {groups}.",
-        "texts_hidden": "{n} réponses en texte libre de ces groupes sont écartées.",
-        "public": "Version publique : les adresses e-mail et tous les identifiants sont écartés.",
-        "themes": "Thèmes de ces réponses ({n} analysées ; termes trouvés par TF-IDF et NMF)",
-        "theme_line": "{terms} — {share} des réponses ({n})",
-        "no_theme": "{n} réponses ne relèvent d’aucun thème (trop courtes, ou mots courants "
-        "seulement).",
-    },
-}
 
-
-def _strings(language: str) -> dict[str, str]:
-    return _STRINGS.get(language, _STRINGS["en"])
+def _strings(language: str) -> Words:
+    """The report's own texts (`report.*` in the gettext catalogues)."""
+    return Words(language, "report")
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,78 +102,8 @@ class ReportResult:
     """Figures hidden (primary and secondary)."""
 
 
-# -- charts ------------------------------------------------------------------------------------
-
-CHART_WIDTH = 760
-LABEL_WIDTH = 300
-BAR_AREA = 330
-"""The longest bar, in pixels, when the values beside the bars are short."""
-NOTE_CHAR_WIDTH = 7.2
-"""An upper estimate of a character's width in the 12.5 px font of the values."""
-LABEL_CHARS = 44
-LINE_HEIGHT = 16
-BAR_HEIGHT = 18
-ROW_GAP = 10
-
-
-@dataclass(frozen=True, slots=True)
-class Bar:
-    label: str
-    value: float
-    note: str
-    key: str = ""
-    """The category (`analysis.tally`), in the page as `data-key` for tools and tests."""
-    count: int | None = None
-    """The count shown (None: hidden, or not a count)."""
-
-
 def _esc(text: object) -> str:
     return html.escape(str(text), quote=True)
-
-
-def bar_chart(bars: Sequence[Bar], *, title: str, css_class: str = "chart") -> str:
-    """A horizontal bar chart as an inline SVG element (labels wrapped on the left)."""
-    largest = max((bar.value for bar in bars), default=0) or 1
-    longest_note = max((len(bar.note) for bar in bars), default=0) * NOTE_CHAR_WIDTH + 12
-    area = max(120.0, min(BAR_AREA, CHART_WIDTH - LABEL_WIDTH - longest_note))
-    parts: list[str] = []
-    y = 4
-    for bar in bars:
-        lines = textwrap.wrap(bar.label, LABEL_CHARS) or [""]
-        if len(lines) > 3:
-            lines = [
-                *lines[:2],
-                textwrap.shorten(" ".join(lines[2:]), LABEL_CHARS, placeholder="…"),
-            ]
-        height = max(BAR_HEIGHT, len(lines) * LINE_HEIGHT)
-        text_y = y + (height - len(lines) * LINE_HEIGHT) / 2 + 12
-        spans = "".join(
-            f'<tspan x="{LABEL_WIDTH - 8}" y="{text_y + k * LINE_HEIGHT:.0f}">{_esc(line)}</tspan>'
-            for k, line in enumerate(lines)
-        )
-        parts.append(f'<text class="label" text-anchor="end">{spans}</text>')
-        width = area * bar.value / largest if bar.value > 0 else 0
-        bar_y = y + (height - BAR_HEIGHT) / 2
-        data = ""
-        if bar.key:
-            data = f' data-key="{_esc(bar.key)}"'
-            data += f' data-count="{bar.count}"' if bar.count is not None else ' data-hidden="1"'
-        parts.append(
-            f'<rect class="bar"{data} x="{LABEL_WIDTH}" y="{bar_y:.0f}" width="{width:.1f}" '
-            f'height="{BAR_HEIGHT}" rx="2">'
-            f"<title>{_esc(bar.label)}: {_esc(bar.note)}</title></rect>"
-        )
-        parts.append(
-            f'<text class="value" x="{LABEL_WIDTH + width + 6:.1f}" y="{bar_y + 13:.0f}">'
-            f"{_esc(bar.note)}</text>"
-        )
-        y += height + ROW_GAP
-    height = y
-    return (
-        f'<svg class="{css_class}" xmlns="http://www.w3.org/2000/svg" role="img" '
-        f'aria-label="{_esc(title)}" width="{CHART_WIDTH}" height="{height}" '
-        f'viewBox="0 0 {CHART_WIDTH} {height}">' + "".join(parts) + "</svg>"
-    )
 
 
 class _Formatter:
@@ -482,9 +296,6 @@ table.counts{border-collapse:collapse;margin:.5em 0}
 table.counts td,table.counts th{border:1px solid #d5dbe5;padding:4px 12px;text-align:left}
 table.counts td.n{text-align:right;font-variant-numeric:tabular-nums}
 svg.chart{display:block;max-width:100%;height:auto;margin:.4em 0}
-svg.chart text{font-size:12.5px;fill:#1d2330;font-family:inherit}
-svg.chart text.value{fill:#3c4556}
-svg.chart rect.bar{fill:#2f6fb2}
 .note{color:#5a6375;font-size:.85em;margin:.2em 0}
 details{margin:.4em 0}
 summary{cursor:pointer;color:#234e7d}
@@ -513,7 +324,7 @@ def _format_moment(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
-def _texts_block(title: str, texts: Sequence[str], total: int, words: dict[str, str]) -> str:
+def _texts_block(title: str, texts: Sequence[str], total: int, words: Words) -> str:
     items = "".join(f"<li>{_esc(text)}</li>" for text in texts)
     more = total - len(texts)
     tail = f'<p class="note">{_esc(words["more"].format(n=more))}</p>' if more > 0 else ""
@@ -843,7 +654,7 @@ def _question_block(
         bars = _number_bars(tally, fmt, k)
     drawn = 0
     if bars and tally.answered:
-        parts.append(bar_chart(bars, title=text))
+        parts.append(svg_bar_chart(bars, title=text, chart_id=f"chart-{question.id}"))
         drawn = 1
         if qtype in (QuestionType.SCALE, QuestionType.NUMBER) and tally.answered:
             mean = tally.total / tally.answered

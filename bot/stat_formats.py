@@ -12,19 +12,20 @@ The same columns as the CSV export (`analysis.codebook`), typed for each tool:
   times as timestamps).
 
 Missing values: a question not asked (or not answered) is system-missing (Parquet: null). An
-optional question the participant skipped is `SKIPPED` (-1), declared user-missing in SPSS and
-written as the extended missing value `.a` in Stata, both labelled; Parquet has null there too.
+optional question the participant skipped is `SKIPPED` (-1), declared user-missing and labelled
+in SPSS, written as the extended missing value `.a` in Stata; Parquet has null there too.
 Variable labels are the question texts (with the option or rank), cut to what each tool takes
 (SPSS 255 bytes, Stata 80 characters). Names are made valid for both tools (`variable_names`).
 
-Parquet is streamed: one row group per batch (flat memory), the codebook in the file's metadata
-(`consultbot.codebook`, JSON) and each column's label in its field metadata. SPSS and Stata are
-written by pyreadstat from one data frame: the rows are gathered batch by batch into compact
-typed arrays (codes as 16-bit integers), so memory grows with the number of responses there.
+Every format is streamed: Parquet by row groups (one per batch), the codebook in the file's
+metadata (`consultbot.codebook`, JSON) and each column's label in its field metadata; SPSS and
+Stata by `bot.stat_writers` (the batches spooled to a temporary file, whose longest texts give the
+string widths, then written out batch by batch), so memory stays flat as the responses grow.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -37,17 +38,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from analysis.codebook import CODEBOOK_FIELDS, Column, Kind, build_columns, codebook, option_label
+from analysis.codebook import CODEBOOK_FIELDS, Column, Kind, build_columns, codebook
 from bot.export import (
     ExportResult,
     RowEncoder,
+    SirenCounts,
     collect_between_batches,
     expected_rows,
     public_positions,
 )
+from bot.i18n import Words
+from bot.stat_writers import Field, Spool, staged, write_dta, write_sav
+from bot.tables import option_label
 from dialogs.limits import OTHER_OPTION_ID
 from dialogs.model import QuestionType, Survey
-from storage.organisations import find_organisations
+from storage.organisations import submitted_sirens
 from storage.pseudonyms import load_pseudonymizer
 from storage.repository import AnswerBatch, Store
 
@@ -94,12 +99,6 @@ _RESERVED = frozenset(
         "using",
     ]
 )
-_WORDS = {
-    "en": {"ticked": "ticked", "not_ticked": "not ticked", "skipped": "skipped (optional)",
-           "rank": "rank", "accepted": "accepted"},
-    "fr": {"ticked": "cochée", "not_ticked": "non cochée", "skipped": "passée (facultative)",
-           "rank": "rang", "accepted": "accepté"},
-}  # fmt: skip
 
 
 def _ascii(text: str) -> str:
@@ -108,8 +107,7 @@ def _ascii(text: str) -> str:
 
 
 MAX_NAME = 28
-"""Stata takes 32 characters, but pyreadstat names a variable's value labels after it with its
-position appended (`name12`), and those names have the same limit."""
+"""Stata takes 32 characters; a few are left for the suffix that keeps names unique."""
 
 
 def variable_names(names: Sequence[str]) -> list[str]:
@@ -161,10 +159,12 @@ class Variable:
 
 def layout(survey: Survey, columns: Sequence[Column], language: str) -> list[Variable]:
     """The variables of an export of `columns`, labelled in `language`."""
-    words = _WORDS.get(language, _WORDS["en"])
+    words = Words(language, "stat")
     fallback = survey.default_language
     names = variable_names([c.name for c in columns])
-    book = {e.column: e for e in codebook(survey, tuple(columns), language)}
+    book = {
+        e.column: e for e in codebook(survey, tuple(columns), language, Words(language, "codebook"))
+    }
     variables = []
     for column, name in zip(columns, names, strict=True):
         question = column.question
@@ -219,6 +219,7 @@ class _Encoder:
         self.variables = variables
         self.positions = list(positions) if positions is not None else list(range(len(variables)))
         self._unknown: set[tuple[str, str]] = set()
+        self._lookups = [{**v.codes, None: None, "": None} for v in variables]
         self.skippable: dict[str, list[int]] = {}
         for j, variable in enumerate(variables):
             question = variable.column.question
@@ -228,22 +229,23 @@ class _Encoder:
     def columns(self, batch: AnswerBatch, rows: list[list[Any]], *, codes: bool) -> list[list[Any]]:
         """One list of values per variable; `codes`: choices as numbers (else option ids)."""
         values: list[list[Any]] = []
+        by_column = list(zip(*rows, strict=True)) if rows else []
         for j, variable in enumerate(self.variables):
             index = self.positions[j]
-            cells = [row[index] for row in rows]
+            cells: Any = by_column[index] if rows else []
             kind = variable.kind
             if kind == "code" and codes:
-                mapping = variable.codes
-                coded: list[Any] = []
-                for cell in cells:
-                    if cell is None or cell == "":
-                        coded.append(None)
-                        continue
-                    code = mapping.get(str(cell))
-                    if code is None:
-                        self._warn(variable, str(cell))
-                    coded.append(code)
+                lookup = self._lookups[j]
+                coded = list(map(lookup.get, cells))
+                if None in coded:  # missing answers, or options no longer in the file
+                    for i, cell in enumerate(cells):
+                        if coded[i] is None and cell is not None and cell != "":
+                            coded[i] = variable.codes.get(str(cell))
+                            if coded[i] is None:
+                                self._warn(variable, str(cell))
                 cells = coded
+            elif kind in ("flag", "integer", "number") and codes and "" not in cells:
+                cells = list(cells)  # numbers or None, as the SPSS and Stata writers take them
             elif kind == "code":
                 cells = [None if c is None or c == "" else str(c) for c in cells]
             elif kind in ("flag", "integer"):
@@ -350,136 +352,36 @@ class ParquetWriter:
 # -- SPSS and Stata ------------------------------------------------------------------------------
 
 
-class _Gathered:
-    """Columns gathered batch by batch in compact arrays (codes: 16-bit integers)."""
-
-    def __init__(self, variables: Sequence[Variable], expected: int) -> None:
-        import numpy as np
-
-        self._np = np
-        self.variables = variables
-        self.size = 0
-        self.capacity = max(expected, 1024)
-        self.data: list[Any] = []
-        self.mask: list[Any] = []
-        for variable in variables:
-            if variable.kind in ("code", "flag", "integer"):
-                dtype = np.int16 if variable.kind != "integer" else np.int64
-                self.data.append(np.zeros(self.capacity, dtype=dtype))
-                self.mask.append(np.ones(self.capacity, dtype=bool))
-            elif variable.kind == "number":
-                self.data.append(np.full(self.capacity, np.nan))
-                self.mask.append(None)
-            else:
-                self.data.append(np.empty(self.capacity, dtype=object))
-                self.mask.append(None)
-
-    def _grow(self, needed: int) -> None:
-        np = self._np
-        capacity = max(needed, self.capacity * 2)
-        for j in range(len(self.data)):
-            old = self.data[j]
-            new = (
-                np.zeros(capacity, dtype=old.dtype)
-                if old.dtype != object
-                else np.empty(capacity, dtype=object)
-            )
-            if old.dtype.kind == "f":
-                new[:] = np.nan
-            new[: self.size] = old[: self.size]
-            self.data[j] = new
-            if self.mask[j] is not None:
-                mask = np.ones(capacity, dtype=bool)
-                mask[: self.size] = self.mask[j][: self.size]
-                self.mask[j] = mask
-        self.capacity = capacity
-
-    def add(self, columns: list[list[Any]]) -> None:
-        count = len(columns[0]) if columns else 0
-        if self.size + count > self.capacity:
-            self._grow(self.size + count)
-        start, end = self.size, self.size + count
-        for j, values in enumerate(columns):
-            mask = self.mask[j]
-            if mask is not None:
-                present = [v is not None for v in values]
-                self.data[j][start:end] = [0 if v is None else v for v in values]
-                mask[start:end] = [not p for p in present]
-            elif self.data[j].dtype.kind == "f":
-                self.data[j][start:end] = [self._np.nan if v is None else v for v in values]
-            else:
-                self.data[j][start:end] = values
-        self.size = end
-
-    def frame(self, stata: bool) -> Any:
-        import pandas as pd
-
-        size = self.size
-        series: dict[str, Any] = {}
-        for variable, data, mask in zip(self.variables, self.data, self.mask, strict=True):
-            if mask is not None:
-                array = pd.arrays.IntegerArray(data[:size], mask[:size])
-                if stata and variable.skippable and (data[:size] == SKIPPED).any():
-                    column = pd.Series(array, dtype=object)
-                    column[array == SKIPPED] = STATA_SKIPPED
-                    series[variable.name] = column.where(~mask[:size], None)
-                else:
-                    series[variable.name] = array
-            else:
-                series[variable.name] = data[:size]
-        return pd.DataFrame(series, copy=False)
+def _fields(variables: Sequence[Variable], stata: bool) -> list[Field]:
+    return [
+        Field(
+            v.name,
+            _cut(v.label, 80) if stata else v.label,
+            v.kind,
+            {
+                code: _cut(label, 32000) if stata else label
+                for code, label in v.value_labels.items()
+                if not (stata and code == SKIPPED)
+            },
+            v.skippable and v.kind != "string",
+        )
+        for v in variables
+    ]
 
 
 def _write_stat_file(
-    fmt: str, out: Path, gathered: _Gathered, variables: Sequence[Variable], title: str
+    fmt: str, out: Path, spool: Spool, variables: Sequence[Variable], title: str
 ) -> None:
-    import pyreadstat
-
-    stata = fmt == "dta"
-    frame = gathered.frame(stata)
-    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    value_labels: dict[str, dict[int | float, str]] = {
-        v.name: {
-            code: _cut(label, 32000 if stata else 120, as_bytes=not stata)
-            for code, label in v.value_labels.items()
-            if not (stata and code == SKIPPED)
-        }
-        for v in variables
-        if v.value_labels
-    }
+    temporary = staged(out)
     try:
-        if stata:
-            missing = {
-                v.name: [STATA_SKIPPED]
-                for v in variables
-                if v.skippable and frame[v.name].dtype == object
-            }
-            pyreadstat.write_dta(
-                frame,
-                str(temporary),
-                file_label=_cut(title, 80),
-                column_labels={v.name: _cut(v.label, 80) for v in variables},
-                version=15,
-                variable_value_labels=value_labels,
-                missing_user_values=missing or None,
-            )
+        if fmt == "dta":
+            write_dta(temporary, spool, _cut(title, 80))
         else:
-            pyreadstat.write_sav(
-                frame,
-                str(temporary),
-                file_label=_cut(title, 64, as_bytes=True),
-                column_labels={v.name: _cut(v.label, 255, as_bytes=True) for v in variables},
-                variable_value_labels=value_labels,
-                missing_ranges={
-                    v.name: [SKIPPED] for v in variables if v.skippable and v.kind != "string"
-                },
-                variable_measure={
-                    v.name: "nominal" if v.kind in ("code", "flag", "string") else "scale"
-                    for v in variables
-                    if v.kind != "time"
-                },
-            )
+            measures = [
+                "nominal" if v.kind in ("code", "flag", "string", "time") else "scale"
+                for v in variables
+            ]
+            write_sav(temporary, spool, title, measures)
         os.replace(temporary, out)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -521,17 +423,17 @@ async def export_stat_file(
         every_column,
         await load_pseudonymizer(store),
         neutralize_text=False,
-        siren_counts=(await find_organisations(store)).counts,
+        siren_counts=SirenCounts.of(await submitted_sirens(store)),
     )
     encoder = _Encoder(variables, keep)
     total = await expected_rows(store, include_drafts, include_preview)
     title = survey.title.get(language, survey.default_language)
     parquet: ParquetWriter | None = None
-    gathered: _Gathered | None = None
+    spool: Spool | None = None
     if fmt == "parquet":
         book = [
             dict(zip(CODEBOOK_FIELDS, e.as_tuple(), strict=True))
-            for e in codebook(survey, columns, language)
+            for e in codebook(survey, columns, language, Words(language, "codebook"))
         ]
         metadata = {
             b"consultbot.codebook": json.dumps(book, ensure_ascii=False).encode("utf-8"),
@@ -544,7 +446,8 @@ async def export_stat_file(
         }
         parquet = ParquetWriter(out, variables, metadata)
     else:
-        gathered = _Gathered(variables, total)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        spool = Spool(_fields(variables, stata=fmt == "dta"), out.parent)
     written = 0
     try:
         if progress is not None:
@@ -555,12 +458,12 @@ async def export_stat_file(
                 rows = rows_encoder.encode_batch(batch)
                 if not rows:
                     continue
-                values = encoder.columns(batch, rows, codes=gathered is not None)
+                values = encoder.columns(batch, rows, codes=spool is not None)
                 if parquet is not None:
                     parquet.write(values)
                 else:
-                    assert gathered is not None
-                    gathered.add(values)
+                    assert spool is not None
+                    spool.add(values)
                 written += len(rows)
                 del batch, rows, values
                 between_batches()
@@ -569,12 +472,17 @@ async def export_stat_file(
         if parquet is not None:
             parquet.finish()
         else:
-            assert gathered is not None
-            _write_stat_file(fmt, out, gathered, variables, title)
+            assert spool is not None
+            del rows_encoder, encoder  # their caches: room for the writing pass
+            gc.collect()
+            _write_stat_file(fmt, out, spool, variables, title)
     except BaseException:
         if parquet is not None:
             parquet.abort()
         raise
+    finally:
+        if spool is not None:
+            spool.close()
     seconds = time.perf_counter() - started
     log.info(
         "exported %d responses of survey %s as %s to %s in %.1f s",

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from analysis.codebook import option_label
+from analysis import codebook
 from analysis.crosstab import CrossTab
 from analysis.tally import CONSENT_KEY, NO_GROUP
-from bot.i18n import t
+from bot.i18n import Words, t
 from dialogs.model import Question, QuestionType
 
 CROSSTAB_FIELDS = (
@@ -32,6 +32,14 @@ CROSSTAB_FIELDS = (
 )
 TOTAL = "(total)"
 """The group of a row total, and the category of a group's n, in the spreadsheet rows."""
+
+
+def option_label(question: Question, option_id: str, language: str, fallback: str) -> str:
+    """An option's label; the "other" choice, which has none in the file, gets the catalogue's
+    "Other" (`codebook.other`)."""
+    return codebook.option_label(
+        question, option_id, language, fallback, Words(language, "codebook")
+    )
 
 
 def group_name(by: Question) -> str:

@@ -63,7 +63,7 @@ def by_position(survey: Survey, counts: Counts) -> Counts:
 def report_counts(page: str) -> Counts:
     found: Counts = {}
     for match in re.finditer(r'<section class="question" id="q-([^"]+)".*?</section>', page, re.S):
-        bars = re.findall(r'<rect class="bar" data-key="([^"]*)" data-count="(\d+)"', match[0])
+        bars = re.findall(r'<g class="bar" data-key="([^"]*)" data-count="(\d+)"', match[0])
         if bars:
             found[match[1]] = {key: int(n) for key, n in bars}
     return found

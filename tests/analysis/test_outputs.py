@@ -197,7 +197,7 @@ async def test_a_public_report_hides_small_counts_and_e_mail_answers(
     await cli(["report", "--out", str(path), "--public", "--lang", "en"], url, capsys)
     page = path.read_text(encoding="utf-8")
     assert "Public version" in page and "e-mail addresses were left" not in page
-    counts = [int(n) for n in re.findall(r'<rect class="bar"[^>]* data-count="(\d+)"', page)]
+    counts = [int(n) for n in re.findall(r'<g class="bar"[^>]* data-count="(\d+)"', page)]
     assert counts and all(n == 0 or n >= 5 for n in counts)
     assert page.count('data-hidden="1"') > 10
     assert "&lt; 5" in page or "< 5" in page

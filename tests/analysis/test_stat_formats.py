@@ -187,3 +187,83 @@ async def test_the_command_line_writes_each_format(
         printed = await cli(["export", "--out", str(out), "--lang", "en"], url, capsys)
         assert "exported 122 responses (130 variables)" in printed and out.exists()
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("fmt", ["sav", "dta"])
+def test_long_texts_and_every_missing_kind_read_back(tmp_path: Path, fmt: str) -> None:
+    """Texts past SPSS's 255 bytes (very long strings) and Stata's 2,045 (strL), accents cut
+    nowhere, numbers beyond the compressed range, skipped and not asked: all read back as written,
+    over several batches."""
+    import pyreadstat
+
+    from bot.stat_writers import Field, Spool, write_dta, write_sav
+
+    fields = [
+        Field("code", "Une question", "code", {1: "oui", 2: "non", SKIPPED: "passée"}, True),
+        Field("amount", "Un montant", "number", {}, True),
+        Field("flag", "Cochée ?", "flag", {0: "non cochée", 1: "cochée"}, False),
+        Field("comment", "Un commentaire", "string", {}, False),
+        Field("short", "Court", "string", {}, False),
+    ]
+    if fmt == "dta":
+        fields = [
+            Field(f.name, f.label, f.kind, {c: t for c, t in f.value_labels.items() if c != -1},
+                  f.skippable)
+            for f in fields
+        ]  # fmt: skip
+    long_text = "é" * 1500 + " fin"  # 3,004 bytes
+    rows = [
+        (1, 2.5, 1, long_text, "a"),
+        (2, None, 0, "", None),
+        (SKIPPED, SKIPPED, 1, "x" * 256, "b"),
+        (None, 123456.789, None, "naïve " * 60, "c"),
+        (2, 152.0, 0, "z", ""),
+    ]
+    spool = Spool(fields, tmp_path)
+    for start in (0, 2, 4):  # three batches
+        batch = rows[start : start + 2]
+        spool.add([[row[j] for row in batch] for j in range(len(fields))])
+    out = tmp_path / f"long.{fmt}"
+    if fmt == "sav":
+        write_sav(out, spool, "Titre é", ["nominal", "scale", "nominal", "nominal", "nominal"])
+        frame, meta = pyreadstat.read_sav(str(out), user_missing=True)
+    else:
+        write_dta(out, spool, "Titre é")
+        frame, meta = pyreadstat.read_dta(str(out), user_missing=True)
+    spool.close()
+    naive = "naïve " * 60
+    if fmt == "sav":  # SPSS pads strings with spaces: trailing ones do not come back
+        naive = naive.rstrip()
+    assert list(frame["comment"]) == [long_text, "", "x" * 256, naive, "z"]
+    assert list(frame["short"])[:2] == ["a", ""]
+    assert meta.column_labels == [f.label for f in fields]
+    assert meta.variable_value_labels["code"] == fields[0].value_labels
+    assert meta.variable_value_labels["flag"] == {0: "non cochée", 1: "cochée"}
+    codes, amounts = list(frame["code"]), list(frame["amount"])
+    assert codes[:2] == [1, 2] and codes[4] == 2 and codes[3] != codes[3]
+    assert amounts[0] == 2.5 and amounts[1] != amounts[1]
+    assert amounts[3] == 123456.789 and amounts[4] == 152.0
+    if fmt == "sav":
+        assert codes[2] == SKIPPED and amounts[2] == SKIPPED
+        assert meta.missing_ranges["code"] == [{"lo": SKIPPED, "hi": SKIPPED}]
+        assert meta.readstat_variable_types["comment"] == "string"
+    else:
+        assert codes[2] == "a" and amounts[2] == "a"
+    assert meta.number_rows == 5
+
+
+async def test_the_streamed_siren_counts_are_the_organisations_counts(
+    store: Store, survey: Survey
+) -> None:
+    """The exports' `siren_submitted` column reads the counts as a stream: the same as `consultbot
+    stats` gives."""
+    from bot.export import SirenCounts
+    from storage.organisations import find_organisations, submitted_sirens
+
+    await seed(store, survey)
+    counts = SirenCounts.of(await submitted_sirens(store))
+    expected = (await find_organisations(store)).counts
+    assert counts and dict(counts) == expected
+    assert all(counts.get(siren, 0) == n for siren, n in expected.items())
+    absent = next(s for s in ("999999999", "123456789", "000000001") if s not in expected)
+    assert counts.get(absent, 0) == 0 and counts.get("not a siren", 0) == 0
