@@ -17,7 +17,7 @@ from dialogs import Survey
 from dialogs.events import Amend, Choose, Edit, Start, Submit, SwitchLanguage, TextInput
 from storage import repository
 from storage.database import AsyncRunner, ThreadedSQLiteRunner, create_engine, runner_for
-from storage.repository import Applied, ParticipantKey, ReferenceTaken, Store
+from storage.repository import Applied, ParticipantKey, Store
 from storage.schema import upgrade
 from tests.storage.helpers import bundled_survey, during, fixed, stepper, tg, walk_to_review
 
@@ -80,13 +80,18 @@ async def story(store: Store, survey: Survey) -> list[tuple[Any, ...]]:
             clock=fixed(amended),
         )
     )
-    # a second participant wants the same reference
+    # a second participant wants the same reference: the store draws another
     other = tg(7002)
     other_state = await walk_to_review(store, other, now)
-    with pytest.raises(ReferenceTaken):
+    note(
         await store.apply(
-            other, stepper(survey, Submit("REF-PATHS", other_state.step), now), clock=fixed(now)
+            other,
+            stepper(survey, Submit("REF-PATHS", other_state.step), now),
+            clock=fixed(now),
+            update_id=503,
+            draw_reference=lambda: "REF-OTHER",
         )
+    )
     # a terminal preview, and a participant who only asked for their status
     preview = ParticipantKey.preview("alice")
     note(
@@ -176,11 +181,12 @@ async def test_plain_sqlite_and_core_write_the_same(
     connection.close()
     assert channels == ["telegram"] * 4 + ["web"] * 2
     assert {row[3][1] for row in raw_rows["responses"]} == {"submitted", "draft", "preview"}
-    assert len(raw_rows["processed_updates"]) == 2
+    assert len(raw_rows["processed_updates"]) == 3
     # the submission kept its version 1: (response_id, 1, submitted_at, reference, answers)
     assert [row[1:4] for row in raw_rows["response_versions"]] == [
         (("int", 1), ("str", "2022-01-20 08:05:00.000123"), ("str", "REF-PATHS")),
         (("int", 2), ("str", "2022-01-20 09:05:00.000130"), ("str", "REF-PATHS")),
+        (("int", 1), ("str", "2022-01-20 08:00:00.000000"), ("str", "REF-OTHER")),
     ]
     assert {row[2] for row in raw_rows["processed_updates"]} == {("int", 4_200_000_001)}
 
