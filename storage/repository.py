@@ -1,28 +1,32 @@
 """The repository the bot calls: load a participant's state, apply an engine step atomically, erase.
 
-`Store.apply` is on the path of every answer, so it is one short transaction with few statements:
+`Store.apply` is on the path of every answer: read → `step` (the pure engine) → `plan_write` (pure:
+what to write, `storage.plan`) → write the plan, with few statements:
 
-    SQLite (BEGIN IMMEDIATE)                  PostgreSQL (READ COMMITTED)
-    INSERT processed update (if any)          INSERT processed update (if any)
-                                              SELECT participant FOR UPDATE (INSERT it if new)
-    SELECT participant ⟕ response ⟕ answers   SELECT participant ⟕ response ⟕ answers
-    -- step(state): the pure engine --
-    INSERT/UPDATE only what changed: the participant (new, or its language), the response row,
-    the answer rows that changed (one upsert) and those that disappeared (one delete).
-    COMMIT
+    SQLite (BEGIN IMMEDIATE, one transaction)   PostgreSQL (autocommit, `storage.pg_apply`)
+    INSERT processed update (if any)            1. SELECT participant ⟕ response ⟕ answers,
+    SELECT participant ⟕ response ⟕ answers        and whether the update id was processed
+    -- step, plan_write --                       -- step, plan_write --
+    INSERT/UPDATE only what changed: the        2. ONE statement (a CTE) that writes the same
+    participant (new, or its language), the        rows and records the update id, guarded by
+    response row, the answer rows that             the response's version read in 1: when
+    changed (one upsert) and those that            someone wrote in between, nothing is
+    disappeared (one delete), the submitted        written and it is read again (a few times,
+    version. COMMIT                                then under the participant's row lock)
 
 One participant's transactions never interleave: on SQLite the write lock is taken at BEGIN (and
-one writer at a time per process, see `storage.database`); on PostgreSQL the participant's row is
-locked before anything of theirs is read, and the answers are read by a later statement, which in
-READ COMMITTED sees everything committed before the lock was granted. The whole transaction,
-`step` included (it is pure), is retried on "database is locked", serialization failures and
-deadlocks.
+one writer at a time per process, see `storage.database`); on PostgreSQL a write only happens if
+nothing of the participant changed since it was read. The SQLite transaction, `step` included (it
+is pure), is retried on "database is locked"; the locked PostgreSQL path (SQLAlchemy Core, which
+also serves in-memory SQLite) on serialization failures and deadlocks.
 
 The statements themselves are in `storage.apply_ops`: SQLAlchemy Core, or plain SQL on the
-SQLite writer thread's connection (the same rows either way).
+SQLite writer thread's connection (the same rows either way), and in `storage.pg_apply`.
 
-The closing date is checked here, with `clock()` read after `step`, at the moment of writing: a
-submission written at or after `closes_at` is refused and the draft stays as it was.
+The closing date is checked by `plan_write`, with `clock()` read after `step`, at the moment of
+writing: a submission written at or after `closes_at` is refused and the draft stays as it was.
+A receipt reference already used by another response is replaced by a new one drawn by the store
+and the whole apply run again (`REFERENCE_DRAWS`).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+import asyncpg
 from sqlalchemy import (
     CursorResult,
     Select,
@@ -57,6 +62,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.schema import Table
+from sqlalchemy.util import greenlet_spawn
 
 from dialogs import Answer, Phase, Result, State, Survey, new_state
 from dialogs.reference import new_reference
@@ -573,9 +579,12 @@ class Store:
         """PostgreSQL: two statements on the asyncpg connection (see `storage.pg_apply`), read
         and written again when another transaction wrote the participant in between."""
         survey_id, bot_id, pg_key = self.survey.id, self.bot_id, _key(key)
-        async with self.engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            driver = raw.driver_connection
+        # A connection of the engine's pool, used as asyncpg's own: no transaction of
+        # SQLAlchemy's is begun on it, so none is rolled back when it goes back to the pool.
+        raw = await self.engine.raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        try:
             for _attempt in range(pg_apply.OPTIMISTIC_ATTEMPTS):
                 rows, seen = await pg_apply.read(driver, pg_key, survey_id, bot_id, update_id)
                 current = read_current(self.survey, rows, language_hint)
@@ -595,6 +604,16 @@ class Store:
                     assert plan.state.reference is not None
                     raise ReferenceTaken(plan.state.reference) from conflict
                 return self._applied(key, plan)
+        except ReferenceTaken:
+            raise
+        except BaseException as error:
+            # An error of the server leaves the connection usable (autocommit); anything else
+            # (lost connection, cancelled mid-statement) may not: the pool must not reuse it.
+            if not isinstance(error, asyncpg.PostgresError) or driver.is_closed():
+                await greenlet_spawn(raw.invalidate, error)
+            raise
+        finally:
+            await greenlet_spawn(raw.close)  # closing an overflow connection awaits
         # Others keep writing this participant (many taps at once): queue on their row's lock.
         log.info("%s: concurrent writes; applying under the participant's lock", key)
 

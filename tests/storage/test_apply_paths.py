@@ -1,6 +1,7 @@
 """On a SQLite file `Store.apply` runs as plain SQL on the writer thread's sqlite3 connection
-(`storage.apply_ops.SQLiteOps`); elsewhere through SQLAlchemy Core. The same story told through
-both paths must leave the same bytes in the database and return the same results."""
+(`storage.apply_ops.SQLiteOps`); on PostgreSQL as two statements on the asyncpg connection
+(`storage.pg_apply`); elsewhere through SQLAlchemy Core. The same story told through a fast path
+and through Core must leave the same rows in the database and return the same results."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialogs import Survey
@@ -19,6 +21,7 @@ from storage import repository
 from storage.database import AsyncRunner, ThreadedSQLiteRunner, create_engine, runner_for
 from storage.repository import Applied, ParticipantKey, Store
 from storage.schema import upgrade
+from tests.postgres import scratch_database
 from tests.storage.helpers import bundled_survey, during, fixed, stepper, tg, walk_to_review
 
 TABLES = ("participants", "responses", "answers", "processed_updates", "response_versions")
@@ -194,3 +197,40 @@ async def test_plain_sqlite_and_core_write_the_same(
 def test_default_sqlite_store_takes_the_plain_path(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
     assert isinstance(runner_for(engine), ThreadedSQLiteRunner)
+
+
+async def run_pg_story(
+    url: str, survey: Survey, *, core: bool
+) -> tuple[list[tuple[Any, ...]], dict[str, list[tuple[Any, ...]]]]:
+    await upgrade(url)
+    engine = create_engine(url)
+    try:
+        store = Store(engine, survey, file_hash="0" * 64, bot_id=4_200_000_001)
+        store._direct_pg = not core
+        results = await story(store, survey)
+        rows: dict[str, list[tuple[Any, ...]]] = {}
+        async with engine.connect() as connection:
+            for table in TABLES:
+                found = await connection.execute(text(f"SELECT * FROM {table} ORDER BY 1, 2"))
+                rows[table] = [tuple(row) for row in found]
+    finally:
+        await engine.dispose()
+    return results, rows
+
+
+@pytest.mark.postgres
+async def test_postgres_two_statements_and_core_write_the_same() -> None:
+    survey = replace(bundled_survey(), allow_amend=True)
+    async with scratch_database("fast") as fast_url, scratch_database("core") as core_url:
+        fast_results, fast_rows = await run_pg_story(fast_url, survey, core=False)
+        core_results, core_rows = await run_pg_story(core_url, survey, core=True)
+    assert fast_results == core_results
+    for table in TABLES:
+        assert fast_rows[table] == core_rows[table], table
+    assert len(fast_rows["participants"]) == 6
+    assert len(fast_rows["processed_updates"]) == 3
+    assert [row[3] for row in fast_rows["response_versions"]] == [
+        "REF-PATHS",
+        "REF-PATHS",
+        "REF-OTHER",
+    ]
