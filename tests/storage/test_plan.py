@@ -64,7 +64,7 @@ def stored(current: Current, plan: WritePlan) -> Current:
 
 
 def event_for(kind: int, state_step: int) -> Event:
-    return [
+    events: list[Event] = [
         Start(),
         TextInput("une réponse"),
         Submit("REF-NEW", state_step),
@@ -74,7 +74,8 @@ def event_for(kind: int, state_step: int) -> Event:
         Status(),
         Back(),
         Edit("q02", state_step),
-    ][kind]
+    ]
+    return events[kind]
 
 
 def walk(
