@@ -35,18 +35,18 @@ REPORT_SECONDS_TARGET = 60.0
 async def _child_report(database: Path, out: Path) -> dict[str, float]:
     from bot.report import ReportOptions, write_report
     from bot.survey_file import load_survey_file
-    from storage.database import create_engine
+    from storage.database import Database
     from storage.repository import Store
 
     loaded = load_survey_file(SURVEY)
-    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    db = Database(f"sqlite+aiosqlite:///{database}")
     try:
-        store = Store(engine, loaded.survey, file_hash=loaded.file_hash)
+        store = Store(db, loaded.survey, file_hash=loaded.file_hash)
         started = time.perf_counter()
         result = await write_report(store, ReportOptions(out=out, by="actor_type", themes=True))
         seconds = time.perf_counter() - started
     finally:
-        await engine.dispose()
+        await db.close()
     return {"seconds": seconds, "rows": result.responses}
 
 

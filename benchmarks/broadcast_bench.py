@@ -32,7 +32,7 @@ from bot.clock import system_clock
 from bot.config import DEFAULT_SURVEY
 from bot.survey_file import load_survey_file
 from storage.broadcasts import BroadcastStore
-from storage.database import create_engine
+from storage.database import Database
 from storage.repository import Store
 from storage.schema import ensure_schema
 
@@ -75,7 +75,6 @@ def _serve(limit: float, conn: Any) -> None:
 async def populate(store: Store, count: int) -> None:
     from sqlalchemy import insert
 
-    from storage.database import runner_for
     from storage.models import participants
 
     await store.register_survey()
@@ -90,7 +89,7 @@ async def populate(store: Store, count: int) -> None:
             ],
         )
 
-    await runner_for(store.engine).write(work)
+    await store.db.runner.write(work)
 
 
 async def run_one(limit: float, seconds: float, folder: Path) -> dict[str, Any]:
@@ -103,12 +102,12 @@ async def run_one(limit: float, seconds: float, folder: Path) -> dict[str, Any]:
     url = f"sqlite+aiosqlite:///{folder / f'bench-{int(limit)}.db'}"
     loaded = load_survey_file(DEFAULT_SURVEY)
     await ensure_schema(url)
-    engine = create_engine(url)
+    db = Database(url)
     count = int(limit * seconds)
     try:
-        store = Store(engine, loaded.survey, file_hash=loaded.file_hash)
+        store = Store(db, loaded.survey, file_hash=loaded.file_hash)
         await populate(store, count)
-        queue = BroadcastStore(engine, loaded.survey.id)
+        queue = BroadcastStore(db, loaded.survey.id)
         broadcast_id = await queue.create("all", "Benchmark broadcast", now=system_clock())
         assert broadcast_id is not None
         bot = build_bot("123456:TEST-token", base_url)
@@ -120,7 +119,7 @@ async def run_one(limit: float, seconds: float, folder: Path) -> dict[str, Any]:
         await bot.session.close()
         counts = await queue.counts(broadcast_id)
     finally:
-        await engine.dispose()
+        await db.close()
     parent.send("report")
     report: dict[str, Any] = json.loads(await asyncio.to_thread(parent.recv))
     server.join(10)

@@ -85,13 +85,13 @@ def child_floor(database: Path, out: Path) -> dict[str, float]:
 async def _child_export(database: Path, out: Path, fmt: str) -> dict[str, float]:
     from bot.export import FORMATS, ExportOptions, export_responses
     from bot.survey_file import load_survey_file
-    from storage.database import create_engine
+    from storage.database import Database
     from storage.repository import Store
 
     loaded = load_survey_file(SURVEY)
-    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    db = Database(f"sqlite+aiosqlite:///{database}")
     try:
-        store = Store(engine, loaded.survey, file_hash=loaded.file_hash)
+        store = Store(db, loaded.survey, file_hash=loaded.file_hash)
         started = time.perf_counter()
         if fmt in STAT_FORMATS:
             from bot.stat_formats import export_stat_file
@@ -104,7 +104,7 @@ async def _child_export(database: Path, out: Path, fmt: str) -> dict[str, float]
             )
         seconds = time.perf_counter() - started
     finally:
-        await engine.dispose()
+        await db.close()
     return {"seconds": seconds, "rows": result.rows}
 
 

@@ -30,7 +30,7 @@ from dialogs.conditions import ConditionValue
 from dialogs.flow import condition_value, missing_required, visible_questions
 from dialogs.limits import OTHER_OPTION_ID
 from dialogs.model import Question, QuestionType
-from storage.database import create_engine
+from storage.database import Database
 from storage.repository import NewResponse, ParticipantKey, Store, survey_file_hash
 from storage.schema import upgrade
 
@@ -212,13 +212,13 @@ async def generate(
         str(survey_path),
         lambda name: (survey_path.parent / name).read_text(encoding="utf-8"),
     )
-    engine = create_engine(url)
+    db = Database(url)
     try:
-        store = Store(engine, survey, file_hash=survey_file_hash(content))
+        store = Store(db, survey, file_hash=survey_file_hash(content))
         rows = synthetic_responses(survey, n, seed=seed, first_id=first_id)
         return await store.bulk_insert_responses(rows, batch_size=batch_size)
     finally:
-        await engine.dispose()
+        await db.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -82,7 +82,7 @@ async def serve_web(port: int, database: str) -> None:
     from aiohttp import web
 
     from channels.survey_file import load_survey_file
-    from storage.database import create_engine
+    from storage.database import Database
     from storage.repository import Store
     from storage.schema import upgrade
     from web.app import WebChannel, WebConfig
@@ -90,7 +90,7 @@ async def serve_web(port: int, database: str) -> None:
 
     loaded = load_survey_file(SURVEY)
     await upgrade(database)
-    store = Store(create_engine(database), loaded.survey, file_hash=loaded.file_hash)
+    store = Store(Database(database), loaded.survey, file_hash=loaded.file_hash)
     await store.register_survey()
     moment = loaded.survey.opens_at + timedelta(days=3)
     config = WebConfig(

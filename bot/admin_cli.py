@@ -150,7 +150,7 @@ def cmd_broadcast(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work(store: Any) -> int:
         queue = BroadcastStore(
-            store.engine, store.survey.id, store.survey.default_language, survey=store.survey
+            store.db, store.survey.id, store.survey.default_language, survey=store.survey
         )
         broadcast_id: int | None = args.resume
         if broadcast_id is None:

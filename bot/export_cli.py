@@ -71,7 +71,7 @@ class ProgressBar:
 async def _with_store(
     settings: Settings, args: argparse.Namespace, work: Callable[[Any], Awaitable[T]]
 ) -> T:
-    from storage.database import create_engine
+    from storage.database import Database
     from storage.repository import Store
     from storage.schema import SchemaOutOfDate, ensure_schema
 
@@ -81,13 +81,13 @@ async def _with_store(
         await ensure_schema(url)
     except SchemaOutOfDate as exc:
         raise SystemExit(f"consultbot: {exc}") from exc
-    engine = create_engine(url)
+    db = Database(url)
     try:
-        store = Store(engine, loaded.survey, file_hash=loaded.file_hash)
+        store = Store(db, loaded.survey, file_hash=loaded.file_hash)
         heap.freeze_built()
         return await work(store)
     finally:
-        await engine.dispose()
+        await db.close()
 
 
 def protected_outputs(settings: Settings, args: argparse.Namespace) -> Protected:

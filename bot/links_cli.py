@@ -58,7 +58,7 @@ def cmd_links(args: argparse.Namespace, settings: Settings) -> int:
     async def create(store: Any) -> int:
         username = await bot_username(settings)
         await store.register_survey()
-        links = LinkStore(store.engine, store.survey.id)
+        links = LinkStore(store.db, store.survey.id)
         now = datetime.now(UTC)
         link = await links.create(args.source, now=now, label=args.label, code=args.code)
         print(f"source: {link.source}" + (f" ({link.label})" if link.label else ""))
@@ -69,7 +69,7 @@ def cmd_links(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     async def listing(store: Any) -> int:
-        rows = await LinkStore(store.engine, store.survey.id).counts()
+        rows = await LinkStore(store.db, store.survey.id).counts()
         if not rows:
             print("no invitation links yet: consultbot links create --source KIND:NAME")
             return 0

@@ -180,7 +180,7 @@ class ParticipantHandlers:
         if code is None:
             return
         code = code.strip()
-        recorded = await LinkStore(self.ctx.store.engine, self.ctx.survey.id).record_start(
+        recorded = await LinkStore(self.ctx.store.db, self.ctx.survey.id).record_start(
             user.id, code, now=self.ctx.clock()
         )
         if not recorded:

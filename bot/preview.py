@@ -16,7 +16,7 @@ from bot.survey_file import LoadedSurvey
 from bot.terminal import TerminalSession
 from dialogs.engine import Result, new_state
 from dialogs.state import State
-from storage.database import create_engine
+from storage.database import Database
 from storage.repository import ParticipantKey, Store
 from storage.schema import ensure_schema
 
@@ -55,9 +55,9 @@ async def run_preview(
         await _in_memory(loaded, language, clock)
         return 0
     await ensure_schema(settings.database_url)
-    engine = create_engine(settings.database_url)
+    db = Database(settings.database_url)
     try:
-        store = Store(engine, loaded.survey, file_hash=loaded.file_hash)
+        store = Store(db, loaded.survey, file_hash=loaded.file_hash)
         await store.register_survey()
         key = ParticipantKey(preview_name=name)
         if fresh:
@@ -74,5 +74,5 @@ async def run_preview(
         session = TerminalSession(loaded.survey, apply, clock, sys.stdout, snapshot.state.language)
         await session.run(_read_line)
     finally:
-        await engine.dispose()
+        await db.close()
     return 0

@@ -36,8 +36,6 @@ from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 from aiohttp import web
 from pydantic import ValidationError
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import heap
 from bot.app import ALLOWED_UPDATES, UpdateGuard, build_bot, build_dispatcher, set_commands
@@ -47,7 +45,7 @@ from bot.context import BotContext
 from bot.logs import describe_exception
 from bot.polling import Poller, PollingConflict
 from bot.survey_file import load_survey_file
-from storage.database import create_engine
+from storage.database import Database
 from storage.repository import Store
 from storage.schema import ensure_schema
 
@@ -81,7 +79,7 @@ class Running:
     bot: Bot
     dispatcher: Dispatcher
     guard: UpdateGuard
-    engine: AsyncEngine
+    db: Database
 
 
 @contextlib.asynccontextmanager
@@ -94,20 +92,20 @@ async def running_bot(settings: Settings, clock: Clock) -> AsyncIterator[Running
         )
     loaded = load_survey_file(settings.survey_file)
     await ensure_schema(settings.database_url)
-    engine = create_engine(settings.database_url)
+    db = Database(settings.database_url)
     try:
-        store = Store(engine, loaded.survey, file_hash=loaded.file_hash, bot_id=settings.bot_id)
+        store = Store(db, loaded.survey, file_hash=loaded.file_hash, bot_id=settings.bot_id)
         await store.register_survey()
         ctx = BotContext(loaded.survey, store, clock, settings)
         bot = build_bot(settings.bot_token, settings.api_url)
         try:
             dispatcher, guard = build_dispatcher(ctx)
             heap.settle()
-            yield Running(ctx, bot, dispatcher, guard, engine)
+            yield Running(ctx, bot, dispatcher, guard, db)
         finally:
             await bot.session.close()
     finally:
-        await engine.dispose()
+        await db.close()
 
 
 def _stop_event() -> asyncio.Event:
@@ -344,8 +342,7 @@ def build_web_app(running: Running, settings: Settings) -> web.Application:
 
     async def healthz(request: web.Request) -> web.Response:
         try:
-            async with running.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            await running.db.ping()
         except Exception as exc:
             log.error("health check: database unreachable: %s", describe_exception(exc))
             return web.json_response({"status": "error", "database": "unreachable"}, status=503)

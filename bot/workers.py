@@ -51,7 +51,7 @@ _broadcasters: dict[int, Broadcaster] = {}
 
 def broadcast_store(ctx: BotContext) -> BroadcastStore:
     return BroadcastStore(
-        ctx.store.engine, ctx.survey.id, ctx.survey.default_language, survey=ctx.survey
+        ctx.store.db, ctx.survey.id, ctx.survey.default_language, survey=ctx.survey
     )
 
 

@@ -1,7 +1,8 @@
 """Persistence: SQLAlchemy 2 async models, the repository the bot calls, Alembic migrations.
 
-- `storage.database`: `create_engine(url)` for SQLite (WAL, BEGIN IMMEDIATE) or PostgreSQL
-  (asyncpg), transactions retried on transient errors.
+- `storage.database`: `Database(url)`, opened once per entry point and passed to the stores: the
+  engine for SQLite (WAL, BEGIN IMMEDIATE) or PostgreSQL (asyncpg), its writer and checkpointer
+  threads, transactions retried on transient errors.
 - `storage.schema`: `upgrade`, `downgrade`, `current_revision`, `ensure_schema`.
 - `storage.repository`: `Store` (load, apply, erase, admin and export helpers).
 - `storage.plan`: what `Store.apply` writes, decided without a database (`plan_write`);

@@ -78,7 +78,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -86,7 +85,7 @@ from dialogs.conditions import Condition
 from dialogs.model import Segment, Survey
 from dialogs.state import Answer
 from dialogs.where import matches
-from storage.database import Runner, is_sqlite, runner_for
+from storage.database import Database, Runner
 from storage.models import (
     answers,
     broadcasts,
@@ -221,21 +220,21 @@ class BroadcastStore:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        db: Database,
         survey_id: str,
         default_language: str = "fr",
         *,
         survey: Survey | None = None,
     ) -> None:
-        self.engine = engine
+        self.db = db
         self.survey_id = survey_id
         self.default_language = default_language
         self.survey = survey
-        self._sqlite = is_sqlite(engine)
+        self._sqlite = db.is_sqlite
 
     @property
     def _runner(self) -> Runner:
-        return runner_for(self.engine)
+        return self.db.runner
 
     # -- creating -------------------------------------------------------------------------------
 

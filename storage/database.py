@@ -18,8 +18,15 @@ the command line while the bot runs):
   another writer got in between, whatever the timeout. Read-only transactions (execution option
   `READ_ONLY`) begin with a plain BEGIN: a snapshot, no lock.
 
-Hot-path transactions go through a `Runner` (`runner_for(engine)`): a synchronous function run on
-a `Connection` inside one transaction.
+Each entry point (the bot, a command, the web site, a test) opens one `Database` from a URL and
+passes it to what needs it (`Store(db, …)`, `BroadcastStore(db, …)`, the workers, the health
+check). It owns the async engine, the `Runner` of the hot-path transactions, the write lock of
+SQLite's async writers, and their shutdown: `await db.close()`, or `async with Database(url) as db`.
+There is no registry: two `Database`s on one file are two independent sets of connections and
+threads.
+
+Hot-path transactions go through `db.runner`: a synchronous function run on a `Connection` inside
+one transaction.
 
 - PostgreSQL (and in-memory SQLite): `AsyncConnection.run_sync` on the async engine.
 - SQLite files: the whole transaction runs in one worker thread on a synchronous pysqlite engine
@@ -45,7 +52,6 @@ import random
 import sqlite3
 import threading
 import time
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -246,66 +252,6 @@ def _log_retry(
     )
 
 
-# -- async transactions (any code holding an AsyncConnection) ------------------------------------
-
-_write_locks: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-def _write_lock(engine: AsyncEngine) -> asyncio.Lock | None:
-    """SQLite only: one async writer at a time per engine in this process."""
-    if not is_sqlite(engine):
-        return None
-    lock = _write_locks.get(engine.sync_engine)
-    if lock is None:
-        lock = _write_locks[engine.sync_engine] = asyncio.Lock()
-    return lock
-
-
-@asynccontextmanager
-async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection in a write transaction (BEGIN IMMEDIATE on SQLite), committed on exit."""
-    lock = _write_lock(engine)
-    if lock is None:
-        async with engine.begin() as connection:
-            yield connection
-        return
-    async with lock, engine.begin() as connection:
-        yield connection
-
-
-@asynccontextmanager
-async def read_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection in a read-only transaction: one consistent snapshot, no write lock."""
-    async with engine.connect() as connection:
-        await connection.execution_options(**{READ_ONLY: True})
-        async with connection.begin():
-            yield connection
-
-
-async def run_transaction(
-    engine: AsyncEngine,
-    work: Callable[[AsyncConnection], Awaitable[T]],
-    *,
-    what: str = "transaction",
-    attempts: int = RETRY_ATTEMPTS,
-) -> T:
-    """Run `work` in one write transaction, again from scratch on a retryable error.
-
-    `work` must be safe to run more than once: everything it did is rolled back before a retry.
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            async with write_transaction(engine) as connection:
-                return await work(connection)
-        except DBAPIError as error:
-            if attempt == attempts or not is_retryable(error):
-                raise
-            delay = _retry_delay(attempt)
-            _log_retry(what, error, attempt, attempts, delay)
-            await asyncio.sleep(delay)
-    raise AssertionError("unreachable")
-
-
 # -- runners: synchronous transaction functions, run the fastest way for the backend -------------
 
 
@@ -320,18 +266,18 @@ class Runner(Protocol):
 class AsyncRunner:
     """On the async engine itself, through `AsyncConnection.run_sync`."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
     async def read(self, work: Callable[[Connection], T]) -> T:
-        async with read_transaction(self.engine) as connection:
+        async with self._database.read_transaction() as connection:
             return await connection.run_sync(work)
 
     async def write(self, work: Callable[[Connection], T], *, what: str = "transaction") -> T:
         async def run(connection: AsyncConnection) -> T:
             return await connection.run_sync(work)
 
-        return await run_transaction(self.engine, run, what=what)
+        return await self._database.run_transaction(run, what=what)
 
 
 class Checkpointer:
@@ -430,6 +376,11 @@ class ThreadedSQLiteRunner:
         self._readers = ThreadPoolExecutor(
             SQLITE_READER_THREADS, thread_name_prefix="sqlite-reader"
         )
+        self.closed = False
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise DatabaseClosed(f"the database {_describe(self.engine.url)} is closed")
 
     def _read(self, work: Callable[[Connection], T]) -> T:
         with self.engine.connect() as connection:
@@ -479,6 +430,7 @@ class ThreadedSQLiteRunner:
         two threads passing the GIL to and fro at each statement). When another connection (a
         process) holds the lock, the event loop never waits for it: the transaction goes to the
         writer thread, which waits with the busy timeout and retries."""
+        self._check_open()
         loop = asyncio.get_running_loop()
         inline = self._inline
         if inline is None:
@@ -494,6 +446,7 @@ class ThreadedSQLiteRunner:
             idle = loop.create_future()
             self._idle_waiters.append(idle)
             await idle
+            self._check_open()  # closed while this transaction waited
         done, result = self._try_inline(inline, work)
         if done:
             return result  # type: ignore[return-value]
@@ -548,13 +501,18 @@ class ThreadedSQLiteRunner:
         return result
 
     async def read(self, work: Callable[[Connection], T]) -> T:
+        self._check_open()
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, self._read, work)
 
     async def write(self, work: Callable[[Connection], T], *, what: str = "transaction") -> T:
+        self._check_open()
         return await self._on_writer(self._write, work, what)
 
     def close(self) -> None:
+        """Waits for the transactions given to the writer thread, then stops every thread and
+        closes every connection. Safe to call twice."""
+        self.closed = True
         self._writer.shutdown(wait=True)
         self._checkpointer.close()
         for raw in (self._raw, self._inline):
@@ -565,29 +523,134 @@ class ThreadedSQLiteRunner:
         self.engine.dispose()
 
 
-_runners: weakref.WeakKeyDictionary[Engine, Runner] = weakref.WeakKeyDictionary()
-_runners_lock = threading.Lock()
+class DatabaseClosed(RuntimeError):
+    """A `Database` (or its runner) used after `close()`."""
 
 
-def runner_for(engine: AsyncEngine) -> Runner:
-    """The runner of this engine (one per engine; disposing the engine closes it)."""
-    sync_engine = engine.sync_engine
-    runner = _runners.get(sync_engine)
-    if runner is not None:
-        return runner
-    with _runners_lock:
-        runner = _runners.get(sync_engine)
-        if runner is None:
-            if is_sqlite(engine) and sqlite_path(engine.url) is not None:
-                threaded = ThreadedSQLiteRunner(engine)
-                runner = threaded
+def _describe(url: URL) -> str:
+    """The URL without its password, for messages."""
+    return url.render_as_string(hide_password=True)
 
-                def _on_dispose(_engine: Engine) -> None:
-                    _runners.pop(sync_engine, None)
-                    threaded.close()
 
-                event.listen(sync_engine, "engine_disposed", _on_dispose)
-            else:
-                runner = AsyncRunner(engine)
-            _runners[sync_engine] = runner
-    return runner
+class Database:
+    """One database opened by an entry point: the async engine, the runner of the hot-path
+    transactions (`ThreadedSQLiteRunner` for a SQLite file: writer thread, inline connection,
+    reader threads, checkpointer; `AsyncRunner` for PostgreSQL and in-memory SQLite) and, on
+    SQLite, the lock that makes this process's async writers take turns.
+
+    Opening starts no thread and no connection (they start on first use). `close()` lets the
+    writer thread finish what it was given, stops the threads and closes every connection; it
+    may be called twice, and the database refuses any use after it (`DatabaseClosed`).
+
+    `threaded=False` runs a SQLite file's transactions on the async engine too (the path
+    PostgreSQL takes), so that tests can compare the two paths on one backend.
+    """
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        pool_size: int | None = None,
+        echo: bool = False,
+        threaded: bool = True,
+    ) -> None:
+        self._engine = create_engine(url, pool_size=pool_size, echo=echo)
+        self.url: URL = self._engine.url
+        self.is_sqlite = is_sqlite(self._engine)
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        """SQLite only: one async writer at a time in this process (the lock binds to the event
+        loop that first waits on it)."""
+        self._runner: Runner
+        self._threaded: ThreadedSQLiteRunner | None = None
+        if threaded and self.is_sqlite and sqlite_path(self.url) is not None:
+            self._runner = self._threaded = ThreadedSQLiteRunner(self._engine)
+        else:
+            self._runner = AsyncRunner(self)
+        self.closed = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<Database {_describe(self.url)} ({state})>"
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise DatabaseClosed(f"the database {_describe(self.url)} is closed")
+
+    @property
+    def engine(self) -> AsyncEngine:
+        self._check_open()
+        return self._engine
+
+    @property
+    def runner(self) -> Runner:
+        """Runs the hot-path transactions (`read`, `write`; `write_raw` on a SQLite file)."""
+        self._check_open()
+        return self._runner
+
+    # -- async transactions (any code holding an AsyncConnection) --------------------------------
+
+    @asynccontextmanager
+    async def write_transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a write transaction (BEGIN IMMEDIATE on SQLite), committed on exit."""
+        engine = self.engine
+        if self._write_lock is None:
+            async with engine.begin() as connection:
+                yield connection
+            return
+        async with self._write_lock, engine.begin() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def read_transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a read-only transaction: one consistent snapshot, no write lock."""
+        async with self.engine.connect() as connection:
+            await connection.execution_options(**{READ_ONLY: True})
+            async with connection.begin():
+                yield connection
+
+    async def run_transaction(
+        self,
+        work: Callable[[AsyncConnection], Awaitable[T]],
+        *,
+        what: str = "transaction",
+        attempts: int = RETRY_ATTEMPTS,
+    ) -> T:
+        """Run `work` in one write transaction, again from scratch on a retryable error.
+
+        `work` must be safe to run more than once: everything it did is rolled back before a
+        retry.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.write_transaction() as connection:
+                    return await work(connection)
+            except DBAPIError as error:
+                if attempt == attempts or not is_retryable(error):
+                    raise
+                delay = _retry_delay(attempt)
+                _log_retry(what, error, attempt, attempts, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def ping(self) -> None:
+        """`SELECT 1` on a connection of the engine (the health checks): raises when the database
+        cannot be reached."""
+        async with self.engine.connect() as connection:
+            await connection.execute(sqlalchemy.text("SELECT 1"))
+
+    async def close(self) -> None:
+        """Stop the runner's threads (the writer finishes its queue first), then close the
+        engine's connections. Runs on the event loop, as SQLAlchemy's own `dispose` does: the
+        inline connection is the loop's, and must not be closed under a transaction of it."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._threaded is not None:
+            self._threaded.close()
+        await self._engine.dispose()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()

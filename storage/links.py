@@ -19,9 +19,8 @@ from sqlalchemy import and_, case, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.database import Runner, is_sqlite, runner_for
+from storage.database import Database, Runner
 from storage.models import answers, invitation_links, link_starts, participants, responses
 
 log = logging.getLogger(__name__)
@@ -84,14 +83,14 @@ def new_code() -> str:
 class LinkStore:
     """The invitation links of one survey."""
 
-    def __init__(self, engine: AsyncEngine, survey_id: str) -> None:
-        self.engine = engine
+    def __init__(self, db: Database, survey_id: str) -> None:
+        self.db = db
         self.survey_id = survey_id
-        self._insert = sqlite_insert if is_sqlite(engine) else pg_insert
+        self._insert = sqlite_insert if db.is_sqlite else pg_insert
 
     @property
     def _runner(self) -> Runner:
-        return runner_for(self.engine)
+        return self.db.runner
 
     async def create(
         self, source: str, *, now: datetime, label: str | None = None, code: str | None = None

@@ -15,7 +15,6 @@ from sqlalchemy import Text, cast, select
 
 from dialogs.answers import siren_of
 from dialogs.model import QuestionType, Survey
-from storage.database import runner_for
 from storage.models import answers, responses
 from storage.repository import Store
 
@@ -60,7 +59,7 @@ async def find_organisations(store: Store) -> Organisations:
         )
         .order_by(r.c.id)
     )
-    rows = await runner_for(store.engine).read(lambda c: c.execute(query).all())
+    rows = await store.db.runner.read(lambda c: c.execute(query).all())
     by_siren: dict[str, dict[int, str]] = defaultdict(dict)
     identified: set[int] = set()
     for response_id, reference, raw in rows:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import Text, and_, case, cast, exists, func, select
 
-from storage.database import runner_for
 from storage.links import LinkStore
 from storage.models import answers, participants, responses
 from storage.repository import Store
@@ -37,12 +36,12 @@ async def _without_link(store: Store) -> SourceCounts:
         func.coalesce(func.sum(case((started, 1), else_=0)), 0),
         func.coalesce(func.sum(case((submitted, 1), else_=0)), 0),
     ).where(p.c.link_id.is_(None), p.c.telegram_id.is_not(None))
-    row = await runner_for(store.engine).read(lambda c: c.execute(query).one())
+    row = await store.db.runner.read(lambda c: c.execute(query).one())
     return SourceCounts(NO_SOURCE, int(row[0]), int(row[1]), int(row[2]))
 
 
 async def source_counts(store: Store) -> list[SourceCounts]:
-    by_source = await LinkStore(store.engine, store.survey.id).by_source()
+    by_source = await LinkStore(store.db, store.survey.id).by_source()
     if not by_source:
         return []
     rows = [SourceCounts(source, *counts) for source, counts in by_source.items()]
@@ -63,7 +62,7 @@ async def submitted_by_option(store: Store, question_id: str) -> Counter[str]:
         )
         .group_by(cast(a.c.value, Text))
     )
-    rows = await runner_for(store.engine).read(lambda c: c.execute(query).all())
+    rows = await store.db.runner.read(lambda c: c.execute(query).all())
     counts: Counter[str] = Counter()
     for raw, count in rows:
         value = json.loads(raw)

@@ -75,7 +75,7 @@ from storage.apply_ops import (
     SQLiteOps,
     execute_plan,
 )
-from storage.database import Runner, ThreadedSQLiteRunner, is_sqlite, runner_for
+from storage.database import Database, Runner, ThreadedSQLiteRunner
 from storage.models import (
     RESPONSE_STATUSES,
     answers,
@@ -338,15 +338,13 @@ def _exported_statuses(include_drafts: bool, include_preview: bool) -> list[str]
 class Store:
     """Storage for one survey. Safe to share between tasks; one per process and survey is enough."""
 
-    def __init__(
-        self, engine: AsyncEngine, survey: Survey, *, file_hash: str, bot_id: int = 0
-    ) -> None:
-        self.engine = engine
+    def __init__(self, db: Database, survey: Survey, *, file_hash: str, bot_id: int = 0) -> None:
+        self.db = db
         self.survey = survey
         self.file_hash = file_hash
         self.bot_id = bot_id
         """Whose update ids `apply` records (Telegram numbers updates per bot)."""
-        self._sqlite = is_sqlite(engine)
+        self._sqlite = db.is_sqlite
         self._registered = False
         self._registering = asyncio.Lock()
         self._fresh_json = _dumps(new_state(survey).to_json())
@@ -367,8 +365,12 @@ class Store:
         return self._core.by_key(_key(key))
 
     @property
+    def engine(self) -> AsyncEngine:
+        return self.db.engine
+
+    @property
     def _runner(self) -> Runner:
-        return runner_for(self.engine)
+        return self.db.runner
 
     # -- survey ---------------------------------------------------------------------------------
 

@@ -38,7 +38,6 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from dialogs import QuestionType
 from dialogs.model import DraftsPolicy, Retention
-from storage.database import runner_for
 from storage.models import answers, deliveries, participants, response_versions, responses
 from storage.pseudonyms import Pseudonymizer, load_pseudonymizer
 from storage.repository import Store
@@ -268,7 +267,7 @@ async def purge(
     if retention is None or due_at is None or now < due_at:
         return PurgeResult(due_at, ran=False, dry_run=dry_run)
     plan = _Plan(store, retention)
-    runner = runner_for(store.engine)
+    runner = store.db.runner
     if dry_run:
         counts = await runner.read(plan.count)
         return PurgeResult(due_at, ran=True, dry_run=True, counts=counts)

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from storage.database import runner_for
 from storage.models import answers, participants, responses
 from storage.repository import Store
 
@@ -52,4 +51,4 @@ async def read_activity(store: Store) -> Activity:
         ).scalar()
         return Activity(int(people or 0), int(blocked or 0), dict(days))
 
-    return await runner_for(store.engine).read(read)
+    return await store.db.runner.read(read)

@@ -29,7 +29,6 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from channels.i18n import format_deadline, t
 from channels.reference import new_reference
@@ -462,8 +461,7 @@ class WebChannel:
 
     async def healthz(self, request: web.Request) -> web.StreamResponse:
         try:
-            async with self.store.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            await self.store.db.ping()
         except Exception as exc:
             log.error("health check: database unreachable: %r", exc)
             return web.json_response({"status": "error", "database": "unreachable"}, status=503)

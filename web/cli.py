@@ -27,7 +27,7 @@ from typing import Any
 
 from channels.clock import clock_from_env
 from channels.survey_file import LoadedSurvey, load_or_exit
-from storage.database import create_engine
+from storage.database import Database
 from storage.repository import Store
 from storage.schema import SchemaOutOfDate, ensure_schema
 from web.app import WebChannel, WebConfig
@@ -94,9 +94,9 @@ async def serve(
     from aiohttp import web
 
     await ensure_schema(database_url)
-    engine = create_engine(database_url)
+    db = Database(database_url)
     try:
-        store = Store(engine, loaded.survey, file_hash=loaded.file_hash)
+        store = Store(db, loaded.survey, file_hash=loaded.file_hash)
         await store.register_survey()
         signer = await load_signer(store)
         channel = WebChannel(store, clock=clock, signer=signer, config=config)
@@ -124,7 +124,7 @@ async def serve(
         log.info("web channel stopping")
         await runner.cleanup()
     finally:
-        await engine.dispose()
+        await db.close()
 
 
 async def invite(
@@ -132,16 +132,16 @@ async def invite(
 ) -> list[str]:
     """Create `count` invited web participants; their links, one per invitee."""
     await ensure_schema(database_url)
-    engine = create_engine(database_url)
+    db = Database(database_url)
     try:
-        store = Store(engine, loaded.survey, file_hash=loaded.file_hash)
+        store = Store(db, loaded.survey, file_hash=loaded.file_hash)
         await store.register_survey()
         signer = await load_signer(store)
         keys = [new_web_key() for _ in range(count)]
         lang = language if language in loaded.survey.languages else loaded.survey.default_language
         await store.add_web_participants(keys, lang)
     finally:
-        await engine.dispose()
+        await db.close()
     base = base_url.rstrip("/") or f"http://{DEFAULT_LISTEN}"
     return [f"{base}/i/{signer.sign(key)}" for key in keys]
 

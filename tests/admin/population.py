@@ -10,7 +10,6 @@ from sqlalchemy import insert
 
 from dialogs import Survey
 from dialogs.state import Phase, State
-from storage.database import runner_for
 from storage.models import answers, participants, responses
 from storage.repository import Store
 
@@ -113,5 +112,5 @@ async def populate(
                 ],
             )
 
-    await runner_for(store.engine).write(work)
+    await store.db.runner.write(work)
     return groups

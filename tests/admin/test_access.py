@@ -37,7 +37,7 @@ async def test_non_admin_gets_the_unknown_command_reply(
         for message in stranger.messages():
             assert "Participants" not in (message.text or "")
             assert "destinataires" not in (message.text or "")
-        store = BroadcastStore(running.ctx.store.engine, running.ctx.survey.id)
+        store = BroadcastStore(running.ctx.store.db, running.ctx.survey.id)
         assert await store.reminder_ids() == set()
         assert (await store.counts(1)).total == 0
 

@@ -15,7 +15,6 @@ from bot.broadcaster import Broadcaster
 from bot.clock import system_clock
 from bot.survey_file import LoadedSurvey
 from storage.broadcasts import UNKNOWN_OUTCOME, BroadcastStore
-from storage.database import runner_for
 from storage.models import deliveries, participants
 from tests.admin.conftest import ADMIN, workers
 from tests.admin.population import populate
@@ -50,7 +49,7 @@ async def delivery_rows(
     )
     if in_doubt:
         query = query.where(d.c.status == "pending", d.c.claimed_at.is_not(None))
-    rows = await runner_for(store.engine).read(lambda c: c.execute(query).all())
+    rows = await store.db.runner.read(lambda c: c.execute(query).all())
     return [(r[0], r[1], r[2] or 0, r[3]) for r in rows]
 
 
@@ -95,7 +94,7 @@ async def test_admin_broadcast_to_300_with_blocked_users_and_429s(
         assert "270 envoyés, 30 ont bloqué le bot, 0 échecs" in done.text
         assert all(received(api, chat) == 1 for chat in reachable)
         assert all(received(api, chat) == 0 for chat in blocked)
-        store = BroadcastStore(running.ctx.store.engine, running.ctx.survey.id)
+        store = BroadcastStore(running.ctx.store.db, running.ctx.survey.id)
         rows = await delivery_rows(store, 1)
         by_chat = {chat: (status, message_id) for chat, status, message_id, _ in rows}
         for chat in reachable:
@@ -103,7 +102,7 @@ async def test_admin_broadcast_to_300_with_blocked_users_and_429s(
             assert status == "sent"
             assert api.message(chat, message_id) is not None
         assert {chat for chat, (status, _) in by_chat.items() if status == "blocked"} == blocked
-        marked = await runner_for(store.engine).read(
+        marked = await store.db.runner.read(
             lambda c: set(
                 c.execute(
                     select(participants.c.telegram_id).where(participants.c.blocked.is_(True))
@@ -132,7 +131,7 @@ async def test_cancel_and_wrong_buttons(
         before = len(api.calls("sendMessage"))
         await admin.press(preview.button_data("Envoyer à 1"), preview)  # a stale confirmation
         assert len(api.calls("sendMessage")) == before
-        store = BroadcastStore(running.ctx.store.engine, running.ctx.survey.id)
+        store = BroadcastStore(running.ctx.store.db, running.ctx.survey.id)
         assert (await store.counts(1)).total == 0
         await admin.send("/broadcast")
         back = await admin.send("/cancel")
@@ -147,7 +146,7 @@ async def test_cancelled_half_way_and_resumed(
         population = await populate(
             running.ctx.store, not_started=300, in_progress=0, submitted=0, now=clock()
         )
-        store = BroadcastStore(running.ctx.store.engine, running.ctx.survey.id)
+        store = BroadcastStore(running.ctx.store.db, running.ctx.survey.id)
         broadcast_id = await store.create("all", TEXT, now=clock())
         assert broadcast_id is not None
         first = Broadcaster(store, running.bot, rate=200)
@@ -175,7 +174,7 @@ async def test_sigkilled_half_way_and_resumed(
     a second message; only the messages in flight at the kill are in doubt (marked failed)."""
     async with open_store(database_url, loaded) as store:
         population = await populate(store, not_started=300, in_progress=0, submitted=0, now=_now())
-        queue = BroadcastStore(store.engine, store.survey.id)
+        queue = BroadcastStore(store.db, store.survey.id)
         broadcast_id = await queue.create("all", TEXT, now=_now())
         assert broadcast_id is not None
     env = {"BROADCAST_RATE": "100", "BROADCAST_LEASE": "1", "REMINDER_POLL": "0.2"}
@@ -188,12 +187,12 @@ async def test_sigkilled_half_way_and_resumed(
         killed_at = len(api.calls("sendMessage"))
         assert killed_at < 300
         async with open_store(database_url, loaded) as store:
-            queue = BroadcastStore(store.engine, store.survey.id)
+            queue = BroadcastStore(store.db, store.survey.id)
             claimed_at_kill = {row[0] for row in await delivery_rows(queue, broadcast_id, True)}
         process = BotProcess(api, database_url, extra=env)
         process.start()
         async with open_store(database_url, loaded) as store:
-            queue = BroadcastStore(store.engine, store.survey.id)
+            queue = BroadcastStore(store.db, store.survey.id)
             await wait_done(queue, broadcast_id)
             rows = await delivery_rows(queue, broadcast_id)
     finally:

@@ -48,7 +48,7 @@ async def test_a_document_broadcast_keeps_the_rate_and_sends_each_file_once(
     for chat in group.not_started + group.in_progress:
         assert api.transcript(chat) == []
     async with open_store(database_url, loaded) as store:
-        counts = await BroadcastStore(store.engine, store.survey.id).counts(1)
+        counts = await BroadcastStore(store.db, store.survey.id).counts(1)
     assert (counts.sent, counts.pending, counts.failed) == (40, 0, 0)
     # Paced like text: at 25 a second with a burst of 0.2 s (5), a second never holds more
     # than 30 calls (40 at once before --rate also sized the burst: BROADCAST_RATE is 400 here).

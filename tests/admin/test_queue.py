@@ -13,14 +13,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import build_bot
 from bot.broadcaster import Broadcaster
 from bot.clock import system_clock
 from bot.survey_file import LoadedSurvey
 from storage.broadcasts import UNKNOWN_OUTCOME, BroadcastStore, Claimed, Result, encode_texts
-from storage.database import create_engine, runner_for
+from storage.database import Database
 from storage.models import deliveries
 from storage.repository import Store
 from storage.schema import ensure_schema, upgrade
@@ -49,7 +48,7 @@ async def store(url: str, loaded: LoadedSurvey) -> AsyncIterator[Store]:
 async def test_segments_and_outcomes(store: Store) -> None:
     now = system_clock()
     group = await populate(store, not_started=4, in_progress=3, submitted=2, now=now)
-    queue = BroadcastStore(store.engine, store.survey.id)
+    queue = BroadcastStore(store.db, store.survey.id)
     assert [await queue.count_recipients(s) for s in ("all", "not-started")] == [9, 4]
     assert [await queue.count_recipients(s) for s in ("in-progress", "submitted")] == [3, 2]
     with pytest.raises(ValueError):
@@ -100,7 +99,7 @@ async def test_segments_and_outcomes(store: Store) -> None:
 async def test_a_reminder_is_created_once(store: Store) -> None:
     now = system_clock()
     await populate(store, not_started=1, in_progress=2, submitted=0, now=now)
-    queue = BroadcastStore(store.engine, store.survey.id)
+    queue = BroadcastStore(store.db, store.survey.id)
     texts = encode_texts({"fr": "Bonjour", "en": "Hello"})
     results = await asyncio.gather(
         *(queue.create("in-progress", texts, now=now, reminder_id="d7") for _ in range(5))
@@ -114,13 +113,13 @@ async def test_a_reminder_is_created_once(store: Store) -> None:
 async def test_two_workers_on_two_engines_send_each_message_once(
     url: str, store: Store, loaded: LoadedSurvey
 ) -> None:
-    """Two delivery workers, each with its own engine (as two processes), drain one broadcast."""
+    """Two delivery workers, each with its own database (as two processes), drain one broadcast."""
     group = await populate(store, not_started=120, in_progress=0, submitted=0, now=system_clock())
-    queue = BroadcastStore(store.engine, store.survey.id)
+    queue = BroadcastStore(store.db, store.survey.id)
     broadcast_id = await queue.create("all", "Once", now=system_clock())
     assert broadcast_id is not None
     await ensure_schema(url)
-    other_engine = create_engine(url)
+    other = Database(url)
     async with RecordingBotAPI() as api:
         bots = [build_bot(api.token, api.base_url) for _ in range(2)]
         try:
@@ -129,8 +128,8 @@ async def test_two_workers_on_two_engines_send_each_message_once(
             # connection) claims at all on a busy machine, and "both took part" is luck.
             meeting = asyncio.Barrier(2)
             workers = [
-                Broadcaster(MeetingStore(engine, store.survey.id, meeting), bot, rate=300)
-                for engine, bot in zip((store.engine, other_engine), bots, strict=True)
+                Broadcaster(MeetingStore(db, store.survey.id, meeting), bot, rate=300)
+                for db, bot in zip((store.db, other), bots, strict=True)
             ]
             await asyncio.gather(
                 *(w.run(broadcast_id=broadcast_id, until_idle=True) for w in workers)
@@ -138,7 +137,7 @@ async def test_two_workers_on_two_engines_send_each_message_once(
         finally:
             for bot in bots:
                 await bot.session.close()
-            await other_engine.dispose()
+            await other.close()
         copies = Counter(call.params["chat_id"] for call in api.calls("sendMessage") if call.ok)
     assert sorted(copies) == group.everyone
     assert set(copies.values()) == {1}
@@ -150,8 +149,8 @@ async def test_two_workers_on_two_engines_send_each_message_once(
 class MeetingStore(BroadcastStore):
     """Each worker's first claim waits until every worker has reached its first claim."""
 
-    def __init__(self, engine: AsyncEngine, survey_id: str, meeting: asyncio.Barrier) -> None:
-        super().__init__(engine, survey_id)
+    def __init__(self, db: Database, survey_id: str, meeting: asyncio.Barrier) -> None:
+        super().__init__(db, survey_id)
         self.meeting = meeting
         self.met = False
 
@@ -166,8 +165,8 @@ class HeldClaims(BroadcastStore):
     """A claim that commits, then is held until the test lets it answer: a stop (cancellation)
     that arrives while a claim's transaction is committing."""
 
-    def __init__(self, engine: AsyncEngine, survey_id: str) -> None:
-        super().__init__(engine, survey_id)
+    def __init__(self, db: Database, survey_id: str) -> None:
+        super().__init__(db, survey_id)
         self.committed = asyncio.Event()
         self.answer = asyncio.Event()
 
@@ -184,7 +183,7 @@ async def claimed_rows(queue: BroadcastStore, broadcast_id: int) -> int:
     query = select(func.count()).where(
         d.c.broadcast_id == broadcast_id, d.c.status == "pending", d.c.claimed_at.is_not(None)
     )
-    count: int = await runner_for(queue.engine).read(lambda c: c.scalar(query) or 0)
+    count: int = await queue.db.runner.read(lambda c: c.scalar(query) or 0)
     return count
 
 
@@ -192,7 +191,7 @@ async def test_a_stop_during_a_claim_gives_the_rows_back(store: Store) -> None:
     """The worker is stopped (cancelled) while its claim is being committed: the claimed rows are
     not left claimed by nobody (and marked failed a lease later): the next worker sends them."""
     group = await populate(store, not_started=30, in_progress=0, submitted=0, now=system_clock())
-    held = HeldClaims(store.engine, store.survey.id)
+    held = HeldClaims(store.db, store.survey.id)
     broadcast_id = await held.create("all", "Once", now=system_clock())
     assert broadcast_id is not None
     async with RecordingBotAPI() as api:
@@ -207,7 +206,7 @@ async def test_a_stop_during_a_claim_gives_the_rows_back(store: Store) -> None:
                 await asyncio.wait_for(task, 60)
             assert api.calls("sendMessage") == []
             assert await claimed_rows(held, broadcast_id) == 0
-            second = Broadcaster(BroadcastStore(store.engine, store.survey.id), bot, rate=300)
+            second = Broadcaster(BroadcastStore(store.db, store.survey.id), bot, rate=300)
             await asyncio.wait_for(second.run(broadcast_id=broadcast_id, until_idle=True), 60)
         finally:
             await bot.session.close()
@@ -221,7 +220,7 @@ async def test_a_slow_send_of_a_live_worker_is_not_in_doubt(store: Store) -> Non
     """A send that takes longer than the lease (a busy machine): the worker, alive, does not mark
     its own row failed ("unknown outcome") while it waits; the message is recorded as sent."""
     group = await populate(store, not_started=1, in_progress=0, submitted=0, now=system_clock())
-    queue = BroadcastStore(store.engine, store.survey.id)
+    queue = BroadcastStore(store.db, store.survey.id)
     broadcast_id = await queue.create("all", "Once", now=system_clock())
     assert broadcast_id is not None
     resolved_after_claim = asyncio.Event()
@@ -252,7 +251,7 @@ async def test_a_slow_send_of_a_live_worker_is_not_in_doubt(store: Store) -> Non
         api.set_method("sendMessage", slow_send)
         bot = build_bot(api.token, api.base_url)
         try:
-            worker = Broadcaster(Watched(store.engine, store.survey.id), bot, lease=0.2)
+            worker = Broadcaster(Watched(store.db, store.survey.id), bot, lease=0.2)
             await asyncio.wait_for(worker.run(broadcast_id=broadcast_id, until_idle=True), 90)
         finally:
             await bot.session.close()
@@ -266,7 +265,7 @@ async def test_renewed_claims_are_not_in_doubt(store: Store) -> None:
     stopped renewing them (it died)."""
     now = system_clock()
     await populate(store, not_started=2, in_progress=0, submitted=0, now=now)
-    queue = BroadcastStore(store.engine, store.survey.id)
+    queue = BroadcastStore(store.db, store.survey.id)
     broadcast_id = await queue.create("all", "Hello", now=now)
     assert broadcast_id is not None
     lease = timedelta(seconds=120)

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from bot.runner import Running
 from bot.workers import fire_due_reminders
 from dialogs import Survey
-from storage.database import runner_for
 from storage.models import broadcasts
 from tests.admin.conftest import wait_until, worker_passes, workers
 from tests.admin.population import populate
@@ -26,7 +25,7 @@ def reminder_count(api: RecordingBotAPI, chat: int, text: str) -> int:
 async def broadcast_rows(running: Running) -> list[tuple[str, str]]:
     """(reminder id, status) of every broadcast, sorted."""
     query = select(broadcasts.c.reminder_id, broadcasts.c.status)
-    rows = await runner_for(running.ctx.store.engine).read(lambda c: c.execute(query).all())
+    rows = await running.ctx.store.db.runner.read(lambda c: c.execute(query).all())
     return sorted((str(r[0]), str(r[1])) for r in rows)
 
 

@@ -17,7 +17,6 @@ import bot.workers
 from bot.runner import Running
 from bot.survey_file import LoadedSurvey
 from dialogs import Survey
-from storage.database import runner_for
 from storage.models import participants
 from storage.retention import PurgeResult
 from tests.admin.conftest import workers
@@ -30,7 +29,7 @@ pytestmark = pytest.mark.e2e
 
 async def telegram_ids(running: Running) -> list[int | None]:
     query = select(participants.c.telegram_id).order_by(participants.c.id)
-    found: list[int | None] = await runner_for(running.ctx.store.engine).read(
+    found: list[int | None] = await running.ctx.store.db.runner.read(
         lambda c: list(c.execute(query).scalars())
     )
     return found
@@ -146,7 +145,7 @@ async def test_consultbot_purge(
     assert "would remove 2 participants" in out and "nothing changed" in out
     async with open_store(database_url, loaded) as store:
         query = select(participants.c.telegram_id).order_by(participants.c.id)
-        ids = await runner_for(store.engine).read(lambda c: list(c.execute(query).scalars()))
+        ids = await store.db.runner.read(lambda c: list(c.execute(query).scalars()))
     assert ids == [6201, 6202]
 
     code, out = await consultbot(database_url, "purge")
@@ -155,6 +154,6 @@ async def test_consultbot_purge(
     code, out = await consultbot(database_url, "purge")
     assert code == 0 and "removed 0 participants" in out
     async with open_store(database_url, loaded) as store:
-        ids = await runner_for(store.engine).read(lambda c: list(c.execute(query).scalars()))
+        ids = await store.db.runner.read(lambda c: list(c.execute(query).scalars()))
         assert ids == [None, None]
         assert (await store.counts_by_status())["draft"] == 2

@@ -24,7 +24,7 @@ from bot.workers import fire_due_reminders
 from dialogs import SurveyError, parse_survey
 from dialogs.where import where_of
 from storage.broadcasts import UNKNOWN_OUTCOME, BroadcastStore, Targeting
-from storage.database import create_engine, runner_for
+from storage.database import Database
 from storage.links import LinkStore
 from storage.models import answers, broadcasts, deliveries, participants, responses
 from storage.repository import NewResponse, Store
@@ -61,7 +61,7 @@ async def recipients_of(store: Store, broadcast_id: int) -> set[int]:
         .join(d, d.c.participant_id == p.c.id)
         .where(d.c.broadcast_id == broadcast_id)
     )
-    rows = await runner_for(store.engine).read(lambda c: c.execute(query).all())
+    rows = await store.db.runner.read(lambda c: c.execute(query).all())
     return {row[0] for row in rows}
 
 
@@ -76,7 +76,7 @@ async def test_where_and_source_reach_exactly_the_matching_participants(store: S
     rows = list(synthetic_responses(survey, 150, first_id=80_000))
     await store.register_survey()
     assert await store.bulk_insert_responses(rows) == 150
-    links = LinkStore(store.engine, survey.id)
+    links = LinkStore(store.db, survey.id)
     aero = await links.create("pole:aerospace-valley", now=NOW)
     mer = await links.create("pole:mer-bretagne", now=NOW)
     bzh = await links.create("region:bretagne", now=NOW)
@@ -85,7 +85,7 @@ async def test_where_and_source_reach_exactly_the_matching_participants(store: S
     for code, people in by_link.items():
         for telegram_id in people:
             assert await links.record_start(telegram_id, code, now=NOW)
-    queue = BroadcastStore(store.engine, survey.id, survey=survey)
+    queue = BroadcastStore(store.db, survey.id, survey=survey)
 
     wanted = expected(rows)
     assert 10 < len(wanted) < 140  # the generated answers give both kinds
@@ -94,7 +94,7 @@ async def test_where_and_source_reach_exactly_the_matching_participants(store: S
     broadcast_id = await queue.create("submitted", "Hello", now=NOW, targeting=where)
     assert broadcast_id is not None
     assert await recipients_of(store, broadcast_id) == wanted
-    stored = await runner_for(store.engine).read(
+    stored = await store.db.runner.read(
         lambda c: c.execute(
             select(broadcasts.c.target_where, broadcasts.c.target_source).where(
                 broadcasts.c.id == broadcast_id
@@ -191,7 +191,7 @@ async def test_cli_where_preview_then_killed_and_resumed(
     # Answers that change after the broadcast was created do not change its recipients.
     outsider = next(row for row in rows if (row.participant.telegram_id or 0) not in wanted)
     async with open_store(database_url, loaded) as store:
-        broadcast_id = await runner_for(store.engine).read(
+        broadcast_id = await store.db.runner.read(
             lambda c: c.scalar(select(broadcasts.c.id).order_by(broadcasts.c.id.desc()))
         )
         assert await recipients_of(store, broadcast_id) == wanted
@@ -201,7 +201,7 @@ async def test_cli_where_preview_then_killed_and_resumed(
             .join(p, p.c.id == r.c.participant_id)
             .where(p.c.telegram_id == outsider.participant.telegram_id)
         )
-        await runner_for(store.engine).write(
+        await store.db.runner.write(
             lambda c: c.execute(
                 update(a)
                 .where(a.c.response_id.in_(of_outsider), a.c.question_id == "region")
@@ -223,7 +223,7 @@ async def test_cli_where_preview_then_killed_and_resumed(
     # Only the sends in flight at the kill are in doubt: marked failed, never sent again.
     async with open_store(database_url, loaded) as store:
         d, p = deliveries, participants
-        failed = await runner_for(store.engine).read(
+        failed = await store.db.runner.read(
             lambda c: c.execute(
                 select(p.c.telegram_id, d.c.last_error)
                 .join(d, d.c.participant_id == p.c.id)
@@ -275,9 +275,8 @@ async def test_a_reminder_with_a_where_reaches_only_the_matching_participants(
     survey = parse_survey(survey_with_a_targeted_reminder(WHERE), read_file=beside_bundled)
     rows = list(synthetic_responses(survey, 80, first_id=60_000, seed=3))
     await ensure_schema(database_url)
-    engine = create_engine(database_url)
-    try:
-        store = Store(engine, survey, file_hash="0" * 64)
+    async with Database(database_url) as db:
+        store = Store(db, survey, file_hash="0" * 64)
         await store.register_survey()
         await store.bulk_insert_responses(rows)
         moment = survey.reminder_time(survey.reminders[0]) + timedelta(minutes=1)
@@ -286,8 +285,6 @@ async def test_a_reminder_with_a_where_reaches_only_the_matching_participants(
         assert len(created) == 1
         assert await recipients_of(store, created[0]) == expected(rows)
         assert await fire_due_reminders(ctx) == []  # once
-    finally:
-        await engine.dispose()
 
 
 @pytest.mark.e2e

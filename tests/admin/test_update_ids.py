@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.runner import Running
-from storage.database import runner_for
 from storage.models import processed_updates
 from tests.admin.conftest import wait_until, worker_passes, workers
 from tests.e2e.harness import ManualClock, Participant, RecordingBotAPI, polling_bot
@@ -18,9 +17,7 @@ pytestmark = pytest.mark.e2e
 
 async def recorded(running: Running) -> int:
     query = select(func.count()).select_from(processed_updates)
-    count: int = await runner_for(running.ctx.store.engine).read(
-        lambda c: c.execute(query).scalar_one()
-    )
+    count: int = await running.ctx.store.db.runner.read(lambda c: c.execute(query).scalar_one())
     return count
 
 

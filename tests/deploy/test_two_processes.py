@@ -21,7 +21,6 @@ from bot.survey_file import LoadedSurvey
 from dialogs import Survey
 from dialogs.state import Phase
 from storage.broadcasts import BroadcastStore
-from storage.database import runner_for
 from storage.models import processed_updates
 from storage.repository import ParticipantKey, Store
 from storage.schema import upgrade
@@ -153,7 +152,7 @@ async def until(condition: Callable[[], Awaitable[bool]], what: str, timeout: fl
 async def recorded(store: Store, update_ids: list[int]) -> bool:
     """The bot has applied these updates (their ids are recorded with the answer they carry)."""
     query = select(func.count()).where(processed_updates.c.update_id.in_(update_ids))
-    count: int = await runner_for(store.engine).read(lambda c: c.scalar(query) or 0)
+    count: int = await store.db.runner.read(lambda c: c.scalar(query) or 0)
     return count == len(update_ids)
 
 
@@ -273,7 +272,7 @@ async def test_two_webhook_processes_behave_like_one_bot(
             assert counts.get("draft") == PARTICIPANTS, counts
             assert counts.get("submitted") == SUBMITTERS, counts
 
-            broadcasts = BroadcastStore(store.engine, survey.id, survey.default_language)
+            broadcasts = BroadcastStore(store.db, survey.id, survey.default_language)
             assert await broadcasts.count_recipients("all") == PARTICIPANTS + SUBMITTERS
             users = users + submitters
             created = await broadcasts.create("all", TEXT, now=INSIDE_WINDOW)

@@ -23,7 +23,7 @@ from bot.survey_file import LoadedSurvey
 from dialogs import QuestionType, State, Survey
 from dialogs.model import Question
 from dialogs.state import Phase
-from storage.database import create_engine
+from storage.database import Database
 from storage.repository import ParticipantKey, Snapshot, Store
 from storage.schema import ensure_schema
 from tests.botapi.server import FakeBotAPI, SentMessage
@@ -111,11 +111,8 @@ async def polling_bot(
 async def open_store(database_url: str, loaded: LoadedSurvey) -> AsyncIterator[Store]:
     """The bot's database, opened by the test (to look at what a bot process stored)."""
     await ensure_schema(database_url)
-    engine = create_engine(database_url)
-    try:
-        yield Store(engine, loaded.survey, file_hash=loaded.file_hash)
-    finally:
-        await engine.dispose()
+    async with Database(database_url) as db:
+        yield Store(db, loaded.survey, file_hash=loaded.file_hash)
 
 
 @dataclass

@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 
 from bot.runner import Running
 from dialogs import Survey
-from storage.database import runner_for
 from storage.links import LinkError, LinkStore
 from storage.models import link_starts, participants
 from tests.admin.test_cli import consultbot
@@ -33,7 +32,7 @@ async def participant_rows(running: Running) -> dict[int, tuple[int | None, int]
         rows = connection.execute(select(p.c.telegram_id, p.c.link_id, opened)).all()
         return {telegram_id: (link_id, n) for telegram_id, link_id, n in rows}
 
-    return await runner_for(running.ctx.store.engine).read(read)
+    return await running.ctx.store.db.runner.read(read)
 
 
 async def test_two_deep_links_a_bad_code_the_export_and_the_list(
@@ -78,7 +77,7 @@ async def test_two_deep_links_a_bad_code_the_export_and_the_list(
     snapshot = await running.ctx.store.load(alice.key)
     await answer_current(alice, survey, snapshot.state)
 
-    links = {c.link.code: c for c in await LinkStore(running.ctx.store.engine, survey.id).counts()}
+    links = {c.link.code: c for c in await LinkStore(running.ctx.store.db, survey.id).counts()}
     rows = await participant_rows(running)
     assert rows[502] == (links[aero_code].link.id, 2)
     assert rows[503] == (links[bzh_code].link.id, 1)
@@ -132,10 +131,10 @@ def test_the_web_link_only_with_web_base_url() -> None:
 async def test_a_code_of_another_survey_or_a_deleted_participant_changes_nothing(
     running: Running, survey: Survey, clock: ManualClock
 ) -> None:
-    links = LinkStore(running.ctx.store.engine, survey.id)
+    links = LinkStore(running.ctx.store.db, survey.id)
     link = await links.create("newsletter", now=clock())
     assert not await links.record_start(999_999, link.code, now=clock())  # never talked to the bot
-    other = LinkStore(running.ctx.store.engine, "another-survey")
+    other = LinkStore(running.ctx.store.db, "another-survey")
     assert not await other.record_start(999_999, link.code, now=clock())
     with pytest.raises(LinkError, match="invalid source"):
         await links.create("Pôle Aéro", now=clock())

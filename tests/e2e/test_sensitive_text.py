@@ -120,8 +120,8 @@ async def test_a_database_error_on_the_answer_keeps_it_out_of_the_logs(
     """The database refuses the answer (a trigger stands for any error: a constraint, a value
     PostgreSQL cannot take); the error, its statement and its parameters are logged without it."""
     async with polling_bot(api, any_database_url, clock) as running:
-        async with running.engine.begin() as connection:
-            if running.engine.dialect.name == "sqlite":
+        async with running.db.engine.begin() as connection:
+            if running.db.is_sqlite:
                 for when in ("INSERT", "UPDATE"):
                     await connection.execute(
                         text(

@@ -7,10 +7,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialogs import Survey
-from storage.database import create_engine
+from storage.database import Database
 from storage.repository import Store
 from storage.schema import upgrade
 from tests.export.helpers import bundled_survey
@@ -30,15 +29,14 @@ async def url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def engine(url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(url)
-    yield engine
-    await engine.dispose()
+async def db(url: str) -> AsyncIterator[Database]:
+    async with Database(url) as db:
+        yield db
 
 
 @pytest.fixture
-async def store(engine: AsyncEngine, survey: Survey) -> Store:
-    store = Store(engine, survey, file_hash="0" * 64)
+async def store(db: Database, survey: Survey) -> Store:
+    store = Store(db, survey, file_hash="0" * 64)
     await store.register_survey()
     return store
 
@@ -56,10 +54,7 @@ async def any_store(
 
         await reset_postgres(url)
     await upgrade(url)
-    engine = create_engine(url)
-    try:
-        store = Store(engine, survey, file_hash="0" * 64)
+    async with Database(url) as db:
+        store = Store(db, survey, file_hash="0" * 64)
         await store.register_survey()
         yield store
-    finally:
-        await engine.dispose()

@@ -28,6 +28,7 @@ from bot.export import (
 from bot.export_cli import ProgressBar, add_export_commands
 from dialogs import Answer, Phase, Survey
 from dialogs.events import Start, Submit
+from storage.database import Database
 from storage.pseudonyms import KEY_SETTING, Pseudonymizer
 from storage.repository import ParticipantKey, Store
 from tests.export.helpers import (
@@ -162,13 +163,13 @@ async def test_drafts_and_previews_only_when_asked(
 
 
 async def test_pseudonyms_are_stable_keyed_and_never_the_telegram_id(
-    store: Store, survey: Survey, tmp_path: Path, engine: Any
+    store: Store, survey: Survey, tmp_path: Path, db: Database
 ) -> None:
     await seed(store, survey)
     first_path = await export(store, tmp_path, "csv")
     first = by_reference(read_csv(first_path))
     # a second Store on the same database (another process) gives the same pseudonyms
-    other = Store(engine, survey, file_hash="1" * 64)
+    other = Store(db, survey, file_hash="1" * 64)
     second = by_reference(read_rows("json", await export(other, tmp_path, "json")))
     pseudonyms = {ref: row["pseudonym"] for ref, row in first.items()}
     assert pseudonyms == {ref: row["pseudonym"] for ref, row in second.items()}

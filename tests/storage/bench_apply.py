@@ -20,7 +20,7 @@ from pathlib import Path
 
 from dialogs import Answer, Phase, State
 from dialogs.events import Start, TextInput
-from storage.database import create_engine
+from storage.database import Database
 from storage.repository import NewResponse, ParticipantKey, Store
 from storage.schema import upgrade
 from tests.storage.conftest import reset_postgres
@@ -31,14 +31,14 @@ async def bench(url: str, bulk: int) -> None:
     if url.startswith("postgresql"):
         await reset_postgres(url)
     await upgrade(url)
-    engine = create_engine(url)
+    db = Database(url)
     survey = texts_survey(60)
-    store = Store(engine, survey, file_hash="b" * 64)
+    store = Store(db, survey, file_hash="b" * 64)
     await store.register_survey()
     now = during(survey)
     clock = fixed(now)
     update_ids = iter(range(1, 10**9))
-    name = engine.dialect.name
+    name = db.engine.dialect.name
     try:
         for i in range(50):
             await store.apply(tg(i), stepper(survey, Start(), now), clock=clock)
@@ -73,14 +73,14 @@ async def bench(url: str, bulk: int) -> None:
         print(f"{name}: 2,000 applies by 200 participants at once: {2000 / elapsed:.0f} applies/s")
 
         if bulk:
-            await bench_bulk(engine, bulk)
+            await bench_bulk(db, bulk)
     finally:
-        await engine.dispose()
+        await db.close()
 
 
-async def bench_bulk(engine: object, count: int) -> None:
+async def bench_bulk(db: Database, count: int) -> None:
     survey = bundled_survey()
-    store = Store(engine, survey, file_hash="c" * 64)  # type: ignore[arg-type]
+    store = Store(db, survey, file_hash="c" * 64)
     at = during(survey)
 
     def rows() -> list[NewResponse]:

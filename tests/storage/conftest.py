@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from dialogs import Survey
-from storage.database import create_engine
+from storage.database import Database
 from storage.repository import Store
 from storage.schema import upgrade
 from tests.postgres import postgres_url
@@ -59,10 +59,15 @@ async def url(empty_url: str) -> str:
 
 
 @pytest.fixture
-async def engine(url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(url)
-    yield engine
-    await engine.dispose()
+async def db(url: str) -> AsyncIterator[Database]:
+    async with Database(url) as db:
+        yield db
+
+
+@pytest.fixture
+def engine(db: Database) -> AsyncEngine:
+    """The engine of `db`, for the tests' own queries."""
+    return db.engine
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +76,7 @@ def survey() -> Survey:
 
 
 @pytest.fixture
-async def store(engine: AsyncEngine, survey: Survey) -> Store:
-    store = Store(engine, survey, file_hash="0" * 64)
+async def store(db: Database, survey: Survey) -> Store:
+    store = Store(db, survey, file_hash="0" * 64)
     await store.register_survey()
     return store

@@ -13,12 +13,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialogs import Survey
 from dialogs.events import Amend, Choose, Edit, Start, Submit, SwitchLanguage, TextInput
-from storage import repository
-from storage.database import AsyncRunner, ThreadedSQLiteRunner, create_engine, runner_for
+from storage.database import AsyncRunner, Database, ThreadedSQLiteRunner
 from storage.repository import Applied, ParticipantKey, Store
 from storage.schema import upgrade
 from tests.postgres import scratch_database
@@ -144,34 +142,22 @@ def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 
 async def run_story(
-    path: Path, survey: Survey, *, core: bool, monkeypatch: pytest.MonkeyPatch
+    path: Path, survey: Survey, *, core: bool
 ) -> tuple[list[tuple[Any, ...]], dict[str, list[tuple[Any, ...]]]]:
     url = f"sqlite+aiosqlite:///{path}"
     await upgrade(url)
-    engine: AsyncEngine = create_engine(url)
-    with monkeypatch.context() as patch:
-        if core:
-            patch.setattr(repository, "runner_for", AsyncRunner)
-        store = Store(engine, survey, file_hash="0" * 64, bot_id=4_200_000_001)
+    async with Database(url, threaded=not core) as db:
         expected = AsyncRunner if core else ThreadedSQLiteRunner
-        assert isinstance(repository.runner_for(engine), expected)
-        try:
-            results = await story(store, survey)
-        finally:
-            await engine.dispose()
+        assert isinstance(db.runner, expected)
+        store = Store(db, survey, file_hash="0" * 64, bot_id=4_200_000_001)
+        results = await story(store, survey)
     return results, dump(path)
 
 
-async def test_plain_sqlite_and_core_write_the_same(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_plain_sqlite_and_core_write_the_same(tmp_path: Path) -> None:
     survey = replace(bundled_survey(), allow_amend=True)
-    raw_results, raw_rows = await run_story(
-        tmp_path / "raw.db", survey, core=False, monkeypatch=monkeypatch
-    )
-    core_results, core_rows = await run_story(
-        tmp_path / "core.db", survey, core=True, monkeypatch=monkeypatch
-    )
+    raw_results, raw_rows = await run_story(tmp_path / "raw.db", survey, core=False)
+    core_results, core_rows = await run_story(tmp_path / "core.db", survey, core=True)
     assert raw_results == core_results
     for table in TABLES:
         assert raw_rows[table] == core_rows[table], table
@@ -194,27 +180,24 @@ async def test_plain_sqlite_and_core_write_the_same(
     assert {row[2] for row in raw_rows["processed_updates"]} == {("int", 4_200_000_001)}
 
 
-def test_default_sqlite_store_takes_the_plain_path(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
-    assert isinstance(runner_for(engine), ThreadedSQLiteRunner)
+async def test_default_sqlite_store_takes_the_plain_path(tmp_path: Path) -> None:
+    async with Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}") as db:
+        assert isinstance(db.runner, ThreadedSQLiteRunner)
 
 
 async def run_pg_story(
     url: str, survey: Survey, *, core: bool
 ) -> tuple[list[tuple[Any, ...]], dict[str, list[tuple[Any, ...]]]]:
     await upgrade(url)
-    engine = create_engine(url)
-    try:
-        store = Store(engine, survey, file_hash="0" * 64, bot_id=4_200_000_001)
+    async with Database(url) as db:
+        store = Store(db, survey, file_hash="0" * 64, bot_id=4_200_000_001)
         store._direct_pg = not core
         results = await story(store, survey)
         rows: dict[str, list[tuple[Any, ...]]] = {}
-        async with engine.connect() as connection:
+        async with db.engine.connect() as connection:
             for table in TABLES:
                 found = await connection.execute(text(f"SELECT * FROM {table} ORDER BY 1, 2"))
                 rows[table] = [tuple(row) for row in found]
-    finally:
-        await engine.dispose()
     return results, rows
 
 

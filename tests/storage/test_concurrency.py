@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialogs import Answer, Survey
 from dialogs.events import Start, TextInput
-from storage.database import create_engine
+from storage.database import Database
 from storage.models import answers, participants, responses
 from storage.repository import Applied, Store
 from tests.storage.helpers import during, fixed, stepper, texts_survey, texts_yaml, tg
@@ -29,8 +29,8 @@ async def total(engine: AsyncEngine, table: object) -> int:
     return int(value or 0)
 
 
-def texts_store(engine: AsyncEngine, count: int = 60) -> Store:
-    return Store(engine, texts_survey(count), file_hash="t" * 64)
+def texts_store(db: Database, count: int = 60) -> Store:
+    return Store(db, texts_survey(count), file_hash="t" * 64)
 
 
 async def answer_all(store: Store, telegram_id: int, texts: list[str]) -> list[Applied]:
@@ -51,9 +51,9 @@ def check_serial(survey: Survey, results: list[Applied], texts: list[str], first
 
 
 async def test_fifty_simultaneous_answers_of_one_participant(
-    engine: AsyncEngine,
+    db: Database,
 ) -> None:
-    store = texts_store(engine)
+    store = texts_store(db)
     survey = store.survey
     now = during(survey)
     await store.apply(tg(7), stepper(survey, Start(), now), clock=fixed(now))
@@ -66,12 +66,12 @@ async def test_fifty_simultaneous_answers_of_one_participant(
     assert sorted(a.value for a in final.state.answers.values()) == sorted(texts)  # type: ignore[type-var]
     assert set(final.state.answers) == {f"q{i:02d}" for i in range(1, 51)}
     assert final.state.current == "q51"
-    assert await total(engine, responses) == 1
-    assert await total(engine, answers) == 50
+    assert await total(db.engine, responses) == 1
+    assert await total(db.engine, answers) == 50
 
 
-async def test_five_hundred_participants_at_once(engine: AsyncEngine) -> None:
-    store = texts_store(engine, 3)
+async def test_five_hundred_participants_at_once(db: Database) -> None:
+    store = texts_store(db, 3)
     survey = store.survey
     now = during(survey)
     ids = itertools.count(1)
@@ -95,10 +95,10 @@ async def test_five_hundred_participants_at_once(engine: AsyncEngine) -> None:
 
     await asyncio.gather(*(participant(i) for i in range(500)))
 
-    assert await total(engine, participants) == 500
-    assert await total(engine, responses) == 500
-    assert await total(engine, answers) == 1500
-    async with engine.connect() as connection:
+    assert await total(db.engine, participants) == 500
+    assert await total(db.engine, responses) == 500
+    assert await total(db.engine, answers) == 1500
+    async with db.engine.connect() as connection:
         per_response = await connection.execute(
             select(responses.c.participant_id, func.count())
             .join(answers)
@@ -110,10 +110,10 @@ async def test_five_hundred_participants_at_once(engine: AsyncEngine) -> None:
         assert state.answers == {f"q{j + 1:02d}": Answer(f"p{i} a{j}") for j in range(3)}
 
 
-async def test_two_engines_hammer_one_participant(url: str, engine: AsyncEngine) -> None:
-    second = create_engine(url)
+async def test_two_engines_hammer_one_participant(url: str, db: Database) -> None:
+    second = Database(url)
     try:
-        one, two = texts_store(engine), texts_store(second)
+        one, two = texts_store(db), texts_store(second)
         survey = one.survey
         now = during(survey)
         await one.register_survey()
@@ -124,22 +124,20 @@ async def test_two_engines_hammer_one_participant(url: str, engine: AsyncEngine)
             answer_all(one, 8, first_texts), answer_all(two, 8, second_texts)
         )
     finally:
-        await second.dispose()
+        await second.close()
     applied = results[0] + results[1]
     check_serial(survey, applied, first_texts + second_texts, 1)
     final = await one.load(tg(8))
     assert final.version == 51
     values = sorted(str(a.value) for a in final.state.answers.values())
     assert values == sorted(first_texts + second_texts)
-    assert await total(engine, responses) == 1
+    assert await total(db.engine, responses) == 1
 
 
-async def test_two_processes_hammer_one_participant(
-    url: str, engine: AsyncEngine, tmp_path: Path
-) -> None:
+async def test_two_processes_hammer_one_participant(url: str, db: Database, tmp_path: Path) -> None:
     survey_file = tmp_path / "texts.yaml"
     survey_file.write_text(texts_yaml(60), encoding="utf-8")
-    store = texts_store(engine)
+    store = texts_store(db)
     now = during(store.survey)
     await store.apply(tg(9), stepper(store.survey, Start(), now), clock=fixed(now))
 
@@ -170,4 +168,4 @@ async def test_two_processes_hammer_one_participant(
     assert final.version == 51
     expected = sorted(f"{name} {i}" for name in ("A", "B") for i in range(25))
     assert sorted(str(a.value) for a in final.state.answers.values()) == expected
-    assert await total(engine, responses) == 1
+    assert await total(db.engine, responses) == 1

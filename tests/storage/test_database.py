@@ -1,4 +1,4 @@
-"""Engines and transactions: SQLite settings, contention, retries; PostgreSQL pool."""
+"""Databases and transactions: SQLite settings, contention, retries, closing; PostgreSQL pool."""
 
 from __future__ import annotations
 
@@ -13,18 +13,16 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialogs import Survey
 from dialogs.events import Start
 from storage import database
 from storage.database import (
     AsyncRunner,
+    Database,
+    DatabaseClosed,
     ThreadedSQLiteRunner,
-    create_engine,
     is_retryable,
-    run_transaction,
-    runner_for,
     sqlite_path,
 )
 from storage.repository import Store
@@ -71,18 +69,16 @@ def test_sqlite_path() -> None:
 
 async def test_sqlite_settings_and_folder(tmp_path: Path) -> None:
     path = tmp_path / "new" / "folder" / "consultbot.db"
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    try:
+    async with Database(f"sqlite+aiosqlite:///{path}") as db:
         assert path.parent.is_dir()
-        async with engine.connect() as connection:
+        async with db.engine.connect() as connection:
             pragma = connection.exec_driver_sql
             assert (await pragma("PRAGMA journal_mode")).scalar() == "wal"
             assert (await pragma("PRAGMA foreign_keys")).scalar() == 1
             assert (await pragma("PRAGMA synchronous")).scalar() == 1  # NORMAL
             assert (await pragma("PRAGMA busy_timeout")).scalar() == 10_000
-        runner = runner_for(engine)
+        runner = db.runner
         assert isinstance(runner, ThreadedSQLiteRunner)
-        assert runner_for(engine) is runner
 
         def pragmas(connection: Connection) -> tuple[object, ...]:
             return tuple(
@@ -104,9 +100,6 @@ async def test_sqlite_settings_and_folder(tmp_path: Path) -> None:
             lambda c: c.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
         )
         assert autocheckpoint == 0
-    finally:
-        await engine.dispose()
-    assert runner_for(engine) is not runner  # disposing the engine closed its runner
 
 
 async def test_the_checkpointer_copies_the_wal_into_the_database_file(
@@ -117,12 +110,11 @@ async def test_the_checkpointer_copies_the_wal_into_the_database_file(
     url = f"sqlite+aiosqlite:///{path}"
     await upgrade(url)
     survey = bundled_survey()
-    engine = create_engine(url)
-    try:
-        store = Store(engine, survey, file_hash="c" * 64)
+    async with Database(url) as db:
+        store = Store(db, survey, file_hash="c" * 64)
         now = during(survey)
         await store.apply(tg(1), stepper(survey, Start(), now), clock=fixed(now))
-        runner = runner_for(engine)
+        runner = db.runner
         assert isinstance(runner, ThreadedSQLiteRunner)
         # Its thread starts with the first write: a first checkpoint copies that write.
         await until(lambda: runner._checkpointer.checkpoints >= 1, "a first checkpoint")
@@ -134,18 +126,13 @@ async def test_the_checkpointer_copies_the_wal_into_the_database_file(
         # Without automatic checkpoints, only the checkpointer can grow the database file
         # while the engine is open.
         await until(lambda: path.stat().st_size > size, "the database file to grow")
-    finally:
-        await engine.dispose()
 
 
 async def test_in_memory_sqlite_uses_the_async_engine() -> None:
-    engine = create_engine("sqlite+aiosqlite:///:memory:")
-    try:
-        runner = runner_for(engine)
+    async with Database("sqlite+aiosqlite:///:memory:") as db:
+        runner = db.runner
         assert isinstance(runner, AsyncRunner)
         assert await runner.write(lambda c: c.execute(text("SELECT 41 + 1")).scalar()) == 42
-    finally:
-        await engine.dispose()
 
 
 async def test_writer_waits_for_another_process_lock(
@@ -181,7 +168,7 @@ async def test_writer_waits_for_another_process_lock(
             ticks += 1
 
     ticking = asyncio.create_task(ticker())
-    runner = runner_for(store.engine)
+    runner = store.db.runner
     assert isinstance(runner, ThreadedSQLiteRunner)
     try:
         applying = asyncio.create_task(
@@ -205,7 +192,7 @@ async def started_sqlite_runner(store: Store, survey: Survey, backend: str) -> T
     """The store's SQLite runner, after a first answer (its connections are open)."""
     if backend != "sqlite":
         pytest.skip("SQLite only: PostgreSQL has no writer thread")
-    runner = runner_for(store.engine)
+    runner = store.db.runner
     assert isinstance(runner, ThreadedSQLiteRunner)
     now = during(survey)
     await store.apply(tg(1), stepper(survey, Start(), now), clock=fixed(now))
@@ -272,7 +259,7 @@ async def test_an_answer_waits_for_the_writer_threads_transaction_then_runs_on_t
     assert runner.fallbacks == 0  # it ran on the loop, after the writer's commit
 
 
-async def test_run_transaction_retries_transient_errors(engine: AsyncEngine) -> None:
+async def test_run_transaction_retries_transient_errors(db: Database) -> None:
     calls = 0
 
     async def flaky(connection: object) -> str:
@@ -282,14 +269,14 @@ async def test_run_transaction_retries_transient_errors(engine: AsyncEngine) -> 
             raise locked()
         return "done"
 
-    assert await run_transaction(engine, flaky, what="test") == "done"
+    assert await db.run_transaction(flaky, what="test") == "done"
     assert calls == 3
 
     async def always(connection: object) -> str:
         raise locked()
 
     with pytest.raises(OperationalError):
-        await run_transaction(engine, always, attempts=2)
+        await db.run_transaction(always, attempts=2)
 
     integrity = 0
 
@@ -299,11 +286,11 @@ async def test_run_transaction_retries_transient_errors(engine: AsyncEngine) -> 
         raise IntegrityError("x", {}, sqlite3.IntegrityError("UNIQUE"))
 
     with pytest.raises(IntegrityError):
-        await run_transaction(engine, broken)
+        await db.run_transaction(broken)
     assert integrity == 1
 
 
-async def test_runner_write_retries_transient_errors(engine: AsyncEngine) -> None:
+async def test_runner_write_retries_transient_errors(db: Database) -> None:
     calls = 0
 
     def flaky(connection: Connection) -> int:
@@ -313,18 +300,18 @@ async def test_runner_write_retries_transient_errors(engine: AsyncEngine) -> Non
             raise locked()
         return int(connection.execute(text("SELECT 7")).scalar_one())
 
-    assert await runner_for(engine).write(flaky, what="test") == 7
+    assert await db.runner.write(flaky, what="test") == 7
     assert calls == 3
 
 
-async def test_postgresql_pool(engine: AsyncEngine, backend: str) -> None:
+async def test_postgresql_pool(db: Database, backend: str) -> None:
     if backend != "postgresql":
         pytest.skip("PostgreSQL only")
-    assert engine.pool.size() == 10  # type: ignore[attr-defined]
-    assert isinstance(runner_for(engine), AsyncRunner)
+    assert db.engine.pool.size() == 10  # type: ignore[attr-defined]
+    assert isinstance(db.runner, AsyncRunner)
 
 
-async def test_database_errors_never_show_the_statements_parameters(engine: AsyncEngine) -> None:
+async def test_database_errors_never_show_the_statements_parameters(db: Database) -> None:
     """A failed statement's error (which the bot logs) names the statement, never its values:
     they are what participants typed. Through the async engine and the runner, and on
     PostgreSQL a NUL in a text value, which it refuses."""
@@ -336,15 +323,15 @@ async def test_database_errors_never_show_the_statements_parameters(engine: Asyn
     values = {"value": f'"{typed}"', "other": typed}
     errors: list[BaseException] = []
     with pytest.raises(IntegrityError) as caught:
-        async with engine.begin() as connection:
+        async with db.engine.begin() as connection:
             await connection.execute(orphan, values)
     errors.append(caught.value)
     with pytest.raises(IntegrityError) as caught:
-        await runner_for(engine).write(lambda connection: connection.execute(orphan, values))
+        await db.runner.write(lambda connection: connection.execute(orphan, values))
     errors.append(caught.value)
-    if engine.dialect.name == "postgresql":
+    if db.engine.dialect.name == "postgresql":
         with pytest.raises(DBAPIError) as refused:
-            async with engine.begin() as connection:
+            async with db.engine.begin() as connection:
                 await connection.execute(
                     text("INSERT INTO settings (key, value) VALUES ('note', :value)"),
                     {"value": f"{typed}\x00"},
@@ -353,3 +340,95 @@ async def test_database_errors_never_show_the_statements_parameters(engine: Asyn
     for error in errors:
         assert "INSERT INTO" in str(error)
         assert typed not in str(error), str(error)
+
+
+# -- the Database's life: open, close, independence ---------------------------------------------
+
+
+async def test_closing_a_database_stops_its_threads(tmp_path: Path) -> None:
+    """The writer, reader and checkpointer threads (and the async engine's connection threads)
+    that a database started are all gone once it is closed."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'consultbot.db'}"
+    await upgrade(url)
+    survey = bundled_survey()
+    now = during(survey)
+    before = set(threading.enumerate())
+    db = Database(url)
+    store = Store(db, survey, file_hash="c" * 64)
+    await store.apply(tg(1), stepper(survey, Start(), now), clock=fixed(now))
+    await store.load(tg(1))
+    async with db.engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+    def started() -> set[str]:
+        return {t.name.split("_")[0] for t in set(threading.enumerate()) - before}
+
+    await until(
+        lambda: {"sqlite-writer", "sqlite-reader", "sqlite-checkpointer"} <= started(),
+        "the writer, a reader and the checkpointer to run",
+    )
+    threads = set(threading.enumerate()) - before
+    await db.close()
+    # The runner's threads are joined by close() itself.
+    assert not [t.name for t in threads if t.name.startswith("sqlite-") and t.is_alive()]
+    await until(lambda: not any(t.is_alive() for t in threads), "every thread to end")
+
+
+async def test_two_databases_on_one_file_are_independent(url: str, survey: Survey) -> None:
+    """Two databases on one file (or server): each has its own connections and threads, and
+    closing one leaves the other working."""
+    now = during(survey)
+    first, second = Database(url), Database(url)
+    try:
+        assert first.runner is not second.runner
+        one = Store(first, survey, file_hash="0" * 64)
+        two = Store(second, survey, file_hash="0" * 64)
+        await one.apply(tg(1), stepper(survey, Start(), now), clock=fixed(now))
+        await first.close()
+        applied = await two.apply(tg(2), stepper(survey, Start(), now), clock=fixed(now))
+        assert applied.version == 1
+        assert (await two.load(tg(1))).participant is not None  # the first one's write
+        with pytest.raises(DatabaseClosed):
+            await one.load(tg(1))
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_closed_database_refuses_any_use(url: str, survey: Survey) -> None:
+    """Closing twice is harmless; anything done after says the database is closed, instead of
+    quietly opening new connections."""
+    db = Database(url)
+    store = Store(db, survey, file_hash="0" * 64)
+    now = during(survey)
+    await store.apply(tg(1), stepper(survey, Start(), now), clock=fixed(now))
+    runner = db.runner
+    await db.close()
+    await db.close()
+    assert db.closed and "closed" in repr(db)
+    with pytest.raises(DatabaseClosed, match="is closed"):
+        await store.apply(tg(2), stepper(survey, Start(), now), clock=fixed(now))
+    with pytest.raises(DatabaseClosed):
+        await store.load(tg(1))
+    with pytest.raises(DatabaseClosed):
+        await runner.read(lambda c: c.execute(text("SELECT 1")).scalar())
+    with pytest.raises(DatabaseClosed):
+        await runner.write(lambda c: c.execute(text("SELECT 1")).scalar())
+    with pytest.raises(DatabaseClosed):
+        async with db.read_transaction():
+            pass
+    with pytest.raises(DatabaseClosed):
+        db.engine  # noqa: B018
+    with pytest.raises(DatabaseClosed):
+        await db.ping()
+    if isinstance(runner, ThreadedSQLiteRunner):
+        with pytest.raises(DatabaseClosed):
+            await runner.write_raw(lambda c: c.execute("SELECT 1").fetchone())
+
+
+async def test_the_password_is_not_in_the_closed_message() -> None:
+    db = Database("postgresql+asyncpg://consultbot:s3cret-pw@127.0.0.1:1/x")
+    await db.close()
+    with pytest.raises(DatabaseClosed) as closed:
+        db.runner  # noqa: B018
+    assert "s3cret-pw" not in str(closed.value) and "s3cret-pw" not in repr(db)

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialogs import Answer, Phase
-from storage.database import create_engine
+from storage.database import Database
 from storage.repository import Store
 from tests.storage.helpers import ROOT, texts_survey, texts_yaml, tg
 
@@ -57,17 +57,14 @@ async def test_sigkill_after_ack_loses_nothing(
     assert worker.returncode == -signal.SIGKILL
     acked += [line.removeprefix("ACK ").strip() for line in rest.splitlines() if line]
 
-    # A new engine and store, as a restarted bot, find every acknowledged answer.
+    # A new database and store, as a restarted bot, find every acknowledged answer.
     survey = texts_survey(100)
-    fresh = create_engine(url)
-    try:
+    async with Database(url) as fresh:
         snapshot = await Store(fresh, survey, file_hash="w" * 64).load(tg(3001))
-        if fresh.dialect.name == "sqlite":
-            async with fresh.connect() as connection:
+        if fresh.is_sqlite:
+            async with fresh.engine.connect() as connection:
                 check = await connection.execute(text("PRAGMA integrity_check"))
                 assert check.scalar() == "ok"
-    finally:
-        await fresh.dispose()
     answers = snapshot.state.answers
     stored = [answers[f"q{i:02d}"].value for i in range(1, len(answers) + 1)]
     assert stored[: len(acked)] == acked

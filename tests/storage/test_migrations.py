@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from dialogs.events import Start
-from storage.database import create_engine
+from storage.database import Database, create_engine
 from storage.models import metadata
 from storage.repository import Store
 from storage.schema import (
@@ -39,16 +39,13 @@ async def table_names(url: str) -> set[str]:
 
 async def usable(url: str) -> None:
     """The migrated database takes an answer."""
-    engine = create_engine(url)
-    try:
+    async with Database(url) as db:
         survey = bundled_survey()
         now = during(survey)
-        applied = await Store(engine, survey, file_hash="m" * 64).apply(
+        applied = await Store(db, survey, file_hash="m" * 64).apply(
             tg(1), stepper(survey, Start(), now), clock=fixed(now)
         )
         assert applied.version == 1
-    finally:
-        await engine.dispose()
 
 
 async def test_upgrade_from_empty(empty_url: str) -> None:

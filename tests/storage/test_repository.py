@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from dialogs import Answer, Phase, State, Survey, new_state
 from dialogs.events import Amend, Choose, Edit, Start, Status, Submit, SwitchLanguage, TextInput
 from dialogs.screens import ReceiptScreen
-from storage.database import create_engine
+from storage.database import Database
 from storage.models import answers, participants, processed_updates, responses
 from storage.repository import (
     NewResponse,
@@ -89,12 +89,9 @@ async def test_round_trip_every_question_type(
     }
     assert state.answers["organisation"] == Answer("73282932000074")
 
-    # A new engine and store, as after a restart, read exactly the same state.
-    other_engine = create_engine(url)
-    try:
-        reloaded = await Store(other_engine, survey, file_hash="0" * 64).load(key)
-    finally:
-        await other_engine.dispose()
+    # A new database and store, as after a restart, read exactly the same state.
+    async with Database(url) as other:
+        reloaded = await Store(other, survey, file_hash="0" * 64).load(key)
     assert reloaded.state == state
     assert reloaded.status == "draft"
     assert reloaded.participant is not None and reloaded.participant.telegram_id == 1001
@@ -258,9 +255,9 @@ async def test_closing_date_is_checked_when_writing(
     assert await store.counts_by_status() == {"draft": 1, "submitted": 1, "preview": 0}
 
 
-async def test_amended_submission_keeps_its_receipt(engine: AsyncEngine) -> None:
+async def test_amended_submission_keeps_its_receipt(db: Database) -> None:
     survey = texts_survey(3, allow_amend=True)
-    store = Store(engine, survey, file_hash="1" * 64)
+    store = Store(db, survey, file_hash="1" * 64)
     key = tg(1020)
     now = during(survey)
     clock = fixed(now)
@@ -294,11 +291,9 @@ async def test_amended_submission_keeps_its_receipt(engine: AsyncEngine) -> None
     assert await store.submitted_versions("REF-2") is None
 
 
-async def test_a_taken_reference_is_drawn_again_by_the_store(
-    store: Store, engine: AsyncEngine
-) -> None:
+async def test_a_taken_reference_is_drawn_again_by_the_store(store: Store, db: Database) -> None:
     survey = texts_survey(1)
-    store = Store(engine, survey, file_hash="1" * 64)
+    store = Store(db, survey, file_hash="1" * 64)
     now = during(survey)
     for telegram_id in (1030, 1031):
         await store.apply(tg(telegram_id), stepper(survey, Start(), now), clock=fixed(now))
@@ -424,10 +419,10 @@ async def test_timestamps_are_aware_utc(store: Store, survey: Survey, engine: As
         await store.apply(tg(1061), stepper(survey, Start(), paris), clock=lambda: naive)
 
 
-async def test_register_survey_records_the_file_hash(engine: AsyncEngine, survey: Survey) -> None:
-    first = Store(engine, survey, file_hash=survey_file_hash("version 1"))
+async def test_register_survey_records_the_file_hash(db: Database, survey: Survey) -> None:
+    first = Store(db, survey, file_hash=survey_file_hash("version 1"))
     assert await first.register_survey() is None
-    second = Store(engine, survey, file_hash=survey_file_hash(b"version 2"))
+    second = Store(db, survey, file_hash=survey_file_hash(b"version 2"))
     assert await second.register_survey() == survey_file_hash("version 1")
     assert await second.register_survey() == survey_file_hash("version 2")
 
@@ -470,12 +465,12 @@ async def test_forget_processed_updates_in_batches(store: Store, survey: Survey)
     ).duplicate
 
 
-async def test_update_ids_are_scoped_to_the_bot(engine: AsyncEngine, survey: Survey) -> None:
+async def test_update_ids_are_scoped_to_the_bot(db: Database, survey: Survey) -> None:
     """A database reused with another bot token: the new bot's update ids start again from
     small numbers and must not be taken for redeliveries of the old bot's updates."""
     now = during(survey)
-    old = Store(engine, survey, file_hash="0" * 64, bot_id=111)
-    new = Store(engine, survey, file_hash="0" * 64, bot_id=222)
+    old = Store(db, survey, file_hash="0" * 64, bot_id=111)
+    new = Store(db, survey, file_hash="0" * 64, bot_id=222)
     for update_id in (1, 2):
         await old.apply(
             tg(1080), stepper(survey, Start(), now), clock=fixed(now), update_id=update_id
@@ -485,15 +480,15 @@ async def test_update_ids_are_scoped_to_the_bot(engine: AsyncEngine, survey: Sur
     assert first.version == 1
     again = await new.apply(tg(1081), stepper(survey, Status(), now), clock=fixed(now), update_id=1)
     assert again.duplicate
-    assert await count(engine, processed_updates) == 3
+    assert await count(db.engine, processed_updates) == 3
     bots = select(processed_updates.c.bot_id, processed_updates.c.update_id).order_by(
         processed_updates.c.bot_id, processed_updates.c.update_id
     )
-    async with engine.connect() as connection:
+    async with db.engine.connect() as connection:
         assert (await connection.execute(bots)).all() == [(111, 1), (111, 2), (222, 1)]
     # the trimmer forgets old ids of every bot, the key being (bot, update id)
     assert await new.forget_processed_updates(now + timedelta(seconds=1), batch=2) == 3
-    assert await count(engine, processed_updates) == 0
+    assert await count(db.engine, processed_updates) == 0
 
 
 def synthetic(survey: Survey, index: int, status: str) -> NewResponse:

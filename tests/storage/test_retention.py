@@ -18,7 +18,6 @@ from dialogs import Survey
 from dialogs.events import Start, Submit
 from dialogs.model import DraftsPolicy, Retention
 from storage.broadcasts import BroadcastStore
-from storage.database import runner_for
 from storage.models import answers, deliveries, participants
 from storage.repository import ParticipantKey, Store
 from storage.retention import CANCELLED_REASON, PurgeCounts, purge
@@ -48,7 +47,7 @@ async def populate(store: Store) -> None:
 
 
 async def rows(store: Store, query: Any) -> list[tuple[Any, ...]]:
-    found: list[tuple[Any, ...]] = await runner_for(store.engine).read(
+    found: list[tuple[Any, ...]] = await store.db.runner.read(
         lambda c: [tuple(row) for row in c.execute(query)]
     )
     return found
@@ -131,7 +130,7 @@ async def test_the_bundled_survey_is_anonymised_after_31_december_2022(
 async def test_free_texts_and_drafts_when_configured(store: Store, tmp_path: Path) -> None:
     await populate(store)
     store = Store(
-        store.engine,
+        store.db,
         retained(store.survey, free_texts=True, drafts=DraftsPolicy.DELETE),
         file_hash="0" * 64,
     )
@@ -156,14 +155,14 @@ async def test_free_texts_and_drafts_when_configured(store: Store, tmp_path: Pat
 async def test_a_delay_after_the_close_and_pending_deliveries(store: Store) -> None:
     await populate(store)
     store = Store(
-        store.engine,
+        store.db,
         retained(store.survey, anonymise_at=None, anonymise_after=timedelta(days=90)),
         file_hash="0" * 64,
     )
     survey = store.survey
     due = survey.anonymise_time()
     assert due == survey.closes_at + timedelta(days=90)
-    queue = BroadcastStore(store.engine, survey.id)
+    queue = BroadcastStore(store.db, survey.id)
     assert await queue.count_recipients("all") == 3
     broadcast = await queue.create("all", "Merci !", now=during(survey))
     assert broadcast is not None
@@ -180,7 +179,7 @@ async def test_a_delay_after_the_close_and_pending_deliveries(store: Store) -> N
 
 async def test_without_a_retention_block_nothing_happens(store: Store) -> None:
     await populate(store)
-    store = Store(store.engine, replace(store.survey, retention=None), file_hash="0" * 64)
+    store = Store(store.db, replace(store.survey, retention=None), file_hash="0" * 64)
     before = await snapshot(store)
     result = await purge(store, now=store.survey.closes_at + timedelta(days=3650))
     assert not result.ran and result.due_at is None

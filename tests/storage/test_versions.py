@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.admin_cli import add_admin_commands
 from bot.config import Settings
@@ -21,7 +20,7 @@ from bot.export import ExportOptions, export_responses
 from dialogs import Survey
 from dialogs.events import Amend, Edit, Start, Submit, TextInput
 from dialogs.model import Retention
-from storage.database import create_engine
+from storage.database import Database
 from storage.models import response_versions
 from storage.repository import ParticipantKey, Store
 from storage.retention import purge
@@ -68,9 +67,9 @@ def survey_with_amend() -> Survey:
 
 
 async def test_an_amended_response_keeps_its_submitted_version(
-    engine: AsyncEngine, tmp_path: Path
+    db: Database, tmp_path: Path
 ) -> None:
-    store = Store(engine, survey_with_amend(), file_hash="1" * 64)
+    store = Store(db, survey_with_amend(), file_hash="1" * 64)
     now, later = await amended_story(store)
 
     history = await store.submitted_versions("REF-V")
@@ -97,12 +96,8 @@ async def test_the_history_command_shows_every_version(
 ) -> None:
     survey_file = tmp_path / "texts.yaml"
     survey_file.write_text(texts_yaml(3, allow_amend=True), encoding="utf-8")
-    db = create_engine(url)
-    try:
-        store = Store(db, survey_with_amend(), file_hash="1" * 64)
-        await amended_story(store)
-    finally:
-        await db.dispose()
+    async with Database(url) as db:
+        await amended_story(Store(db, survey_with_amend(), file_hash="1" * 64))
     parser = argparse.ArgumentParser()
     add_admin_commands(parser.add_subparsers(dest="command", required=True))
     settings = Settings(database_url=url, survey_file=survey_file)
@@ -119,10 +114,10 @@ async def test_the_history_command_shows_every_version(
         await asyncio.to_thread(args.func, args, settings)
 
 
-async def test_the_purge_blanks_free_texts_in_the_versions(engine: AsyncEngine) -> None:
+async def test_the_purge_blanks_free_texts_in_the_versions(db: Database) -> None:
     survey = survey_with_amend()
     survey = replace(survey, retention=Retention(anonymise_after=timedelta(0), free_texts=True))
-    store = Store(engine, survey, file_hash="1" * 64)
+    store = Store(db, survey, file_hash="1" * 64)
     await amended_story(store)
     done = await purge(store, now=survey.closes_at)
     assert done.ran
@@ -130,16 +125,16 @@ async def test_the_purge_blanks_free_texts_in_the_versions(engine: AsyncEngine) 
     assert history is not None
     assert [v.answers for v in history.versions] == [{}, {}]
 
-    async with engine.connect() as connection:
+    async with db.engine.connect() as connection:
         kept = await connection.scalar(select(func.count()).select_from(response_versions))
     assert kept == 2
 
 
-async def test_delete_erases_the_versions(engine: AsyncEngine) -> None:
-    store = Store(engine, survey_with_amend(), file_hash="1" * 64)
+async def test_delete_erases_the_versions(db: Database) -> None:
+    store = Store(db, survey_with_amend(), file_hash="1" * 64)
     await amended_story(store)
     assert await store.erase(tg(2001))
     assert await store.submitted_versions("REF-V") is None
-    async with engine.connect() as connection:
+    async with db.engine.connect() as connection:
         kept = await connection.scalar(select(func.count()).select_from(response_versions))
     assert kept == 0

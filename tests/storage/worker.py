@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dialogs import Answer, parse_survey
 from dialogs.events import Start, TextInput
-from storage.database import create_engine
+from storage.database import Database
 from storage.repository import ParticipantKey, Store
 from tests.storage.helpers import during, stepper
 
@@ -26,8 +26,8 @@ from tests.storage.helpers import during, stepper
 async def main(argv: list[str], survey_text: str) -> int:
     url, survey_file, mode, telegram_id = argv[:4]
     survey = parse_survey(survey_text, survey_file)
-    engine = create_engine(url)
-    store = Store(engine, survey, file_hash="w" * 64)
+    db = Database(url)
+    store = Store(db, survey, file_hash="w" * 64)
     key = ParticipantKey.telegram(int(telegram_id))
     now = during(survey)
 
@@ -56,7 +56,7 @@ async def main(argv: list[str], survey_text: str) -> int:
         await asyncio.gather(
             *(store.apply(key, stepper(survey, event, now), clock=clock) for event in events)
         )
-        await engine.dispose()
+        await db.close()
         sys.stdout.write(f"DONE {datetime.now(UTC).isoformat()}\n")
         sys.stdout.flush()
         return 0

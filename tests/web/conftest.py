@@ -16,7 +16,7 @@ from aiohttp import web
 
 from channels.survey_file import load_survey_file
 from dialogs import Survey
-from storage.database import create_engine
+from storage.database import Database
 from storage.repository import Store
 from storage.schema import upgrade
 from tests.storage.helpers import BUNDLED
@@ -57,9 +57,9 @@ async def serve(
 ) -> tuple[Site, web.AppRunner]:
     database = f"sqlite+aiosqlite:///{tmp_path / name}"
     await upgrade(database)
-    engine = create_engine(database)
+    db = Database(database)
     loaded = load_survey_file(BUNDLED)
-    store = Store(engine, loaded.survey, file_hash=loaded.file_hash)
+    store = Store(db, loaded.survey, file_hash=loaded.file_hash)
     await store.register_survey()
     clock = Clock(loaded.survey.opens_at + timedelta(days=3))
     channel = WebChannel(store, clock=clock, signer=Signer(SECRET), config=config)
@@ -78,7 +78,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         yield served
     finally:
         await runner.cleanup()
-        await served.store.engine.dispose()
+        await served.store.db.close()
 
 
 async def seeded_cookie(site: Site, *, to_review: bool = True) -> dict[str, Any]:

@@ -52,7 +52,7 @@ async def main(out: Path) -> None:
                 await browser.close()
         finally:
             await runner.cleanup()
-            await site.store.engine.dispose()
+            await site.store.db.close()
 
 
 if __name__ == "__main__":

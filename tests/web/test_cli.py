@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from bot.cli import build_parser, main
 from channels.survey_file import load_survey_file
-from storage.database import create_engine
+from storage.database import Database
 from storage.repository import Store
 from tests.storage.helpers import BUNDLED
 from web.app import WebChannel
@@ -42,8 +42,8 @@ async def test_invitation_links_identify_their_invitee(
     assert all(link.startswith("https://consultation.example/i/") for link in links)
 
     loaded = load_survey_file(BUNDLED)
-    engine = create_engine(database)
-    store = Store(engine, loaded.survey, file_hash=loaded.file_hash)
+    db = Database(database)
+    store = Store(db, loaded.survey, file_hash=loaded.file_hash)
     channel = WebChannel(
         store, clock=lambda: loaded.survey.opens_at, signer=await load_signer(store)
     )
@@ -61,11 +61,11 @@ async def test_invitation_links_identify_their_invitee(
                 assert 'lang="en"' in page  # the invitee's language
             async with session.get(f"http://{host}:{port}/i/{path[3:-1]}x") as response:
                 assert response.status == 404
-        async with engine.connect() as connection:
+        async with db.engine.connect() as connection:
             rows = (
                 await connection.execute(text("SELECT channel, language FROM participants"))
             ).all()
         assert [tuple(row) for row in rows] == [("web", "en"), ("web", "en")]
     finally:
         await runner.cleanup()
-        await engine.dispose()
+        await db.close()

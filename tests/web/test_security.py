@@ -203,7 +203,7 @@ async def test_cookies_are_secure_behind_https(tmp_path: Path) -> None:
                 assert "HttpOnly" in session_cookie[0] and "SameSite=Lax" in session_cookie[0]
     finally:
         await runner.cleanup()
-        await served.store.engine.dispose()
+        await served.store.db.close()
 
 
 async def test_a_one_megabyte_body_is_refused_and_nothing_stored(
