@@ -235,7 +235,7 @@ async def bot_process(api: FakeBotAPI, command: list[str], env: dict[str, str]):
     }
     process = subprocess.Popen(command, env=full_env, cwd=ROOT)  # noqa: ASYNC220
     try:
-        await api.wait_for(lambda: api.webhook_url, timeout=30)
+        await api.wait_for(lambda: api.webhook_url, timeout=120)  # a start takes 30 s on busy cores
         yield process
     finally:
         process.terminate()
