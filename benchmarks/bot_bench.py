@@ -144,6 +144,8 @@ class Measure:
     seconds: float = 0.0
     bot_cpu: float = 0.0
     """CPU seconds the bot process used."""
+    harness_cpu: float = 0.0
+    """CPU seconds this process (the local server, the proxy) used (scale-out only)."""
     latencies: list[float] = field(default_factory=list)
 
     @property
@@ -348,8 +350,10 @@ async def measure_scale_out(
             async with proxied_processes(api, command, env, count) as processes:
                 with collector_paused():
                     before = sum(cpu_seconds(p.pid) for p in processes)
+                    own = time.process_time()
                     measure = await closed_loop(api, scripts, echo=False)
                     measure.bot_cpu = sum(cpu_seconds(p.pid) for p in processes) - before
+                    measure.harness_cpu = time.process_time() - own
         finally:
             await api.stop()
         found[count] = measure
@@ -450,7 +454,11 @@ async def main_async(args: argparse.Namespace) -> None:
                 one, two = measured[1], measured[2]
                 print(
                     f"run {run + 1} postgres x1/x2    {one.rate:7.0f} / {two.rate:.0f} actions/s "
-                    f"behind the proxy (x{two.rate / one.rate:.2f})",
+                    f"behind the proxy (x{two.rate / one.rate:.2f}); CPU ms per action of the "
+                    f"bots {one.bot_cpu / one.actions * 1000:.2f} / "
+                    f"{two.bot_cpu / two.actions * 1000:.2f}, of the local server and proxy "
+                    f"{one.harness_cpu / one.actions * 1000:.2f} / "
+                    f"{two.harness_cpu / two.actions * 1000:.2f}",
                     flush=True,
                 )
     print()
