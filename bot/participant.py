@@ -39,7 +39,7 @@ from dialogs.events import (
 from dialogs.screens import Output
 from dialogs.state import Phase, State
 from storage.links import LinkStore
-from storage.repository import ParticipantKey, ReferenceTaken
+from storage.repository import ParticipantKey
 
 log = logging.getLogger(__name__)
 
@@ -123,23 +123,13 @@ class ParticipantHandlers:
             return transition(ctx.survey, state, concrete, clock())
 
         async with ctx.locks.hold(user.id):
-            for _attempt in range(5):
-                try:
-                    applied = await ctx.store.apply(
-                        self.key(user),
-                        step,
-                        clock=clock,
-                        update_id=update_id,
-                        language_hint=ctx.language_for(user.language_code),
-                    )
-                    break
-                except ReferenceTaken as exc:
-                    if not isinstance(event, Submit):
-                        raise
-                    log.warning("receipt reference %s taken; drawing another", exc.reference)
-                    event = Submit(new_reference(), event.step)
-            else:
-                raise RuntimeError("no free receipt reference after 5 draws")
+            applied = await ctx.store.apply(
+                self.key(user),
+                step,
+                clock=clock,
+                update_id=update_id,
+                language_hint=ctx.language_for(user.language_code),
+            )
         if applied.duplicate:
             log.info("update %s already handled, ignored", update_id)
             return

@@ -1,14 +1,7 @@
-"""Receipt references: short, easy to read out, the same on every channel."""
+"""Receipt references: short, easy to read out, the same on every channel (`dialogs.reference`)."""
 
 from __future__ import annotations
 
-import secrets
+from dialogs.reference import ALPHABET, new_reference
 
-ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-"""No 0/O or 1/I."""
-
-
-def new_reference() -> str:
-    """A short receipt reference, easy to read out: 8 characters without 0/O or 1/I."""
-    code = "".join(secrets.choice(ALPHABET) for _ in range(8))
-    return f"{code[:4]}-{code[4:]}"
+__all__ = ["ALPHABET", "new_reference"]

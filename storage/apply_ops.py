@@ -9,7 +9,8 @@
   in the format of the column types (`UTCDateTime` as naive UTC text with microseconds, JSON as
   `json.dumps` text, booleans as 0/1); a test compares the two byte for byte.
 
-`Store._apply` holds the logic (what to write); these classes only say how.
+`storage.plan.plan_write` decides what to write; `execute_plan` writes it with these classes,
+which only say how.
 """
 
 from __future__ import annotations
@@ -27,20 +28,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from storage.models import answers, participants, processed_updates, response_versions, responses
+from storage.plan import AnswerRow, Current, CurrentRow, Key, ResponseValues, WritePlan
 
-CurrentRow = tuple[Any, ...]
-"""(participant id, telegram_id, preview_name, language, blocked, response id, status, reference,
-state, submitted_at, version, question_id, value, other): one row per answer (or one row with
-no answer), values decoded (datetimes aware UTC, JSON values decoded)."""
-
-
-Key = tuple[int | None, str | None, str | None]
-"""A participant: (telegram_id, preview_name, web_key), exactly one of them not None."""
-
-
-def channel_of(key: Key) -> str:
-    """`participants.channel` of a new participant: `web` for a web key, else `telegram`."""
-    return "web" if key[2] is not None else "telegram"
+__all__ = ["AnswerRow", "CurrentRow", "Key", "ResponseValues"]
 
 
 class ReferenceConflict(Exception):
@@ -63,16 +53,14 @@ class ApplyOps(Protocol):
     def update_participant(self, participant_id: int, language: str) -> None:
         """Set the language, and clear the blocked flag."""
 
-    def insert_response(self, values: dict[str, Any]) -> int:
+    def insert_response(self, participant_id: int, survey_id: str, values: ResponseValues) -> int:
         """Raises `ReferenceConflict` when the reference is taken."""
 
-    def update_response(self, response_id: int, values: dict[str, Any]) -> None:
+    def update_response(self, response_id: int, values: ResponseValues) -> None:
         """Raises `ReferenceConflict` when the reference is taken."""
 
-    def upsert_answers(
-        self, response_id: int, rows: Sequence[tuple[str, Any, str | None]], now: datetime
-    ) -> None:
-        """(question_id, value (decoded JSON), other) for each answer written."""
+    def upsert_answers(self, response_id: int, rows: Sequence[AnswerRow], now: datetime) -> None:
+        """The answers written (new or changed)."""
 
     def delete_answers(self, response_id: int, question_ids: Sequence[str]) -> None: ...
 
@@ -80,6 +68,37 @@ class ApplyOps(Protocol):
         self, response_id: int, at: datetime, reference: str | None, snapshot: dict[str, Any]
     ) -> int:
         """Keep a submitted version of the response, numbered after the last one; its number."""
+
+
+def execute_plan(
+    ops: ApplyOps, plan: WritePlan, key: Key, current: Current, survey_id: str
+) -> int | None:
+    """Write what `plan` says, in the caller's transaction; the response's id (None: none)."""
+    now = plan.now
+    known = current.participant
+    if known is None:
+        participant_id = ops.insert_participant(key, plan.language, now)
+    else:
+        participant_id = known.id
+        if plan.participant == "update":
+            ops.update_participant(participant_id, plan.language)
+    response_id = current.response_id
+    values = plan.values
+    if plan.response == "insert":
+        assert values is not None
+        response_id = ops.insert_response(participant_id, survey_id, values)
+    elif plan.response == "update":
+        assert values is not None and response_id is not None
+        ops.update_response(response_id, values)
+    if response_id is None:
+        return None
+    if plan.upserts:
+        ops.upsert_answers(response_id, plan.upserts, now)
+    if plan.deletes:
+        ops.delete_answers(response_id, plan.deletes)
+    if plan.snapshot is not None:
+        ops.insert_version(response_id, now, plan.state.reference, plan.snapshot)
+    return response_id
 
 
 # -- SQLAlchemy Core -------------------------------------------------------------------------------
@@ -143,12 +162,11 @@ class CoreStatements:
 
     def by_key(self, key: Key) -> tuple[Select[Any], Select[Any], dict[str, Any]]:
         """The current-state select, the lock select and their parameters for a key."""
-        telegram_id, preview_name, web_key = key
-        if telegram_id is not None:
-            return self.current_by_telegram, self.lock_by_telegram, {"key": telegram_id}
-        if web_key is not None:
-            return self.current_by_web, self.lock_by_web, {"key": web_key}
-        return self.current_by_preview, self.lock_by_preview, {"key": preview_name}
+        if key.telegram_id is not None:
+            return self.current_by_telegram, self.lock_by_telegram, {"key": key.telegram_id}
+        if key.web_key is not None:
+            return self.current_by_web, self.lock_by_web, {"key": key.web_key}
+        return self.current_by_preview, self.lock_by_preview, {"key": key.preview_name}
 
 
 def _new_id(result: Any) -> int:
@@ -173,14 +191,13 @@ class CoreOps:
         _, lock, params = self.s.by_key(key)
         if self.connection.scalar(lock, params) is not None:
             return
-        telegram_id, preview_name, web_key = key
         self.connection.execute(
             self.s.insert_participant,
             {
-                "telegram_id": telegram_id,
-                "preview_name": preview_name,
-                "web_key": web_key,
-                "channel": channel_of(key),
+                "telegram_id": key.telegram_id,
+                "preview_name": key.preview_name,
+                "web_key": key.web_key,
+                "channel": key.channel,
                 "language": language,
                 "blocked": False,
                 "created_at": now,
@@ -191,17 +208,16 @@ class CoreOps:
 
     def current_rows(self, key: Key) -> Sequence[CurrentRow]:
         statement, _, params = self.s.by_key(key)
-        return [tuple(row) for row in self.connection.execute(statement, params)]
+        return [CurrentRow(*row) for row in self.connection.execute(statement, params)]
 
     def insert_participant(self, key: Key, language: str, now: datetime) -> int:
-        telegram_id, preview_name, web_key = key
         inserted = self.connection.execute(
             participants.insert(),
             {
-                "telegram_id": telegram_id,
-                "preview_name": preview_name,
-                "web_key": web_key,
-                "channel": channel_of(key),
+                "telegram_id": key.telegram_id,
+                "preview_name": key.preview_name,
+                "web_key": key.web_key,
+                "channel": key.channel,
                 "language": language,
                 "blocked": False,
                 "created_at": now,
@@ -215,34 +231,52 @@ class CoreOps:
             {"pid": participant_id, "language": language, "blocked": False, "blocked_at": None},
         )
 
-    def insert_response(self, values: dict[str, Any]) -> int:
+    def insert_response(self, participant_id: int, survey_id: str, values: ResponseValues) -> int:
+        row = {
+            "participant_id": participant_id,
+            "survey_id": survey_id,
+            "status": values.status,
+            "reference": values.reference,
+            "state": values.state,
+            "started_at": values.started_at,
+            "submitted_at": values.submitted_at,
+            "updated_at": values.updated_at,
+            "version": values.version,
+        }
         try:
-            return _new_id(self.connection.execute(self.s.insert_response, values))
+            return _new_id(self.connection.execute(self.s.insert_response, row))
         except IntegrityError as error:
-            if values["reference"] is not None and "reference" in str(error.orig):
+            if values.reference is not None and "reference" in str(error.orig):
                 raise ReferenceConflict from error
             raise
 
-    def update_response(self, response_id: int, values: dict[str, Any]) -> None:
+    def update_response(self, response_id: int, values: ResponseValues) -> None:
+        row = {
+            "rid": response_id,
+            "status": values.status,
+            "reference": values.reference,
+            "state": values.state,
+            "submitted_at": values.submitted_at,
+            "updated_at": values.updated_at,
+            "version": values.version,
+        }
         try:
-            self.connection.execute(self.s.update_response, {"rid": response_id, **values})
+            self.connection.execute(self.s.update_response, row)
         except IntegrityError as error:
-            if values["reference"] is not None and "reference" in str(error.orig):
+            if values.reference is not None and "reference" in str(error.orig):
                 raise ReferenceConflict from error
             raise
 
-    def upsert_answers(
-        self, response_id: int, rows: Sequence[tuple[str, Any, str | None]], now: datetime
-    ) -> None:
+    def upsert_answers(self, response_id: int, rows: Sequence[AnswerRow], now: datetime) -> None:
         params = [
             {
                 "response_id": response_id,
-                "question_id": qid,
-                "value": value,
-                "other": other,
+                "question_id": row.question_id,
+                "value": row.value,
+                "other": row.other,
                 "answered_at": now,
             }
-            for qid, value, other in rows
+            for row in rows
         ]
         self.connection.execute(self.s.upsert_answers, params[0] if len(params) == 1 else params)
 
@@ -349,16 +383,23 @@ class SQLiteOps:
         """Nothing to do: the transaction began with BEGIN IMMEDIATE, the database's write lock."""
 
     def current_rows(self, key: Key) -> Sequence[CurrentRow]:
-        telegram_id, preview_name, web_key = key
-        if telegram_id is not None:
-            rows = self.connection.execute(_CURRENT_BY_TELEGRAM, (self.survey_id, telegram_id))
-        elif web_key is not None:
-            rows = self.connection.execute(_CURRENT_BY_WEB, (self.survey_id, web_key))
+        if key.telegram_id is not None:
+            rows = self.connection.execute(_CURRENT_BY_TELEGRAM, (self.survey_id, key.telegram_id))
+        elif key.web_key is not None:
+            rows = self.connection.execute(_CURRENT_BY_WEB, (self.survey_id, key.web_key))
         else:
-            rows = self.connection.execute(_CURRENT_BY_PREVIEW, (self.survey_id, preview_name))
+            rows = self.connection.execute(_CURRENT_BY_PREVIEW, (self.survey_id, key.preview_name))
         return [
-            (
-                *row[:9],
+            CurrentRow(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                bool(row[4]),
+                row[5],
+                row[6],
+                row[7],
+                row[8],
                 from_sqlite_time(row[9]),
                 row[10],
                 row[11],
@@ -369,10 +410,16 @@ class SQLiteOps:
         ]
 
     def insert_participant(self, key: Key, language: str, now: datetime) -> int:
-        telegram_id, preview_name, web_key = key
         cursor = self.connection.execute(
             _INSERT_PARTICIPANT,
-            (telegram_id, preview_name, web_key, channel_of(key), language, sqlite_time(now)),
+            (
+                key.telegram_id,
+                key.preview_name,
+                key.web_key,
+                key.channel,
+                language,
+                sqlite_time(now),
+            ),
         )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -380,57 +427,55 @@ class SQLiteOps:
     def update_participant(self, participant_id: int, language: str) -> None:
         self.connection.execute(_UPDATE_PARTICIPANT, (language, participant_id))
 
-    def insert_response(self, values: dict[str, Any]) -> int:
-        submitted_at = values["submitted_at"]
+    def insert_response(self, participant_id: int, survey_id: str, values: ResponseValues) -> int:
+        submitted_at = values.submitted_at
         try:
             cursor = self.connection.execute(
                 _INSERT_RESPONSE,
                 (
-                    values["participant_id"],
-                    values["survey_id"],
-                    values["status"],
-                    values["reference"],
-                    values["state"],
-                    sqlite_time(values["started_at"]),
+                    participant_id,
+                    survey_id,
+                    values.status,
+                    values.reference,
+                    values.state,
+                    sqlite_time(values.started_at),
                     None if submitted_at is None else sqlite_time(submitted_at),
-                    sqlite_time(values["updated_at"]),
-                    values["version"],
+                    sqlite_time(values.updated_at),
+                    values.version,
                 ),
             )
         except sqlite3.IntegrityError as error:
-            if _is_reference_conflict(error, values["reference"]):
+            if _is_reference_conflict(error, values.reference):
                 raise ReferenceConflict from error
             raise
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    def update_response(self, response_id: int, values: dict[str, Any]) -> None:
-        submitted_at = values["submitted_at"]
+    def update_response(self, response_id: int, values: ResponseValues) -> None:
+        submitted_at = values.submitted_at
         try:
             self.connection.execute(
                 _UPDATE_RESPONSE,
                 (
-                    values["status"],
-                    values["reference"],
-                    values["state"],
+                    values.status,
+                    values.reference,
+                    values.state,
                     None if submitted_at is None else sqlite_time(submitted_at),
-                    sqlite_time(values["updated_at"]),
-                    values["version"],
+                    sqlite_time(values.updated_at),
+                    values.version,
                     response_id,
                 ),
             )
         except sqlite3.IntegrityError as error:
-            if _is_reference_conflict(error, values["reference"]):
+            if _is_reference_conflict(error, values.reference):
                 raise ReferenceConflict from error
             raise
 
-    def upsert_answers(
-        self, response_id: int, rows: Sequence[tuple[str, Any, str | None]], now: datetime
-    ) -> None:
+    def upsert_answers(self, response_id: int, rows: Sequence[AnswerRow], now: datetime) -> None:
         at = sqlite_time(now)
         self.connection.executemany(
             _UPSERT_ANSWER,
-            [(response_id, qid, json.dumps(value), other, at) for qid, value, other in rows],
+            [(response_id, row.question_id, json.dumps(row.value), row.other, at) for row in rows],
         )
 
     def delete_answers(self, response_id: int, question_ids: Sequence[str]) -> None:

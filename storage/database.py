@@ -86,6 +86,9 @@ RETRY_ATTEMPTS = 6
 RETRY_BASE_DELAY = 0.02
 RETRY_MAX_DELAY = 1.0
 
+PG_STATEMENT_CACHE = 256
+"""Prepared statements asyncpg keeps per PostgreSQL connection (its default is 100)."""
+
 READ_ONLY = "consultbot_read_only"
 """Execution option: on SQLite, begin with a deferred BEGIN (a read snapshot, no write lock)."""
 
@@ -193,6 +196,11 @@ def create_engine(
         _install_sqlite_hooks(engine.sync_engine, wal=path is not None, foreign_keys=foreign_keys)
         return engine
     if backend == "postgresql":
+        # One process answers on one event loop: about 10 answers in flight keep it busy (an
+        # answer holds its connection for two round trips, see `storage.pg_apply`); the overflow
+        # is for the background workers and bursts. Two processes stay far below the server's
+        # 100 connections. asyncpg keeps each connection's prepared statements (the hot path's
+        # statements come in a few dozen shapes).
         return create_async_engine(
             parsed,
             echo=echo,
@@ -201,6 +209,7 @@ def create_engine(
             max_overflow=10,
             pool_timeout=30,
             pool_recycle=1800,
+            connect_args={"statement_cache_size": PG_STATEMENT_CACHE},
         )
     raise ValueError(
         f"unsupported database {backend!r}: use sqlite+aiosqlite or postgresql+asyncpg"

@@ -1,28 +1,32 @@
 """The repository the bot calls: load a participant's state, apply an engine step atomically, erase.
 
-`Store.apply` is on the path of every answer, so it is one short transaction with few statements:
+`Store.apply` is on the path of every answer: read → `step` (the pure engine) → `plan_write` (pure:
+what to write, `storage.plan`) → write the plan, with few statements:
 
-    SQLite (BEGIN IMMEDIATE)                  PostgreSQL (READ COMMITTED)
-    INSERT processed update (if any)          INSERT processed update (if any)
-                                              SELECT participant FOR UPDATE (INSERT it if new)
-    SELECT participant ⟕ response ⟕ answers   SELECT participant ⟕ response ⟕ answers
-    -- step(state): the pure engine --
-    INSERT/UPDATE only what changed: the participant (new, or its language), the response row,
-    the answer rows that changed (one upsert) and those that disappeared (one delete).
-    COMMIT
+    SQLite (BEGIN IMMEDIATE, one transaction)   PostgreSQL (autocommit, `storage.pg_apply`)
+    INSERT processed update (if any)            1. SELECT participant ⟕ response ⟕ answers,
+    SELECT participant ⟕ response ⟕ answers        and whether the update id was processed
+    -- step, plan_write --                       -- step, plan_write --
+    INSERT/UPDATE only what changed: the        2. ONE statement (a CTE) that writes the same
+    participant (new, or its language), the        rows and records the update id, guarded by
+    response row, the answer rows that             the response's version read in 1: when
+    changed (one upsert) and those that            someone wrote in between, nothing is
+    disappeared (one delete), the submitted        written and it is read again (a few times,
+    version. COMMIT                                then under the participant's row lock)
 
 One participant's transactions never interleave: on SQLite the write lock is taken at BEGIN (and
-one writer at a time per process, see `storage.database`); on PostgreSQL the participant's row is
-locked before anything of theirs is read, and the answers are read by a later statement, which in
-READ COMMITTED sees everything committed before the lock was granted. The whole transaction,
-`step` included (it is pure), is retried on "database is locked", serialization failures and
-deadlocks.
+one writer at a time per process, see `storage.database`); on PostgreSQL a write only happens if
+nothing of the participant changed since it was read. The SQLite transaction, `step` included (it
+is pure), is retried on "database is locked"; the locked PostgreSQL path (SQLAlchemy Core, which
+also serves in-memory SQLite) on serialization failures and deadlocks.
 
 The statements themselves are in `storage.apply_ops`: SQLAlchemy Core, or plain SQL on the
-SQLite writer thread's connection (the same rows either way).
+SQLite writer thread's connection (the same rows either way), and in `storage.pg_apply`.
 
-The closing date is checked here, with `clock()` read after `step`, at the moment of writing: a
-submission written at or after `closes_at` is refused and the draft stays as it was.
+The closing date is checked by `plan_write`, with `clock()` read after `step`, at the moment of
+writing: a submission written at or after `closes_at` is refused and the draft stays as it was.
+A receipt reference already used by another response is replaced by a new one drawn by the store
+and the whole apply run again (`REFERENCE_DRAWS`).
 """
 
 from __future__ import annotations
@@ -31,12 +35,13 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
+import asyncpg
 from sqlalchemy import (
     CursorResult,
     Select,
@@ -57,9 +62,19 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.schema import Table
+from sqlalchemy.util import greenlet_spawn
 
 from dialogs import Answer, Phase, Result, State, Survey, new_state
-from storage.apply_ops import ApplyOps, CoreOps, CoreStatements, Key, ReferenceConflict, SQLiteOps
+from dialogs.reference import new_reference
+from storage import pg_apply
+from storage.apply_ops import (
+    ApplyOps,
+    CoreOps,
+    CoreStatements,
+    ReferenceConflict,
+    SQLiteOps,
+    execute_plan,
+)
 from storage.database import Database, Runner, ThreadedSQLiteRunner
 from storage.models import (
     RESPONSE_STATUSES,
@@ -74,10 +89,22 @@ from storage.models import (
     settings,
     surveys,
 )
+from storage.plan import (
+    Current,
+    Key,
+    ParticipantRow,
+    ResponseStatus,
+    WritePlan,
+    plan_write,
+    read_current,
+    with_reference,
+)
+from storage.plan import decode_answer as _answer
+from storage.plan import dumps as _dumps
+from storage.plan import value_to_json as _value_to_json
 
 log = logging.getLogger(__name__)
 
-ResponseStatus = Literal["draft", "submitted", "preview"]
 Step = Callable[[State], Result]
 Clock = Callable[[], datetime]
 
@@ -92,11 +119,25 @@ def survey_file_hash(content: str | bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+REFERENCE_DRAWS = 5
+"""Receipt references `Store.apply` tries for one submission (one in 10^12 is taken: 5 is
+plenty)."""
+
+
+def _rekeyed(step: Step, taken: str, fresh: str) -> Step:
+    """`step`, its result given the reference `fresh` instead of `taken`."""
+
+    def rekeyed(state: State) -> Result:
+        return with_reference(step(state), taken, fresh)
+
+    return rekeyed
+
+
 class ReferenceTaken(Exception):
     """The receipt reference of a Submit is already used by another response.
 
-    Nothing was written (the update id is not consumed either): draw a new reference and apply
-    the Submit again.
+    Nothing was written (the update id is not consumed either). `Store.apply` draws another
+    reference and applies the Submit again; it raises this only when every draw was taken.
     """
 
     def __init__(self, reference: str) -> None:
@@ -138,15 +179,6 @@ class ParticipantKey:
         if self.web_key is not None:
             return f"web:{self.web_key[:6]}…"
         return f"preview:{self.preview_name}"
-
-
-@dataclass(frozen=True, slots=True)
-class ParticipantRow:
-    id: int
-    telegram_id: int | None
-    preview_name: str | None
-    language: str
-    blocked: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,38 +305,6 @@ class NewResponse:
     """By default 'submitted' when the state is submitted, else 'draft'."""
 
 
-@dataclass(slots=True)
-class _Current:
-    """What one transaction read: the participant and their response, if any."""
-
-    participant: ParticipantRow | None
-    state: State
-    response_id: int | None = None
-    status: ResponseStatus | None = None
-    reference: str | None = None
-    submitted_at: datetime | None = None
-    version: int = 0
-    state_json: str | None = None
-    answers: dict[str, Answer] = field(default_factory=dict)
-
-
-def _dumps(data: Mapping[str, Any]) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-
-def _value_to_json(answer: Answer) -> Any:
-    value = answer.value
-    return list(value) if isinstance(value, tuple) else value
-
-
-def _snapshot(found: Mapping[str, Answer]) -> dict[str, Any]:
-    """The answers as `response_versions.answers` keeps them."""
-    return {
-        qid: {"value": _value_to_json(answer), "other": answer.other}
-        for qid, answer in found.items()
-    }
-
-
 def _new_id(result: CursorResult[Any]) -> int:
     key = result.inserted_primary_key
     assert key is not None
@@ -313,13 +313,7 @@ def _new_id(result: CursorResult[Any]) -> int:
 
 
 def _key(key: ParticipantKey) -> Key:
-    return key.telegram_id, key.preview_name, key.web_key
-
-
-def _answer(value: Any, other: str | None) -> Answer:
-    if isinstance(value, list):
-        value = tuple(str(v) for v in value)
-    return Answer(value, other)
+    return Key(key.telegram_id, key.preview_name, key.web_key)
 
 
 _ANSWERS_IN_RANGE = (
@@ -357,6 +351,9 @@ class Store:
         self._insert: Callable[[Table], SQLiteInsert | PGInsert] = (
             sqlite_insert if self._sqlite else pg_insert
         )
+        self._direct_pg = not self._sqlite
+        """PostgreSQL: `apply` in two statements on the asyncpg connection (`storage.pg_apply`);
+        False: through SQLAlchemy Core in one transaction (the parity test compares the two)."""
         self._build_statements()
 
     # -- statements, built once ----------------------------------------------------------------
@@ -430,37 +427,8 @@ class Store:
 
     def _read_current(
         self, ops: ApplyOps, key: ParticipantKey, language_hint: str | None
-    ) -> _Current:
-        rows = ops.current_rows(_key(key))
-        if not rows:
-            return _Current(None, new_state(self.survey, language_hint))
-        first = rows[0]
-        participant = ParticipantRow(first[0], first[1], first[2], first[3], bool(first[4]))
-        language = participant.language
-        if language not in self.survey.languages:
-            language = self.survey.default_language
-        response_id = first[5]
-        if response_id is None:
-            return _Current(participant, new_state(self.survey, language))
-        found = {row[11]: _answer(row[12], row[13]) for row in rows if row[11] is not None}
-        state = State.from_json(
-            json.loads(first[8]),
-            language=language,
-            answers=found,
-            reference=first[7],
-            submitted_at=first[9],
-        )
-        return _Current(
-            participant,
-            state,
-            response_id=response_id,
-            status=first[6],
-            reference=first[7],
-            submitted_at=first[9],
-            version=first[10],
-            state_json=first[8],
-            answers=found,
-        )
+    ) -> Current:
+        return read_current(self.survey, list(ops.current_rows(_key(key))), language_hint)
 
     async def load(self, participant: ParticipantKey, language_hint: str | None = None) -> Snapshot:
         """The participant's stored state (read-only); `new_state` for someone never seen."""
@@ -484,6 +452,7 @@ class Store:
         update_id: int | None = None,
         language_hint: str | None = None,
         preview: bool = False,
+        draw_reference: Callable[[], str] = new_reference,
     ) -> Applied:
         """Run `step` on the stored state and store its result, in one transaction.
 
@@ -491,20 +460,89 @@ class Store:
         than once when the transaction is retried. `clock` is read when the result is written:
         a submission at or after `closes_at` is refused (`Applied.refused_closed`) unless
         `preview`. With `update_id` (an update of the bot `self.bot_id`), an update seen before
-        is not applied again (`Applied.duplicate`). Raises `ReferenceTaken` when a Submit's
-        reference is in use.
+        is not applied again (`Applied.duplicate`). When a Submit's receipt reference is used by
+        another response, a new one is drawn (`draw_reference`) and the whole transaction run
+        again, up to `REFERENCE_DRAWS` times; then `ReferenceTaken`.
         """
         await self._ensure_registered()
+        for _draw in range(REFERENCE_DRAWS):
+            try:
+                return await self._apply_once(
+                    participant, step, clock, update_id, language_hint, preview
+                )
+            except ReferenceTaken as taken:
+                fresh = draw_reference()
+                log.warning(
+                    "%s: receipt reference %s taken; drawing another (%s)",
+                    participant,
+                    taken.reference,
+                    fresh,
+                )
+                step = _rekeyed(step, taken.reference, fresh)
+        raise ReferenceTaken(f"no free receipt reference after {REFERENCE_DRAWS} draws")
+
+    async def _apply_once(
+        self,
+        participant: ParticipantKey,
+        step: Step,
+        clock: Clock,
+        update_id: int | None,
+        language_hint: str | None,
+        preview: bool,
+    ) -> Applied:
         what = f"apply for {participant}"
 
         def run(ops: ApplyOps) -> Applied:
             return self._apply(ops, participant, step, clock, update_id, language_hint, preview)
 
+        if self._direct_pg:
+            return await self._apply_pg(participant, step, clock, update_id, language_hint, preview)
         runner = self._runner
         if isinstance(runner, ThreadedSQLiteRunner):
             survey_id = self.survey.id
             return await runner.write_raw(lambda c: run(SQLiteOps(c, survey_id)), what=what)
         return await runner.write(lambda c: run(CoreOps(self._core, c)), what=what)
+
+    def _duplicate(self, key: ParticipantKey, update_id: int, current: Current) -> Applied:
+        log.info("update %d for %s already processed: skipped", update_id, key)
+        return Applied(
+            current.state, None, duplicate=True, status=current.status, version=current.version
+        )
+
+    def _plan(
+        self, key: ParticipantKey, current: Current, step: Step, clock: Clock, preview: bool
+    ) -> WritePlan:
+        result = step(current.state)
+        plan = plan_write(
+            current,
+            result,
+            clock(),
+            survey=self.survey,
+            preview=preview,
+            fresh_json=self._fresh_json,
+        )
+        if plan.refused_closed:
+            log.warning(
+                "%s: submission refused, the survey %s closed at %s (written at %s)",
+                key,
+                self.survey.id,
+                self.survey.closes_at.isoformat(),
+                plan.now.isoformat(),
+            )
+        return plan
+
+    def _applied(self, key: ParticipantKey, plan: WritePlan) -> Applied:
+        if plan.newly_submitted:
+            log.info(
+                "%s submitted survey %s: reference %s", key, self.survey.id, plan.state.reference
+            )
+        return Applied(
+            plan.state,
+            plan.result,
+            refused_closed=plan.refused_closed,
+            status=plan.status,
+            version=plan.version,
+        )
 
     def _apply(
         self,
@@ -516,126 +554,76 @@ class Store:
         language_hint: str | None,
         preview: bool,
     ) -> Applied:
+        """One transaction on SQLite, or through SQLAlchemy Core: record the update id, lock
+        (PostgreSQL), read, step, plan, write."""
         if update_id is not None and not ops.record_update(self.bot_id, update_id, clock()):
-            current = self._read_current(ops, key, language_hint)
-            log.info("update %d for %s already processed: skipped", update_id, key)
-            return Applied(
-                current.state,
-                None,
-                duplicate=True,
-                status=current.status,
-                version=current.version,
-            )
+            return self._duplicate(key, update_id, self._read_current(ops, key, language_hint))
         if not self._sqlite:
             ops.lock_participant(_key(key), new_state(self.survey, language_hint).language, clock())
         current = self._read_current(ops, key, language_hint)
-        before = current.state
-        result = step(before)
-        now = clock()
-
-        state = result.state
-        refused = False
-        submitting = result.output.submitted
-        if submitting and not preview and now >= self.survey.closes_at:
-            refused = True
-            submitting = False
-            state = replace(before, answers=result.state.answers)
-            log.warning(
-                "%s: submission refused, the survey %s closed at %s (written at %s)",
-                key,
-                self.survey.id,
-                self.survey.closes_at.isoformat(),
-                now.isoformat(),
-            )
-
-        reference, submitted_at = current.reference, current.submitted_at
-        if submitting:
-            reference = reference or state.reference
-            submitted_at = submitted_at or now
-        status: ResponseStatus = "preview" if preview else "draft"
-        if not preview and submitted_at is not None:
-            status = "submitted"
-        state = replace(state, reference=reference, submitted_at=submitted_at)
-
-        participant_id = self._write_participant(ops, key, current, state, now)
-        state_json = _dumps(state.to_json())
-        old, new = current.answers, state.answers
-        changed = [(qid, answer) for qid, answer in new.items() if old.get(qid) != answer]
-        removed = [qid for qid in old if qid not in new]
-
-        response_id, version = current.response_id, current.version
+        plan = self._plan(key, current, step, clock, preview)
         try:
-            if response_id is None:
-                if state_json == self._fresh_json and not new and reference is None:
-                    # Nothing started (e.g. /language or /status before /start): no response row.
-                    return Applied(state, result, refused_closed=refused)
-                version = 1
-                response_id = ops.insert_response(
-                    {
-                        "participant_id": participant_id,
-                        "survey_id": self.survey.id,
-                        "status": status,
-                        "reference": reference,
-                        "state": state_json,
-                        "started_at": now,
-                        "submitted_at": submitted_at,
-                        "updated_at": now,
-                        "version": version,
-                    }
-                )
-            elif (
-                changed
-                or removed
-                or state_json != current.state_json
-                or status != current.status
-                or reference != current.reference
-                or submitted_at != current.submitted_at
-            ):
-                version = current.version + 1
-                ops.update_response(
-                    response_id,
-                    {
-                        "status": status,
-                        "reference": reference,
-                        "state": state_json,
-                        "submitted_at": submitted_at,
-                        "updated_at": now,
-                        "version": version,
-                    },
-                )
+            execute_plan(ops, plan, _key(key), current, self.survey.id)
         except ReferenceConflict as conflict:
-            assert reference is not None
-            raise ReferenceTaken(reference) from conflict
-        if changed:
-            ops.upsert_answers(
-                response_id,
-                [(qid, _value_to_json(answer), answer.other) for qid, answer in changed],
-                now,
-            )
-        if removed:
-            ops.delete_answers(response_id, removed)
-        if submitting and status == "submitted":
-            ops.insert_version(response_id, now, reference, _snapshot(new))
-        if submitting and current.submitted_at is None:
-            log.info("%s submitted survey %s: reference %s", key, self.survey.id, reference)
-        return Applied(state, result, refused_closed=refused, status=status, version=version)
+            assert plan.state.reference is not None
+            raise ReferenceTaken(plan.state.reference) from conflict
+        return self._applied(key, plan)
 
-    def _write_participant(
+    async def _apply_pg(
         self,
-        ops: ApplyOps,
         key: ParticipantKey,
-        current: _Current,
-        state: State,
-        now: datetime,
-    ) -> int:
-        """Create the participant, or update their language and blocked flag if they changed."""
-        participant = current.participant
-        if participant is None:
-            return ops.insert_participant(_key(key), state.language, now)
-        if participant.language != state.language or participant.blocked:
-            # Someone who writes to the bot has not blocked it (any more).
-            ops.update_participant(participant.id, state.language)
-        return participant.id
+        step: Step,
+        clock: Clock,
+        update_id: int | None,
+        language_hint: str | None,
+        preview: bool,
+    ) -> Applied:
+        """PostgreSQL: two statements on the asyncpg connection (see `storage.pg_apply`), read
+        and written again when another transaction wrote the participant in between."""
+        survey_id, bot_id, pg_key = self.survey.id, self.bot_id, _key(key)
+        # A connection of the engine's pool, used as asyncpg's own: no transaction of
+        # SQLAlchemy's is begun on it, so none is rolled back when it goes back to the pool.
+        raw = await self.engine.raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        try:
+            for _attempt in range(pg_apply.OPTIMISTIC_ATTEMPTS):
+                rows, seen = await pg_apply.read(driver, pg_key, survey_id, bot_id, update_id)
+                current = read_current(self.survey, rows, language_hint)
+                if seen:
+                    assert update_id is not None
+                    return self._duplicate(key, update_id, current)
+                plan = self._plan(key, current, step, clock, preview)
+                if not plan.writes and update_id is None:
+                    return self._applied(key, plan)
+                try:
+                    await pg_apply.write(
+                        driver, plan, current, pg_key, survey_id, bot_id, update_id
+                    )
+                except (pg_apply.Conflict, pg_apply.Duplicate):
+                    continue
+                except ReferenceConflict as conflict:
+                    assert plan.state.reference is not None
+                    raise ReferenceTaken(plan.state.reference) from conflict
+                return self._applied(key, plan)
+        except ReferenceTaken:
+            raise
+        except BaseException as error:
+            # An error of the server leaves the connection usable (autocommit); anything else
+            # (lost connection, cancelled mid-statement) may not: the pool must not reuse it.
+            if not isinstance(error, asyncpg.PostgresError) or driver.is_closed():
+                await greenlet_spawn(raw.invalidate, error)
+            raise
+        finally:
+            await greenlet_spawn(raw.close)  # closing an overflow connection awaits
+        # Others keep writing this participant (many taps at once): queue on their row's lock.
+        log.info("%s: concurrent writes; applying under the participant's lock", key)
+
+        def run(connection: Connection) -> Applied:
+            ops = CoreOps(self._core, connection)
+            return self._apply(ops, key, step, clock, update_id, language_hint, preview)
+
+        return await self._runner.write(run, what=f"apply for {key}")
 
     # -- participants ---------------------------------------------------------------------------
 

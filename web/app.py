@@ -38,7 +38,7 @@ from dialogs.events import Event, Stale, Start, Submit
 from dialogs.model import Survey
 from dialogs.screens import ClosedScreen, QuestionScreen, Screen
 from dialogs.state import Phase, State
-from storage.repository import Applied, ParticipantKey, ReferenceTaken, Store
+from storage.repository import Applied, ParticipantKey, Store
 from web import actions, metrics
 from web.render import WebRenderer
 from web.security import SECURITY_HEADERS, RateLimiter, Signer, new_web_key
@@ -465,14 +465,7 @@ class WebChannel:
                 return actions.typed_event(action, state.step) or Stale()
             return action
 
-        for _attempt in range(5):
-            try:
-                applied = await self.apply(key, event_for)
-                break
-            except ReferenceTaken:
-                reference.clear()
-        else:
-            raise RuntimeError("no free receipt reference after 5 draws")
+        applied = await self.apply(key, event_for)
         flash = self.flash(key)
         lang = applied.state.language
         if applied.result is not None:

@@ -1,6 +1,7 @@
 """On a SQLite file `Store.apply` runs as plain SQL on the writer thread's sqlite3 connection
-(`storage.apply_ops.SQLiteOps`); elsewhere through SQLAlchemy Core. The same story told through
-both paths must leave the same bytes in the database and return the same results."""
+(`storage.apply_ops.SQLiteOps`); on PostgreSQL as two statements on the asyncpg connection
+(`storage.pg_apply`); elsewhere through SQLAlchemy Core. The same story told through a fast path
+and through Core must leave the same rows in the database and return the same results."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from dialogs import Survey
 from dialogs.events import Amend, Choose, Edit, Start, Submit, SwitchLanguage, TextInput
 from storage.database import AsyncRunner, Database, ThreadedSQLiteRunner
-from storage.repository import Applied, ParticipantKey, ReferenceTaken, Store
+from storage.repository import Applied, ParticipantKey, Store
 from storage.schema import upgrade
+from tests.postgres import scratch_database
 from tests.storage.helpers import bundled_survey, during, fixed, stepper, tg, walk_to_review
 
 TABLES = ("participants", "responses", "answers", "processed_updates", "response_versions")
@@ -78,13 +81,18 @@ async def story(store: Store, survey: Survey) -> list[tuple[Any, ...]]:
             clock=fixed(amended),
         )
     )
-    # a second participant wants the same reference
+    # a second participant wants the same reference: the store draws another
     other = tg(7002)
     other_state = await walk_to_review(store, other, now)
-    with pytest.raises(ReferenceTaken):
+    note(
         await store.apply(
-            other, stepper(survey, Submit("REF-PATHS", other_state.step), now), clock=fixed(now)
+            other,
+            stepper(survey, Submit("REF-PATHS", other_state.step), now),
+            clock=fixed(now),
+            update_id=503,
+            draw_reference=lambda: "REF-OTHER",
         )
+    )
     # a terminal preview, and a participant who only asked for their status
     preview = ParticipantKey.preview("alice")
     note(
@@ -162,11 +170,12 @@ async def test_plain_sqlite_and_core_write_the_same(tmp_path: Path) -> None:
     connection.close()
     assert channels == ["telegram"] * 4 + ["web"] * 2
     assert {row[3][1] for row in raw_rows["responses"]} == {"submitted", "draft", "preview"}
-    assert len(raw_rows["processed_updates"]) == 2
+    assert len(raw_rows["processed_updates"]) == 3
     # the submission kept its version 1: (response_id, 1, submitted_at, reference, answers)
     assert [row[1:4] for row in raw_rows["response_versions"]] == [
         (("int", 1), ("str", "2022-01-20 08:05:00.000123"), ("str", "REF-PATHS")),
         (("int", 2), ("str", "2022-01-20 09:05:00.000130"), ("str", "REF-PATHS")),
+        (("int", 1), ("str", "2022-01-20 08:00:00.000000"), ("str", "REF-OTHER")),
     ]
     assert {row[2] for row in raw_rows["processed_updates"]} == {("int", 4_200_000_001)}
 
@@ -174,3 +183,37 @@ async def test_plain_sqlite_and_core_write_the_same(tmp_path: Path) -> None:
 async def test_default_sqlite_store_takes_the_plain_path(tmp_path: Path) -> None:
     async with Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}") as db:
         assert isinstance(db.runner, ThreadedSQLiteRunner)
+
+
+async def run_pg_story(
+    url: str, survey: Survey, *, core: bool
+) -> tuple[list[tuple[Any, ...]], dict[str, list[tuple[Any, ...]]]]:
+    await upgrade(url)
+    async with Database(url) as db:
+        store = Store(db, survey, file_hash="0" * 64, bot_id=4_200_000_001)
+        store._direct_pg = not core
+        results = await story(store, survey)
+        rows: dict[str, list[tuple[Any, ...]]] = {}
+        async with db.engine.connect() as connection:
+            for table in TABLES:
+                found = await connection.execute(text(f"SELECT * FROM {table} ORDER BY 1, 2"))
+                rows[table] = [tuple(row) for row in found]
+    return results, rows
+
+
+@pytest.mark.postgres
+async def test_postgres_two_statements_and_core_write_the_same() -> None:
+    survey = replace(bundled_survey(), allow_amend=True)
+    async with scratch_database("fast") as fast_url, scratch_database("core") as core_url:
+        fast_results, fast_rows = await run_pg_story(fast_url, survey, core=False)
+        core_results, core_rows = await run_pg_story(core_url, survey, core=True)
+    assert fast_results == core_results
+    for table in TABLES:
+        assert fast_rows[table] == core_rows[table], table
+    assert len(fast_rows["participants"]) == 6
+    assert len(fast_rows["processed_updates"]) == 3
+    assert [row[3] for row in fast_rows["response_versions"]] == [
+        "REF-PATHS",
+        "REF-PATHS",
+        "REF-OTHER",
+    ]

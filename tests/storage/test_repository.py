@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialogs import Answer, Phase, State, Survey, new_state
 from dialogs.events import Amend, Choose, Edit, Start, Status, Submit, SwitchLanguage, TextInput
+from dialogs.screens import ReceiptScreen
 from storage.database import Database
 from storage.models import answers, participants, processed_updates, responses
 from storage.repository import (
@@ -290,7 +291,7 @@ async def test_amended_submission_keeps_its_receipt(db: Database) -> None:
     assert await store.submitted_versions("REF-2") is None
 
 
-async def test_reference_taken(store: Store, db: Database) -> None:
+async def test_a_taken_reference_is_drawn_again_by_the_store(store: Store, db: Database) -> None:
     survey = texts_survey(1)
     store = Store(db, survey, file_hash="1" * 64)
     now = during(survey)
@@ -302,20 +303,39 @@ async def test_reference_taken(store: Store, db: Database) -> None:
         tg(1030), stepper(survey, Submit("SAME", state.step), now), clock=fixed(now), update_id=7
     )
     state = (await store.load(tg(1031))).state
-    with pytest.raises(ReferenceTaken) as raised:
-        await store.apply(
-            tg(1031),
-            stepper(survey, Submit("SAME", state.step), now),
-            clock=fixed(now),
-            update_id=8,
-        )
-    assert raised.value.reference == "SAME"
-    assert (await store.load(tg(1031))).state == state
-    # Nothing was written, not even the update id: the bot retries with a new reference.
+    draws = iter(["SAME", "OTHER"])  # the first draw collides too
     retried = await store.apply(
-        tg(1031), stepper(survey, Submit("OTHER", state.step), now), clock=fixed(now), update_id=8
+        tg(1031),
+        stepper(survey, Submit("SAME", state.step), now),
+        clock=fixed(now),
+        update_id=8,
+        draw_reference=lambda: next(draws),
     )
     assert not retried.duplicate and retried.state.reference == "OTHER"
+    assert retried.result is not None
+    receipt = retried.result.output.screens[-1]
+    assert isinstance(receipt, ReceiptScreen) and receipt.reference == "OTHER"
+    assert (await store.load(tg(1031))).state.reference == "OTHER"
+    assert (await store.load(tg(1030))).state.reference == "SAME"
+    history = await store.submitted_versions("OTHER")
+    assert history is not None and [v.number for v in history.versions] == [1]
+    # the update id was recorded once, with the submission that was written
+    again = await store.apply(
+        tg(1031), stepper(survey, Submit("X", state.step), now), clock=fixed(now), update_id=8
+    )
+    assert again.duplicate
+    # every draw taken: the store gives up and says so, nothing written
+    await store.apply(tg(1032), stepper(survey, Start(), now), clock=fixed(now))
+    await store.apply(tg(1032), stepper(survey, TextInput("x"), now), clock=fixed(now))
+    before = (await store.load(tg(1032))).state
+    with pytest.raises(ReferenceTaken):
+        await store.apply(
+            tg(1032),
+            stepper(survey, Submit("SAME", before.step), now),
+            clock=fixed(now),
+            draw_reference=lambda: "OTHER",
+        )
+    assert (await store.load(tg(1032))).state == before
 
 
 async def test_preview_is_stored_as_preview_and_ignores_the_window(
