@@ -4,16 +4,17 @@ same run and with the same clients, a bare aiohttp handler: the framework's floo
     python -m benchmarks.web_bench                     # 3 rounds of 5 s each, 16 clients
     python -m benchmarks.web_bench --rounds 1 --seconds 3 --clients 8
 
-Each server runs in a process of its own (SQLite file for the web channel; rate limits raised
-out of the way); the clients run in this one. An answer is what a browser does for one: the form
-POSTed to `/c` and the page of the 303 redirect fetched (`GET /c`). A client answers the bundled
-questionnaire from the start to the receipt (the first option, a plausible typed text), then
-starts again as a new participant. The bare handler answers the same requests (a landing page,
-a start that sets a cookie, then the answers) with a page of the same size and the same headers,
-and its clients start again as often. Both runs use the same client code: cookies kept by the
-client itself (aiohttp's cookie jar would cost the client more than some servers' work) and sent
-back as one `Cookie` header. Rounds alternate the two servers; the ratio is the median of each
-round's ratio.
+Each server runs in a process of its own (SQLite file for the web channel; rate limits raised out
+of the way; once listening, the garbage collector's policy of `consultbot web`,
+`channels.heap.settle`, for both servers); the clients run in this one. An answer is what a browser
+does for one: the form POSTed to `/c` and the page of the 303 redirect fetched (`GET /c`). A client
+answers the bundled questionnaire from the start to the receipt (the first option, a plausible
+typed text), then starts again as a new participant. The bare handler answers the same requests (a
+landing page, a start that sets a cookie, then the answers) with a page of the same size and the
+same headers, and its clients start again as often. Both runs use the same client code: cookies
+kept by the client itself (aiohttp's cookie jar would cost the client more than some servers' work)
+and sent back as one `Cookie` header. Rounds alternate the two servers; the ratio is the median of
+each round's ratio.
 Target: the web channel at least 40 % of the bare handler's answers per second, with SQLite.
 Each round also gives the server process' CPU time per answer (from /proc), which the machine's
 other load does not change as much as the rates.
@@ -74,6 +75,7 @@ def free_port() -> int:
 async def serve_bare(port: int) -> None:
     from aiohttp import web
 
+    from channels import heap
     from web.security import SECURITY_HEADERS
 
     headers = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
@@ -104,6 +106,7 @@ async def serve_bare(port: int) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
+    heap.settle()
     await asyncio.Event().wait()
 
 
@@ -112,6 +115,7 @@ async def serve_web(port: int, database: str) -> None:
 
     from aiohttp import web
 
+    from channels import heap
     from channels.survey_file import load_survey_file
     from storage.database import Database
     from storage.repository import Store
@@ -136,6 +140,7 @@ async def serve_web(port: int, database: str) -> None:
     runner = web.AppRunner(channel.app(), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
+    heap.settle()  # as `consultbot web` does once it listens
     await asyncio.Event().wait()
 
 
