@@ -190,6 +190,10 @@ class BotProcess:
 class Participant:
     """A Telegram user who talks to the bot through the local server."""
 
+    SETTLE_TIMEOUT = 120.0
+    """Only a guard against a hang: settling waits for the bot's confirmation, however long a
+    loaded machine makes it take."""
+
     def __init__(
         self,
         api: FakeBotAPI,
@@ -203,10 +207,9 @@ class Participant:
         self.user_id = user_id
         self.language = language
         self.running = running
-        """The in-process bot, whose in-flight count tells when it is done; else a quiet time."""
+        """The in-process bot: settling also waits for its handlers in flight."""
         self.replies = replies
-        """Without `running`: every action gets a reply, so settle waits for one, then a short
-        quiet time (faster than the long quiet time that has to cover the bot's work)."""
+        """Every action of this participant gets a message or an edit: settle checks that."""
 
     @property
     def key(self) -> ParticipantKey:
@@ -220,37 +223,35 @@ class Participant:
         assert message is not None, "the bot has not written to this participant"
         return message
 
-    async def settle(self) -> None:
-        """Wait until the bot has handled everything sent so far."""
-        if self.running is None:
-            if self.replies:
-                await self.api.wait_for_message(self.user_id, timeout=20)
-                await self.api.wait_idle(quiet=0.1, timeout=20)
-            else:
-                await self.api.wait_idle(quiet=0.3, timeout=20)
-            return
-        guard = self.running.guard
-        for _ in range(200):
-            await self.api.wait_idle(quiet=0.01, timeout=10)
-            if self.api.pending_update_count == 0 and guard.in_flight == 0:
-                await asyncio.sleep(0.01)
-                if self.api.pending_update_count == 0 and guard.in_flight == 0:
-                    return
-            await guard.drain(5)
-        raise TimeoutError("the bot did not settle")
+    async def settle(self, since: int | None = None) -> None:
+        """Wait until the bot has handled every update queued so far (this participant's and
+        anyone else's): the bot confirms an update only once its handler has finished, its
+        transaction committed and its replies sent (polling: the offset of its next getUpdates;
+        webhook: the 2xx answer to the delivery). `since` (a `seq` taken before the action):
+        with `replies`, the action must have changed the chat."""
+        await self.api.wait_confirmed(self.api.pending_ids(), self.SETTLE_TIMEOUT)
+        if self.running is not None:
+            # Updates the in-process bot got by other ways than this server's queue.
+            assert await self.running.guard.drain(self.SETTLE_TIMEOUT), "the bot did not settle"
+        if self.replies and since is not None:
+            assert self.api.changes_since(self.user_id, since) > 0, (
+                "the bot handled the action without writing to the participant"
+            )
 
     async def send(self, text: str) -> SentMessage:
+        since = self.api.seq
         if text.startswith("/"):
             self.api.send_command(self.user_id, text, language_code=self.language)
         else:
             self.api.send_text(self.user_id, text, language_code=self.language)
-        await self.settle()
+        await self.settle(since)
         return self.last()
 
     async def press(self, data: str, message: SentMessage | None = None) -> SentMessage:
         target = message or self.last()
+        since = self.api.seq
         self.api.press_button(self.user_id, target.message_id, data, language_code=self.language)
-        await self.settle()
+        await self.settle(since)
         return self.last()
 
     async def tap(self, label: str, message: SentMessage | None = None) -> SentMessage:
