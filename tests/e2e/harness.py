@@ -176,14 +176,26 @@ class BotProcess:
         """Wait until the process holds a getUpdates request open (it is serving); fail at once
         if it exits. The timeout is only a safety net: starting a process costs about 5 s of CPU
         (importing aiogram's types), 20-30 s of wall time on a machine with both cores busy."""
+        await self._wait_started(lambda: self.api.polling, "start polling", timeout)
+
+    async def wait_webhook(self, url: str, timeout: float = 120) -> None:
+        """Wait until the process has set its webhook to `url` and its command menu (it is
+        serving); fail at once if it exits. The timeout is a safety net (see `wait_polling`)."""
+
+        def serving() -> bool:
+            return self.api.webhook_url == url and bool(self.api.commands(language_code="en"))
+
+        await self._wait_started(serving, f"set its webhook to {url}", timeout)
+
+    async def _wait_started(self, started: Callable[[], bool], what: str, timeout: float) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while not self.api.polling:
+        while not started():
             assert self.process is not None
             if self.process.poll() is not None:
                 raise AssertionError(f"the bot exited with {self.process.returncode}")
             if loop.time() > deadline:
-                raise TimeoutError("the bot process did not start polling")
+                raise TimeoutError(f"the bot process did not {what} within {timeout}s")
             await asyncio.sleep(0.02)
 
 

@@ -175,7 +175,7 @@ async def test_webhook_process_serves_refuses_a_wrong_secret_and_stops_on_sigter
             "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
         },
     )
-    await api.wait_for(lambda: api.webhook_url == url and api.commands(language_code="en"), 20)
+    await bot.wait_webhook(url)
     assert [c["command"] for c in api.commands(language_code="fr")] == COMMANDS
 
     p = Participant(api, 3201, replies=True)
@@ -330,7 +330,7 @@ async def test_webhook_taps_in_flight_at_a_sigkill_are_applied_once_after_the_re
         return launch(processes, api, database_url, args=("--webhook",), extra=extra)
 
     first = start()
-    await api.wait_for(lambda: api.webhook_url == url and api.commands(language_code="en"), 30)
+    await first.wait_webhook(url)
     people = await _people_at_consent(api, 3401, 4)
     with _write_lock(database_url):
         _tap_consents(api, people)
@@ -451,7 +451,7 @@ async def test_webhook_listener_drops_slow_clients_and_serves_metrics_apart(
 ) -> None:
     port, metrics_port = _free_port(), _free_port()
     url = f"http://127.0.0.1:{port}/hook"
-    launch(
+    bot = launch(
         processes,
         api,
         database_url,
@@ -464,7 +464,7 @@ async def test_webhook_listener_drops_slow_clients_and_serves_metrics_apart(
             "METRICS_LISTEN": f"127.0.0.1:{metrics_port}",
         },
     )
-    await api.wait_for(lambda: api.webhook_url == url and api.commands(language_code="en"), 45)
+    await bot.wait_webhook(url)
 
     # Headers sent a byte at a time: the connection is closed once the read timeout is over.
     held, _ = await _trickle(port, b"POST /hook HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
