@@ -1,7 +1,9 @@
 """Settings of the whole test session, for pytest-xdist (`-n 2`): each worker gets a PostgreSQL
 database of its own, next to `TEST_DATABASE_URL`'s, so that two workers never empty or migrate the
-same database at once; and a report holding a lone surrogate (tests of forged input log them)
-still travels from a worker to the main process, which sends it as UTF-8."""
+same database at once; the slow tests (bot processes, installs) are handed out first, so that
+the last minutes are not one worker finishing a long test while the other has nothing left; and a
+report holding a lone surrogate (tests of forged input log them) still travels from a worker to
+the main process, which sends it as UTF-8."""
 
 from __future__ import annotations
 
@@ -40,3 +42,9 @@ def pytest_runtest_makereport(
         text = str(report.longrepr)
         if _utf8(text) != text:
             report.longrepr = _utf8(text)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # Every worker collects the same list and sorts it the same way (a stable sort).
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
