@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import pytest
@@ -42,3 +42,25 @@ async def scratch_database(prefix: str) -> AsyncIterator[str]:
                 await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.dispose()
+
+
+async def worker_database(base_url: str, worker: str) -> tuple[str, Callable[[], Awaitable[None]]]:
+    """A new, empty database for one pytest-xdist worker (`worker`: gw0, gw1...), named after
+    `base_url`'s, on its server; returns its URL and a coroutine function that drops it."""
+    base = make_url(base_url)
+    name = f"{base.database}_{worker}"
+
+    async def run(statement: str) -> None:
+        admin = create_async_engine(base, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        try:
+            async with admin.connect() as connection:
+                await connection.exec_driver_sql(statement)
+        finally:
+            await admin.dispose()
+
+    async def drop() -> None:
+        await run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    await drop()  # left over by an interrupted run
+    await run(f'CREATE DATABASE "{name}"')
+    return base.set(database=name).render_as_string(hide_password=False), drop

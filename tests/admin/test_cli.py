@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 async def consultbot(
-    api: RecordingBotAPI, database_url: str, *args: str, stdin: bytes = b""
+    api: RecordingBotAPI,
+    database_url: str,
+    *args: str,
+    stdin: bytes = b"",
+    extra: Mapping[str, str] | None = None,
 ) -> tuple[int, str, str]:
+    """`consultbot ARGS` as a process on the local server and `database_url` (`extra`: more
+    environment variables); its exit code, standard output and standard error."""
     env = {
         **os.environ,
         "BOT_TOKEN": api.token,
@@ -30,6 +37,7 @@ async def consultbot(
         "DATABASE_URL": database_url,
         "SURVEY_FILE": str(DEFAULT_SURVEY),
         "LOG_LEVEL": "WARNING",
+        **(extra or {}),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -30,7 +30,7 @@ import mimetypes
 import re
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -687,6 +687,7 @@ class FakeBotAPI:
         self._wh_worker_ids = itertools.count()
         self._wh_workers: list[asyncio.Task[None]] = []
         self._wh_current: dict[int, _Pending] = {}
+        self._wh_moving: list[_Pending] = []
         self._worker_ids: dict[asyncio.Task[Any], int] = {}
 
         # Switches.
@@ -1028,7 +1029,18 @@ class FakeBotAPI:
     @property
     def pending_update_count(self) -> int:
         """Updates not yet confirmed (polling) or being delivered (webhook)."""
-        return len(self._pending) + self._wh_queue.qsize() + len(self._wh_current)
+        moving = sum(1 for e in self._wh_moving if e not in self._wh_current.values())
+        return len(self._pending) + self._wh_queue.qsize() + len(self._wh_current) + moving
+
+    def pending_ids(self) -> set[int]:
+        """The ids of the updates not yet confirmed (polling: the bot has not asked for updates
+        past them; webhook: queued, or being delivered and not answered 2xx yet)."""
+        ids = {entry.update_id for entry in self._pending}
+        ids.update(entry.update_id for entry in self._wh_current.values())
+        ids.update(entry.update_id for entry in self._wh_moving)
+        # asyncio.Queue keeps its items in a deque; reading it does not take them.
+        ids.update(entry.update_id for entry in self._wh_queue._queue)  # type: ignore[attr-defined]
+        return ids
 
     @property
     def polling(self) -> bool:
@@ -1154,6 +1166,14 @@ class FakeBotAPI:
             return found if len(found) >= count else None
 
         return await self.wait_for(done, timeout)
+
+    async def wait_confirmed(self, update_ids: Iterable[int], timeout: float = 10.0) -> None:
+        """Wait until none of ``update_ids`` is pending any more: the bot confirmed them
+        (polling: a getUpdates with an offset past them; webhook: a 2xx answer to their
+        delivery), or they were dropped (see ``dropped_updates``)."""
+        wanted = set(update_ids)
+        if wanted:
+            await self._wait(lambda: not wanted & self.pending_ids(), timeout, None)
 
     async def wait_idle(
         self,
@@ -2143,6 +2163,7 @@ class FakeBotAPI:
         if offset < 0:
             while len(pending) > -offset:
                 pending.popleft()
+                self._notify()
             return
         cut = -1
         target = offset - 1
@@ -2151,12 +2172,15 @@ class FakeBotAPI:
                 break
             if entry.update_id == target:
                 cut = index
+        before = len(pending)
         for _ in range(cut + 1):
             pending.popleft()
         while pending and pending[0].update_id < offset:
             if not pending[0].delivered and pending[0].replay:
                 break
             pending.popleft()
+        if len(pending) != before:
+            self._notify()  # the getUpdates that confirmed them may be held for a long time
 
     # -- webhook
 
@@ -2248,7 +2272,12 @@ class FakeBotAPI:
         others = [task for task in workers if task is not me]
         for task in others:
             task.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
+        # Still pending while the workers stop: the caller queues them again at once.
+        self._wh_moving = in_flight
+        try:
+            await asyncio.gather(*others, return_exceptions=True)
+        finally:
+            self._wh_moving = []
         self._wh_current = {w: e for w, e in self._wh_current.items() if w == my_id}
         return in_flight
 

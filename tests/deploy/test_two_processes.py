@@ -120,23 +120,13 @@ async def wait_up(process: BotProcess, http: ClientSession, port: int) -> None:
 
 
 async def settled(api: RecordingBotAPI, http: ClientSession, ports: list[int]) -> None:
-    """Wait until every update pushed so far has been handled: none pending or being delivered
-    by the API, no request of the bots being answered, and none in flight in either process
-    (its /healthz counts the updates its handlers are working on) - twice in a row, since an
-    update's handler may send one more message after its last one was answered."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 120
-    calm = 0
-    while calm < 2:
-        busy = api.pending_update_count or api._active
-        if not busy:
-            for port in ports:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    busy = busy or (await response.json())["in_flight"]
-        calm = 0 if busy else calm + 1
-        if loop.time() > deadline:
-            raise TimeoutError("the bot processes did not settle in 120 s")
-        await asyncio.sleep(0.05)
+    """Wait until every update pushed so far has been handled: a process answers the delivery
+    of an update only once its handler has finished (stored, replies sent), and the API forgets
+    an update then. Neither process has one in flight afterwards (their /healthz)."""
+    await api.wait_confirmed(api.pending_ids(), timeout=120)
+    for port in ports:
+        async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+            assert (await response.json())["in_flight"] == 0, port
 
 
 async def until(condition: Callable[[], Awaitable[bool]], what: str, timeout: float = 60) -> None:

@@ -12,6 +12,7 @@ from bot.runner import Running
 from bot.survey_file import LoadedSurvey, load_survey_file
 from dialogs import Survey
 from tests.e2e.harness import INSIDE_WINDOW, ManualClock, RecordingBotAPI, polling_bot
+from tests.sqlite_template import migrated_sqlite
 
 
 @pytest.fixture
@@ -25,8 +26,10 @@ async def api() -> AsyncIterator[RecordingBotAPI]:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'consultbot.db'}"
+async def database_url(tmp_path: Path) -> str:
+    """A SQLite file already at the latest revision, as the bot's first start leaves a new one
+    (a copy: tests/deploy checks that first start, on a file that does not exist yet)."""
+    return await migrated_sqlite(tmp_path / "consultbot.db")
 
 
 @pytest.fixture

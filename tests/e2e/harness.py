@@ -176,19 +176,35 @@ class BotProcess:
         """Wait until the process holds a getUpdates request open (it is serving); fail at once
         if it exits. The timeout is only a safety net: starting a process costs about 5 s of CPU
         (importing aiogram's types), 20-30 s of wall time on a machine with both cores busy."""
+        await self._wait_started(lambda: self.api.polling, "start polling", timeout)
+
+    async def wait_webhook(self, url: str, timeout: float = 120) -> None:
+        """Wait until the process has set its webhook to `url` and its command menu (it is
+        serving); fail at once if it exits. The timeout is a safety net (see `wait_polling`)."""
+
+        def serving() -> bool:
+            return self.api.webhook_url == url and bool(self.api.commands(language_code="en"))
+
+        await self._wait_started(serving, f"set its webhook to {url}", timeout)
+
+    async def _wait_started(self, started: Callable[[], bool], what: str, timeout: float) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while not self.api.polling:
+        while not started():
             assert self.process is not None
             if self.process.poll() is not None:
                 raise AssertionError(f"the bot exited with {self.process.returncode}")
             if loop.time() > deadline:
-                raise TimeoutError("the bot process did not start polling")
+                raise TimeoutError(f"the bot process did not {what} within {timeout}s")
             await asyncio.sleep(0.02)
 
 
 class Participant:
     """A Telegram user who talks to the bot through the local server."""
+
+    SETTLE_TIMEOUT = 120.0
+    """Only a guard against a hang: settling waits for the bot's confirmation, however long a
+    loaded machine makes it take."""
 
     def __init__(
         self,
@@ -203,10 +219,9 @@ class Participant:
         self.user_id = user_id
         self.language = language
         self.running = running
-        """The in-process bot, whose in-flight count tells when it is done; else a quiet time."""
+        """The in-process bot: settling also waits for its handlers in flight."""
         self.replies = replies
-        """Without `running`: every action gets a reply, so settle waits for one, then a short
-        quiet time (faster than the long quiet time that has to cover the bot's work)."""
+        """Every action of this participant gets a message or an edit: settle checks that."""
 
     @property
     def key(self) -> ParticipantKey:
@@ -220,37 +235,35 @@ class Participant:
         assert message is not None, "the bot has not written to this participant"
         return message
 
-    async def settle(self) -> None:
-        """Wait until the bot has handled everything sent so far."""
-        if self.running is None:
-            if self.replies:
-                await self.api.wait_for_message(self.user_id, timeout=20)
-                await self.api.wait_idle(quiet=0.1, timeout=20)
-            else:
-                await self.api.wait_idle(quiet=0.3, timeout=20)
-            return
-        guard = self.running.guard
-        for _ in range(200):
-            await self.api.wait_idle(quiet=0.01, timeout=10)
-            if self.api.pending_update_count == 0 and guard.in_flight == 0:
-                await asyncio.sleep(0.01)
-                if self.api.pending_update_count == 0 and guard.in_flight == 0:
-                    return
-            await guard.drain(5)
-        raise TimeoutError("the bot did not settle")
+    async def settle(self, since: int | None = None) -> None:
+        """Wait until the bot has handled every update queued so far (this participant's and
+        anyone else's): the bot confirms an update only once its handler has finished, its
+        transaction committed and its replies sent (polling: the offset of its next getUpdates;
+        webhook: the 2xx answer to the delivery). `since` (a `seq` taken before the action):
+        with `replies`, the action must have changed the chat."""
+        await self.api.wait_confirmed(self.api.pending_ids(), self.SETTLE_TIMEOUT)
+        if self.running is not None:
+            # Updates the in-process bot got by other ways than this server's queue.
+            assert await self.running.guard.drain(self.SETTLE_TIMEOUT), "the bot did not settle"
+        if self.replies and since is not None:
+            assert self.api.changes_since(self.user_id, since) > 0, (
+                "the bot handled the action without writing to the participant"
+            )
 
     async def send(self, text: str) -> SentMessage:
+        since = self.api.seq
         if text.startswith("/"):
             self.api.send_command(self.user_id, text, language_code=self.language)
         else:
             self.api.send_text(self.user_id, text, language_code=self.language)
-        await self.settle()
+        await self.settle(since)
         return self.last()
 
     async def press(self, data: str, message: SentMessage | None = None) -> SentMessage:
         target = message or self.last()
+        since = self.api.seq
         self.api.press_button(self.user_id, target.message_id, data, language_code=self.language)
-        await self.settle()
+        await self.settle(since)
         return self.last()
 
     async def tap(self, label: str, message: SentMessage | None = None) -> SentMessage:

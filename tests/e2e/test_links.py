@@ -50,9 +50,11 @@ async def test_two_deep_links_a_bad_code_the_export_and_the_list(
     aero = DEEP_LINK.search(out)
     assert aero is not None, out
     assert "web:" not in out  # no WEB_BASE_URL: no web link
+    # With BOT_USERNAME set the username is not asked of Telegram (nor aiogram loaded).
     code, out, err = await consultbot(
-        api, database_url, "links", "create", "--source", "region:bretagne"
-    )
+        api, database_url, "links", "create", "--source", "region:bretagne",
+        extra={"BOT_USERNAME": "test_bot"},
+    )  # fmt: skip
     assert code == 0, err
     bzh = DEEP_LINK.search(out)
     assert bzh is not None

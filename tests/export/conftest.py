@@ -14,6 +14,7 @@ from storage.repository import Store
 from storage.schema import upgrade
 from tests.export.helpers import bundled_survey
 from tests.postgres import postgres_url
+from tests.sqlite_template import migrated_sqlite
 
 
 @pytest.fixture(scope="session")
@@ -23,9 +24,7 @@ def survey() -> Survey:
 
 @pytest.fixture
 async def url(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'export.db'}"
-    await upgrade(url)
-    return url
+    return await migrated_sqlite(tmp_path / "export.db")
 
 
 @pytest.fixture
@@ -47,13 +46,13 @@ async def any_store(
 ) -> AsyncIterator[Store]:
     """A Store on SQLite, then on PostgreSQL (`TEST_DATABASE_URL`, emptied first)."""
     if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'export.db'}"
+        url = await migrated_sqlite(tmp_path / "export.db")
     else:
         url = postgres_url()
         from tests.storage.conftest import reset_postgres
 
         await reset_postgres(url)
-    await upgrade(url)
+        await upgrade(url)
     async with Database(url) as db:
         store = Store(db, survey, file_hash="0" * 64)
         await store.register_survey()

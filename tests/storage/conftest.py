@@ -19,6 +19,7 @@ from storage.database import Database
 from storage.repository import Store
 from storage.schema import upgrade
 from tests.postgres import postgres_url
+from tests.sqlite_template import migrated_sqlite
 from tests.storage.helpers import bundled_survey
 
 
@@ -52,8 +53,11 @@ async def empty_url(backend: str, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def url(empty_url: str) -> str:
-    """The URL of a database migrated to the latest revision."""
+async def url(backend: str, empty_url: str, tmp_path: Path) -> str:
+    """The URL of a database migrated to the latest revision (for SQLite, a copy of a file
+    migrated once for the session)."""
+    if backend == "sqlite":
+        return await migrated_sqlite(tmp_path / "data" / "consultbot.db")
     await upgrade(empty_url)
     return empty_url
 

@@ -12,13 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from aiohttp import web
+from pytest_asyncio import is_async_test
 
 from channels.survey_file import load_survey_file
 from dialogs import Survey
 from storage.database import Database
 from storage.repository import Store
-from storage.schema import upgrade
+from tests.sqlite_template import migrated_sqlite
 from tests.storage.helpers import BUNDLED
 from web.app import WebChannel, WebConfig
 from web.security import Signer
@@ -55,8 +57,7 @@ class Site:
 async def serve(
     tmp_path: Path, config: WebConfig | None = None, *, name: str = "web.db"
 ) -> tuple[Site, web.AppRunner]:
-    database = f"sqlite+aiosqlite:///{tmp_path / name}"
-    await upgrade(database)
+    database = await migrated_sqlite(tmp_path / name)
     db = Database(database)
     loaded = load_survey_file(BUNDLED)
     store = Store(db, loaded.survey, file_hash=loaded.file_hash)
@@ -71,7 +72,17 @@ async def serve(
     return Site(f"http://{host}:{port}", store, clock, channel, loaded.survey), runner
 
 
-@pytest.fixture
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every async test here runs in the session's event loop: the one Chromium of the session
+    (`browser`) is driven from it."""
+    here = Path(__file__).resolve().parent
+    in_session_loop = pytest.mark.asyncio(loop_scope="session")
+    for item in items:
+        if is_async_test(item) and here in Path(item.path).resolve().parents:
+            item.add_marker(in_session_loop, append=False)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
     served, runner = await serve(tmp_path)
     try:
@@ -96,8 +107,9 @@ async def seeded_cookie(site: Site, *, to_review: bool = True) -> dict[str, Any]
     return {"name": SESSION_COOKIE, "value": token, "url": site.url}
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def chromium() -> AsyncIterator[Any]:
+    """Chromium, launched once for the session (each test gets its own contexts)."""
     executable = shutil.which("chromium")
     if executable is None:
         pytest.skip("chromium is not installed (CI installs it with apt)")
@@ -110,3 +122,14 @@ async def browser() -> AsyncIterator[Any]:
             yield launched
         finally:
             await launched.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def browser(chromium: Any) -> AsyncIterator[Any]:
+    """The session's Chromium; the contexts (cookies, pages) a test opened are closed after it,
+    so that no test sees another's."""
+    try:
+        yield chromium
+    finally:
+        for context in list(chromium.contexts):
+            await context.close()

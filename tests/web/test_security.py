@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
+import pytest_asyncio
 
 from storage.repository import ParticipantKey
 from tests.web.conftest import Site, serve
@@ -64,7 +64,7 @@ class Visitor:
         raise KeyError(name)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def visitors(site: Site) -> AsyncIterator[tuple[Visitor, Visitor]]:
     async with (
         aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as one,
