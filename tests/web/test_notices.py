@@ -7,7 +7,7 @@ import re
 from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
+import pytest_asyncio
 
 from tests.web.conftest import Site
 from tests.web.test_security import CSRF, STEP, Visitor
@@ -16,7 +16,7 @@ QUESTION = re.compile(r'data-question="([a-z0-9_]+)"')
 NOTICES = re.compile(r'<div class="notices" id="notices" role="alert">(.*?)</div>', re.S)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def visitor(site: Site) -> AsyncIterator[Visitor]:
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
         yield Visitor(site, session)
