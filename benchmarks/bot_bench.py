@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import itertools
 import os
 import random
 import secrets
@@ -39,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
+from aiohttp import ClientSession
 
 from bot import callbacks
 from bot.config import DEFAULT_SURVEY
@@ -50,6 +49,7 @@ from dialogs.engine import CONSENT_ACCEPT, current_screen, new_state
 from dialogs.events import Choose, Confirm, Event, Start, Submit, TextInput, Toggle
 from dialogs.limits import OTHER_OPTION_ID
 from dialogs.screens import Output, QuestionScreen, ReceiptScreen, ReviewScreen
+from tests.botapi.proxy import round_robin_proxy
 from tests.botapi.server import FakeBotAPI
 from tests.e2e.harness import INSIDE_WINDOW
 
@@ -247,39 +247,6 @@ async def bot_process(api: FakeBotAPI, command: list[str], env: dict[str, str]):
             process.kill()
 
 
-async def round_robin_proxy(ports: list[int]) -> tuple[web.AppRunner, int]:
-    """A proxy that forwards each webhook POST to the next process in turn."""
-    turn = itertools.cycle(ports)
-    session = ClientSession(
-        connector=TCPConnector(limit=0), timeout=ClientTimeout(total=30), auto_decompress=False
-    )
-
-    async def forward(request: web.Request) -> web.Response:
-        body = await request.read()
-        async with session.post(
-            f"http://127.0.0.1:{next(turn)}{request.path}",
-            data=body,
-            headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
-        ) as response:
-            return web.Response(
-                status=response.status,
-                body=await response.read(),
-                content_type=response.content_type,
-            )
-
-    async def close(_app: web.Application) -> None:
-        await session.close()
-
-    app = web.Application()
-    app.router.add_post("/webhook", forward)
-    app.on_cleanup.append(close)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, port
-
-
 async def wait_healthy(process: subprocess.Popen[bytes], port: int) -> None:
     """Until the process answers its health check (fails at once if it exits)."""
     async with ClientSession() as http:
@@ -300,7 +267,7 @@ async def wait_healthy(process: subprocess.Popen[bytes], port: int) -> None:
 async def proxied_processes(api: FakeBotAPI, command: list[str], env: dict[str, str], count: int):  # type: ignore[no-untyped-def]
     """`count` webhook bot processes behind one round-robin proxy (the webhook URL)."""
     ports = [free_port() for _ in range(count)]
-    proxy, proxy_port = await round_robin_proxy(ports)
+    proxy, proxy_port, _served = await round_robin_proxy(ports, "/webhook")
     url = f"http://127.0.0.1:{proxy_port}/webhook"
     started: list[subprocess.Popen[bytes]] = []
     try:

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import os
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession
 from sqlalchemy import func, select
 
 from bot.survey_file import LoadedSurvey
@@ -24,6 +22,7 @@ from storage.broadcasts import BroadcastStore
 from storage.models import processed_updates
 from storage.repository import ParticipantKey, Store
 from storage.schema import upgrade
+from tests.botapi.proxy import free_port, round_robin_proxy
 from tests.botapi.server import SentMessage
 from tests.e2e.harness import (
     INSIDE_WINDOW,
@@ -43,13 +42,6 @@ TEXT = "La consultation ferme vendredi : merci à toutes et à tous !"
 SECRET = "two-processes-secret"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 async def fresh_database() -> AsyncIterator[str]:
     """A new, empty PostgreSQL database next to TEST_DATABASE_URL's, dropped afterwards."""
@@ -63,40 +55,6 @@ def processes() -> Iterator[list[BotProcess]]:
     yield started
     for process in started:
         process.stop()
-
-
-async def round_robin(ports: list[int]) -> tuple[web.AppRunner, int, list[int]]:
-    """A proxy that forwards each webhook POST to the next process in turn."""
-    turn = itertools.cycle(range(len(ports)))
-    served = [0] * len(ports)
-    session = ClientSession()
-
-    async def forward(request: web.Request) -> web.Response:
-        index = next(turn)
-        served[index] += 1
-        body = await request.read()
-        async with session.post(
-            f"http://127.0.0.1:{ports[index]}{request.path}",
-            data=body,
-            headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
-        ) as response:
-            return web.Response(
-                status=response.status,
-                body=await response.read(),
-                content_type=response.content_type,
-            )
-
-    async def close(app: web.Application) -> None:
-        await session.close()
-
-    app = web.Application()
-    app.router.add_post("/hook", forward)
-    app.on_cleanup.append(close)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    port = _free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, port, served
 
 
 async def wait_up(process: BotProcess, http: ClientSession, port: int) -> None:
@@ -166,8 +124,8 @@ async def test_two_webhook_processes_behave_like_one_bot(
     processes: list[BotProcess],
 ) -> None:
     await upgrade(fresh_database)
-    ports = [_free_port(), _free_port()]
-    proxy, proxy_port, served = await round_robin(ports)
+    ports = [free_port(), free_port()]
+    proxy, proxy_port, served = await round_robin_proxy(ports, "/hook")
     url = f"http://127.0.0.1:{proxy_port}/hook"
     stack = contextlib.AsyncExitStack()
     try:
