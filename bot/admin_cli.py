@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.config import ConfigError, Settings
 from bot.export_cli import _with_store
-from channels.cli import UsageError, add_database_option, add_survey_option, check_language
+from channels.cli import UsageError, add_database_option, add_survey_option
 from channels.progress import ProgressBar, working
 from storage.broadcasts import SEGMENTS, BroadcastStore, Counts, Targeting
 from storage.repository import ResponseHistory
@@ -35,7 +35,6 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     min_cell = args.min_cell if args.min_cell is not None else DEFAULT_MIN_CELL
 
     async def work(store: Any) -> str:
-        check_language(args.lang, store.survey)
         language = args.lang or store.survey.default_language
         try:
             with working("computing the figures"):

@@ -48,6 +48,8 @@ async def _with_store(
     from storage.schema import SchemaOutOfDate, ensure_schema
 
     loaded = load_or_exit(Path(args.survey) if args.survey else settings.survey_file)
+    # A bad --lang is refused before the database is opened (let alone created or migrated).
+    check_language(getattr(args, "lang", None), loaded.survey)
     url = args.database_url or settings.database_url
     try:
         await ensure_schema(url)
@@ -93,10 +95,6 @@ def _refused(error: OutputRefused) -> int:
     return 2
 
 
-def _check_language(args: argparse.Namespace, store: Any) -> None:
-    check_language(args.lang, store.survey)
-
-
 def _min_cell(args: argparse.Namespace) -> int | None:
     value: int | None = args.min_cell
     if value is not None and value < 0:
@@ -117,7 +115,6 @@ def cmd_export_analysis(args: argparse.Namespace, settings: Settings) -> int:
     min_cell = _min_cell(args)
 
     async def work(store: Any) -> Any:
-        _check_language(args, store)
         try:
             if args.crosstab:
                 with working("cross-tabulating"):
@@ -150,7 +147,6 @@ def cmd_export_stat_file(args: argparse.Namespace, settings: Settings, fmt: str,
     bar = ProgressBar(f"export {fmt}")
 
     async def work(store: Any) -> Any:
-        _check_language(args, store)
         return await export_stat_file(
             store,
             out,
@@ -223,7 +219,6 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     bar = ProgressBar(f"export {fmt}")
 
     async def work(store: Any) -> Any:
-        _check_language(args, store)
         return await export_responses(store, options, progress=bar)
 
     try:
@@ -264,7 +259,6 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     bar = ProgressBar("report")
 
     async def work(store: Any) -> Any:
-        _check_language(args, store)
         try:
             return await write_report(store, options, progress=bar)
         except UnicodeError:  # writing failed: not a question of the options given

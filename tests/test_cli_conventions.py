@@ -125,6 +125,8 @@ def test_lang_is_one_of_the_questionnaire_s_languages(
         "consultbot: --lang de: the questionnaire's languages are fr, en"
     )
     assert not (operator / "x.csv").exists() and not (operator / "x.html").exists()
+    # refused before the database is opened: none is created or migrated for a bad option
+    assert not (operator / "cli.db").exists()
 
 
 def test_the_questionnaire_as_an_argument_still_works_with_a_warning(
