@@ -32,6 +32,7 @@ from channels.cli import (
     survey_path,
 )
 from dialogs import SurveyError
+from storage.database import UnsupportedDatabase
 
 log = logging.getLogger("consultbot")
 
@@ -332,6 +333,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return result
         except (ConfigError, UsageError) as exc:
             print(f"consultbot: {exc}", file=sys.stderr)
+            return 2
+        except UnsupportedDatabase as exc:
+            print(f"consultbot: DATABASE_URL (or --database-url): {exc}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
             print("consultbot: interrupted", file=sys.stderr)

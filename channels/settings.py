@@ -278,8 +278,14 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str) -> str:
         from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
 
-        make_url(value)
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("not a URL") from None
+        if url.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+            raise ValueError("unsupported database")
         return value
 
     @field_validator("log_level")

@@ -61,7 +61,7 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -161,6 +161,31 @@ def _install_sqlite_hooks(
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class UnsupportedDatabase(ValueError):
+    """A database URL that is malformed or names a database or driver other than the two
+    supported; the message says what is expected (never the password)."""
+
+
+SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+def database_url(url: str | URL) -> URL:
+    """`url` parsed, if it is `sqlite+aiosqlite://…` or `postgresql+asyncpg://…`."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UnsupportedDatabase(
+            "not a database URL: expected sqlite+aiosqlite:///path/to/file.db or "
+            "postgresql+asyncpg://user:password@host/name"
+        ) from None
+    if parsed.drivername not in SUPPORTED_DRIVERS:
+        raise UnsupportedDatabase(
+            f"unsupported database {parsed.drivername!r}: use sqlite+aiosqlite:///path/to/file.db "
+            "or postgresql+asyncpg://user:password@host/name"
+        )
+    return parsed
+
+
 def create_engine(
     url: str | URL,
     *,
@@ -177,7 +202,7 @@ def create_engine(
     whatever the umask.
     `foreign_keys=False` is for migrations only (SQLite table rebuilds must not cascade).
     """
-    parsed = make_url(url)
+    parsed = database_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         path = sqlite_path(parsed)
@@ -211,9 +236,7 @@ def create_engine(
             pool_recycle=1800,
             connect_args={"statement_cache_size": PG_STATEMENT_CACHE},
         )
-    raise ValueError(
-        f"unsupported database {backend!r}: use sqlite+aiosqlite or postgresql+asyncpg"
-    )
+    raise AssertionError("unreachable: database_url() accepts these two only")
 
 
 def is_retryable(error: BaseException) -> bool:

@@ -93,6 +93,26 @@ def test_a_setting_every_command_uses_stops_them_all(
     assert "LOG_LEVEL must be one of DEBUG, INFO" in one_line(capsys.readouterr().err)
 
 
+@pytest.mark.parametrize("url", ["garbage", "mysql://db/x", "sqlite:///plain.db"])
+def test_a_database_url_the_program_cannot_use_is_one_line_and_creates_nothing(
+    operator: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    url: str,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert main(["stats"]) == 2
+    assert one_line(capsys.readouterr().err).startswith(
+        "consultbot: DATABASE_URL must be a database URL such as sqlite+aiosqlite:///"
+    )
+    monkeypatch.delenv("DATABASE_URL")
+    assert main(["stats", "--database-url", url]) == 2
+    assert one_line(capsys.readouterr().err).startswith(
+        "consultbot: DATABASE_URL (or --database-url)"
+    )
+    assert sorted(path.name for path in operator.iterdir()) == []
+
+
 def test_a_usage_error_is_one_line_and_exit_status_2(
     operator: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
