@@ -11,8 +11,9 @@ import json
 from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Connection, Text, cast, select
+from sqlalchemy import Connection, Select, Text, cast, select
 
 from dialogs.answers import siren_of
 from dialogs.model import QuestionType, Survey
@@ -43,15 +44,12 @@ def organisation_questions(survey: Survey) -> list[str]:
     return [q.id for q in survey.questions if q.type is QuestionType.ORGANISATION_ID]
 
 
-async def find_organisations(store: Store) -> Organisations:
-    """Count the organisations of the submitted responses (one query over their answers to the
-    `organisation_id` questions; a response naming one SIREN twice counts once)."""
-    ids = organisation_questions(store.survey)
-    if not ids:
-        return Organisations()
+def _submitted_organisation_answers(store: Store, ids: list[str], *columns: Any) -> Select[Any]:
+    """`columns` and the JSON text of every answer to the questions `ids` of the submitted
+    responses, in response order."""
     a, r = answers, responses
-    query = (
-        select(r.c.id, r.c.reference, cast(a.c.value, Text))
+    return (
+        select(*columns, cast(a.c.value, Text))
         .join(a, a.c.response_id == r.c.id)
         .where(
             r.c.survey_id == store.survey.id,
@@ -60,6 +58,15 @@ async def find_organisations(store: Store) -> Organisations:
         )
         .order_by(r.c.id)
     )
+
+
+async def find_organisations(store: Store) -> Organisations:
+    """Count the organisations of the submitted responses (one query over their answers to the
+    `organisation_id` questions; a response naming one SIREN twice counts once)."""
+    ids = organisation_questions(store.survey)
+    if not ids:
+        return Organisations()
+    query = _submitted_organisation_answers(store, ids, responses.c.id, responses.c.reference)
     rows = await store.db.runner.read(lambda c: c.execute(query).all())
     by_siren: dict[str, dict[int, str]] = defaultdict(dict)
     identified: set[int] = set()
@@ -85,17 +92,8 @@ async def submitted_sirens(store: Store) -> array[int]:
     ids = organisation_questions(store.survey)
     if not ids:
         return found
-    a, r = answers, responses
-    query = (
-        select(r.c.id, cast(a.c.value, Text))
-        .join(a, a.c.response_id == r.c.id)
-        .where(
-            r.c.survey_id == store.survey.id,
-            r.c.status == "submitted",
-            a.c.question_id.in_(ids),
-        )
-        .order_by(r.c.id)
-        .execution_options(yield_per=5000)
+    query = _submitted_organisation_answers(store, ids, responses.c.id).execution_options(
+        yield_per=5000
     )
 
     def read(connection: Connection) -> array[int]:
