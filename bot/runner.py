@@ -91,7 +91,7 @@ async def running_bot(settings: Settings, clock: Clock) -> AsyncIterator[Running
         )
     loaded = load_survey_file(settings.survey_file)
     await ensure_schema(settings.database_url)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, pool_size=settings.database_pool_size)
     try:
         store = Store(db, loaded.survey, file_hash=loaded.file_hash, bot_id=settings.bot_id)
         await store.register_survey()

@@ -108,6 +108,13 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = setting(
         "text", "core", "`text` (plain lines) or `json` (one JSON object a line).", "text or json"
     )
+    database_pool_size: int = setting(
+        20,
+        "core",
+        "PostgreSQL: connections each process keeps open; answers beyond that many in flight "
+        "wait for one. Processes x this must stay below the server's max_connections.",
+        "a whole number from 1 to 500",
+    )
     consultbot_now: datetime | None = setting(
         None,
         "core",
@@ -299,6 +306,13 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("database_pool_size")
+    @classmethod
+    def _pool_size(cls, value: int) -> int:
+        if not 1 <= value <= 500:
+            raise ValueError(value)
+        return value
 
     @field_validator("consultbot_now")
     @classmethod

@@ -88,6 +88,8 @@ RETRY_MAX_DELAY = 1.0
 
 PG_STATEMENT_CACHE = 256
 """Prepared statements asyncpg keeps per PostgreSQL connection (its default is 100)."""
+PG_POOL_SIZE = 20
+"""PostgreSQL connections a process keeps by default (`DATABASE_POOL_SIZE`)."""
 
 READ_ONLY = "consultbot_read_only"
 """Execution option: on SQLite, begin with a deferred BEGIN (a read snapshot, no write lock)."""
@@ -200,6 +202,7 @@ def create_engine(
     (mode 0700), and the file itself if missing (empty, mode 0600: SQLite gives its -wal, -shm
     and -journal the file's mode), so that the participants' data is readable by its owner only,
     whatever the umask.
+    `pool_size`: PostgreSQL's connections (default `PG_POOL_SIZE`); SQLite's pool is fixed.
     `foreign_keys=False` is for migrations only (SQLite table rebuilds must not cascade).
     """
     parsed = database_url(url)
@@ -216,22 +219,25 @@ def create_engine(
                 warn_if_shared(path, "the database file")
         pool: dict[str, Any] = {}
         if path is not None:  # in-memory databases use a StaticPool, which takes no sizes
-            pool = {"pool_size": pool_size or 5, "max_overflow": 10, "pool_timeout": 60}
+            pool = {"pool_size": 5, "max_overflow": 10, "pool_timeout": 60}
         engine = create_async_engine(parsed, echo=echo, hide_parameters=True, **pool)
         _install_sqlite_hooks(engine.sync_engine, wal=path is not None, foreign_keys=foreign_keys)
         return engine
     if backend == "postgresql":
-        # One process answers on one event loop: about 10 answers in flight keep it busy (an
-        # answer holds its connection for two round trips, see `storage.pg_apply`); the overflow
-        # is for the background workers and bursts. Two processes stay far below the server's
-        # 100 connections. asyncpg keeps each connection's prepared statements (the hot path's
-        # statements come in a few dozen shapes).
+        # A fixed pool, no overflow: an answer holds its connection for two round trips (see
+        # `storage.pg_apply`), and the answers beyond `pool_size` in flight wait for one.
+        # Overflow connections were opened and closed as the load went up and down (70 new
+        # server processes in 8 s at 40 answers in flight, each a fork, a handshake and the
+        # statements prepared again): a fifth of the bot's throughput. Processes x pool_size
+        # must stay below the server's max_connections (100 by default). asyncpg keeps each
+        # connection's prepared statements (the hot path's statements come in a few dozen
+        # shapes).
         return create_async_engine(
             parsed,
             echo=echo,
             hide_parameters=True,
-            pool_size=pool_size or 10,
-            max_overflow=10,
+            pool_size=pool_size or PG_POOL_SIZE,
+            max_overflow=0,
             pool_timeout=30,
             pool_recycle=1800,
             connect_args={"statement_cache_size": PG_STATEMENT_CACHE},

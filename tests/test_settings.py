@@ -97,6 +97,8 @@ def test_values_are_read_and_normalised() -> None:
         ("WEB_BASE_URL", "consultation.example", "WEB_BASE_URL must be an http:// or https://"),
         ("BROADCAST_PAID", "maybe", "BROADCAST_PAID must be true or false, not 'maybe'"),
         ("WEBHOOK_SECRET", "a b", "WEBHOOK_SECRET must be 1 to 256 characters among"),
+        ("DATABASE_POOL_SIZE", "0", "DATABASE_POOL_SIZE must be a whole number from 1 to 500"),
+        ("DATABASE_POOL_SIZE", "many", "DATABASE_POOL_SIZE must be a whole number from 1 to 500"),
     ],
 )
 def test_a_malformed_value_is_named_with_what_is_expected(

@@ -82,12 +82,14 @@ async def serve(
     secret: str = "",
     stop: asyncio.Event | None = None,
     ready: Callable[[str], None] | None = None,
+    pool_size: int | None = None,
 ) -> None:
-    """Serve the web channel until SIGINT/SIGTERM (or `stop`)."""
+    """Serve the web channel until SIGINT/SIGTERM (or `stop`); `pool_size`: PostgreSQL's
+    connections (`DATABASE_POOL_SIZE`)."""
     from aiohttp import web
 
     await ensure_schema(database_url)
-    db = Database(database_url)
+    db = Database(database_url, pool_size=pool_size)
     try:
         store = Store(db, loaded.survey, file_hash=loaded.file_hash)
         await store.register_survey()
@@ -209,6 +211,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
                 settings.clock(),
                 secret=settings.web_secret,
                 ready=ready,
+                pool_size=settings.database_pool_size,
             )
         )
     except SchemaOutOfDate as exc:
