@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from storage.models import answers, participants, processed_updates, response_versions, responses
-from storage.plan import AnswerRow, Current, CurrentRow, Key, ResponseValues, WritePlan
+from storage.plan import AnswerRow, Current, CurrentRow, Head, Key, ResponseValues, WritePlan
 
 __all__ = ["AnswerRow", "CurrentRow", "Key", "ResponseValues"]
 
@@ -72,8 +72,9 @@ class ApplyOps(Protocol):
 
 def execute_plan(
     ops: ApplyOps, plan: WritePlan, key: Key, current: Current, survey_id: str
-) -> int | None:
-    """Write what `plan` says, in the caller's transaction; the response's id (None: none)."""
+) -> tuple[int, int | None]:
+    """Write what `plan` says, in the caller's transaction; the participant's id and the
+    response's (None: none)."""
     now = plan.now
     known = current.participant
     if known is None:
@@ -91,14 +92,14 @@ def execute_plan(
         assert values is not None and response_id is not None
         ops.update_response(response_id, values)
     if response_id is None:
-        return None
+        return participant_id, None
     if plan.upserts:
         ops.upsert_answers(response_id, plan.upserts, now)
     if plan.deletes:
         ops.delete_answers(response_id, plan.deletes)
     if plan.snapshot is not None:
         ops.insert_version(response_id, now, plan.state.reference, plan.snapshot)
-    return response_id
+    return participant_id, response_id
 
 
 # -- SQLAlchemy Core -------------------------------------------------------------------------------
@@ -323,7 +324,7 @@ def from_sqlite_json(value: Any) -> Any:
 
 _CURRENT = """
 SELECT p.id, p.telegram_id, p.preview_name, p.language, p.blocked, r.id, r.status, r.reference,
-       r.state, r.submitted_at, r.version, a.question_id, a.value, a.other
+       r.state, r.submitted_at, r.version, a.question_id, a.value, a.other, r.updated_at
 FROM participants AS p
 LEFT OUTER JOIN responses AS r ON r.participant_id = p.id AND r.survey_id = ?
 LEFT OUTER JOIN answers AS a ON a.response_id = r.id
@@ -332,6 +333,16 @@ WHERE p.{key} = ?
 _CURRENT_BY_TELEGRAM = _CURRENT.format(key="telegram_id")
 _CURRENT_BY_PREVIEW = _CURRENT.format(key="preview_name")
 _CURRENT_BY_WEB = _CURRENT.format(key="web_key")
+_HEAD = """
+SELECT p.id, p.telegram_id, p.preview_name, p.language, p.blocked, r.id, r.status, r.reference,
+       r.version, r.updated_at
+FROM participants AS p
+LEFT OUTER JOIN responses AS r ON r.participant_id = p.id AND r.survey_id = ?
+WHERE p.{key} = ?
+"""
+_HEAD_BY_TELEGRAM = _HEAD.format(key="telegram_id")
+_HEAD_BY_PREVIEW = _HEAD.format(key="preview_name")
+_HEAD_BY_WEB = _HEAD.format(key="web_key")
 _INSERT_UPDATE = (
     "INSERT INTO processed_updates (bot_id, update_id, processed_at) VALUES (?, ?, ?) "
     "ON CONFLICT DO NOTHING"
@@ -405,9 +416,21 @@ class SQLiteOps:
                 row[11],
                 None if row[11] is None else from_sqlite_json(row[12]),
                 row[13],
+                row[14],
             )
             for row in rows
         ]
+
+    def head(self, key: Key) -> Head | None:
+        """The participant ⟕ response without state and answers (None: never seen)."""
+        if key.telegram_id is not None:
+            cursor = self.connection.execute(_HEAD_BY_TELEGRAM, (self.survey_id, key.telegram_id))
+        elif key.web_key is not None:
+            cursor = self.connection.execute(_HEAD_BY_WEB, (self.survey_id, key.web_key))
+        else:
+            cursor = self.connection.execute(_HEAD_BY_PREVIEW, (self.survey_id, key.preview_name))
+        row = cursor.fetchone()
+        return None if row is None else Head(*row)
 
     def insert_participant(self, key: Key, language: str, now: datetime) -> int:
         cursor = self.connection.execute(

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
 from dialogs import Answer, Result, State, Survey, new_state
@@ -63,6 +63,27 @@ class CurrentRow(NamedTuple):
     question_id: str | None
     value: Any
     other: str | None
+    stamp: Any = None
+    """`responses.updated_at` as the driver gives it (see `Head.stamp`)."""
+
+
+class Head(NamedTuple):
+    """The participant ⟕ response without the state and the answers: enough to tell whether
+    the state this process remembers (`reuse`) is still the one stored."""
+
+    participant_id: int
+    telegram_id: int | None
+    preview_name: str | None
+    language: str
+    blocked: bool
+    response_id: int | None
+    status: ResponseStatus | None
+    reference: str | None
+    version: int | None
+    stamp: Any
+    """`responses.updated_at` as the driver gives it (SQLite: its text, to the microsecond),
+    written at every change of the response: with the ids and the version, it tells a response
+    from another that reused a deleted one's row id."""
 
 
 class AnswerRow(NamedTuple):
@@ -95,6 +116,8 @@ class Current:
     version: int = 0
     state_json: str | None = None
     answers: Mapping[str, Answer] = field(default_factory=dict)
+    stamp: Any = None
+    """`responses.updated_at` as read (see `Head.stamp`); None without a response."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +229,75 @@ def read_current(
         version=first.version or 0,
         state_json=first.state,
         answers=found,
+        stamp=first.stamp,
+    )
+
+
+def reuse(remembered: Current, head: Head) -> Current | None:
+    """The state this process remembers for a participant (`remember`), when the database still
+    holds exactly it: the same participant, response, version, status, reference and time of
+    the last change; with the participant's row as read now (someone may have marked them
+    blocked). None: read everything."""
+    known = remembered.participant
+    if (
+        known is None
+        or remembered.stamp is None
+        or known.id != head.participant_id
+        or known.language != head.language
+        or remembered.response_id != head.response_id
+        or remembered.version != head.version
+        or remembered.status != head.status
+        or remembered.reference != head.reference
+        or remembered.stamp != head.stamp
+    ):
+        return None
+    if known.blocked == bool(head.blocked):
+        return remembered
+    return replace(remembered, participant=replace(known, blocked=bool(head.blocked)))
+
+
+def remember(
+    current: Current,
+    plan: WritePlan,
+    key: Key,
+    participant_id: int,
+    response_id: int | None,
+    stamp: Any,
+) -> Current | None:
+    """What a read would give once `plan` is written (None: nothing worth remembering, no
+    response). `stamp`: `responses.updated_at` as the driver gives back `plan.now`."""
+    if response_id is None:
+        return None
+    known = current.participant
+    participant = ParticipantRow(
+        participant_id,
+        known.telegram_id if known is not None else key.telegram_id,
+        known.preview_name if known is not None else key.preview_name,
+        plan.language,
+        False,  # a participant marked blocked is unmarked by `plan_write`
+    )
+    state = plan.state
+    submitted_at = state.submitted_at
+    if submitted_at is not None and submitted_at.tzinfo is not UTC:
+        # As the database gives it back: UTC.
+        submitted_at = submitted_at.astimezone(UTC)
+        state = replace(state, submitted_at=submitted_at)
+    if plan.response is None:
+        # The response's row unchanged; the state's language is the participant's.
+        return replace(current, participant=participant, state=state)
+    values = plan.values
+    assert values is not None
+    return Current(
+        participant,
+        state,
+        response_id=response_id,
+        status=values.status,
+        reference=values.reference,
+        submitted_at=submitted_at,
+        version=values.version,
+        state_json=values.state,
+        answers=state.answers,
+        stamp=stamp,
     )
 
 

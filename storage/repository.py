@@ -74,6 +74,7 @@ from storage.apply_ops import (
     ReferenceConflict,
     SQLiteOps,
     execute_plan,
+    sqlite_time,
 )
 from storage.database import Database, Runner, ThreadedSQLiteRunner
 from storage.models import (
@@ -97,6 +98,8 @@ from storage.plan import (
     WritePlan,
     plan_write,
     read_current,
+    remember,
+    reuse,
     with_reference,
 )
 from storage.plan import decode_answer as _answer
@@ -122,6 +125,10 @@ def survey_file_hash(content: str | bytes) -> str:
 REFERENCE_DRAWS = 5
 """Receipt references `Store.apply` tries for one submission (one in 10^12 is taken: 5 is
 plenty)."""
+RECENT_STATES = 4096
+"""Participants whose state `Store.apply` remembers after writing it (a few kB each): the next
+answer reads a short row that says whether the stored state is still that one, instead of the
+response's state and every answer."""
 
 
 def _rekeyed(step: Step, taken: str, fresh: str) -> Step:
@@ -347,6 +354,8 @@ class Store:
         self._sqlite = db.is_sqlite
         self._registered = False
         self._registering = asyncio.Lock()
+        self._recent: dict[Key, Current] = {}
+        """The state last written per participant (`_remember`, `reuse`), least recent first."""
         self._fresh_json = _dumps(new_state(survey).to_json())
         self._insert: Callable[[Table], SQLiteInsert | PGInsert] = (
             sqlite_insert if self._sqlite else pg_insert
@@ -491,17 +500,40 @@ class Store:
         preview: bool,
     ) -> Applied:
         what = f"apply for {participant}"
-
-        def run(ops: ApplyOps) -> Applied:
-            return self._apply(ops, participant, step, clock, update_id, language_hint, preview)
-
+        key = _key(participant)
         if self._direct_pg:
             return await self._apply_pg(participant, step, clock, update_id, language_hint, preview)
         runner = self._runner
-        if isinstance(runner, ThreadedSQLiteRunner):
-            survey_id = self.survey.id
-            return await runner.write_raw(lambda c: run(SQLiteOps(c, survey_id)), what=what)
-        return await runner.write(lambda c: run(CoreOps(self._core, c)), what=what)
+
+        def run(ops: ApplyOps) -> tuple[Applied, Current | None]:
+            return self._apply(ops, participant, step, clock, update_id, language_hint, preview)
+
+        try:
+            if isinstance(runner, ThreadedSQLiteRunner):
+                survey_id = self.survey.id
+                applied, after = await runner.write_raw(
+                    lambda c: run(SQLiteOps(c, survey_id)), what=what
+                )
+            else:
+                applied, after = await runner.write(
+                    lambda c: run(CoreOps(self._core, c)), what=what
+                )
+        except BaseException:
+            self._recent.pop(key, None)
+            raise
+        self._remember(key, after)
+        return applied
+
+    def _remember(self, key: Key, after: Current | None) -> None:
+        """Keep what a read would now give for `key` (after its transaction committed); only
+        ever changed on the event loop's thread (`_apply` may read it on the writer thread)."""
+        recent = self._recent
+        recent.pop(key, None)
+        if after is None:
+            return
+        if len(recent) >= RECENT_STATES:
+            del recent[next(iter(recent))]  # the least recently written
+        recent[key] = after
 
     def _duplicate(self, key: ParticipantKey, update_id: int, current: Current) -> Applied:
         log.info("update %d for %s already processed: skipped", update_id, key)
@@ -553,21 +585,39 @@ class Store:
         update_id: int | None,
         language_hint: str | None,
         preview: bool,
-    ) -> Applied:
+    ) -> tuple[Applied, Current | None]:
         """One transaction on SQLite, or through SQLAlchemy Core: record the update id, lock
-        (PostgreSQL), read, step, plan, write."""
+        (PostgreSQL), read, step, plan, write. With it, what a read would give after it (None:
+        nothing to remember), for `_remember` once committed."""
         if update_id is not None and not ops.record_update(self.bot_id, update_id, clock()):
-            return self._duplicate(key, update_id, self._read_current(ops, key, language_hint))
+            current = self._read_current(ops, key, language_hint)
+            return self._duplicate(key, update_id, current), current
+        pg_key = _key(key)
         if not self._sqlite:
-            ops.lock_participant(_key(key), new_state(self.survey, language_hint).language, clock())
-        current = self._read_current(ops, key, language_hint)
+            ops.lock_participant(pg_key, new_state(self.survey, language_hint).language, clock())
+        current = self._recalled(ops, pg_key) or self._read_current(ops, key, language_hint)
         plan = self._plan(key, current, step, clock, preview)
         try:
-            execute_plan(ops, plan, _key(key), current, self.survey.id)
+            participant_id, response_id = execute_plan(ops, plan, pg_key, current, self.survey.id)
         except ReferenceConflict as conflict:
             assert plan.state.reference is not None
             raise ReferenceTaken(plan.state.reference) from conflict
-        return self._applied(key, plan)
+        after = None
+        if isinstance(ops, SQLiteOps):
+            # The Core path's times come back through SQLAlchemy's types: not remembered.
+            after = remember(
+                current, plan, pg_key, participant_id, response_id, sqlite_time(plan.now)
+            )
+        return self._applied(key, plan), after
+
+    def _recalled(self, ops: ApplyOps, key: Key) -> Current | None:
+        """The state remembered for `key`, if the database still holds it (one short read
+        instead of the response's state and every answer)."""
+        remembered = self._recent.get(key)
+        if remembered is None or not isinstance(ops, SQLiteOps):
+            return None
+        head = ops.head(key)
+        return None if head is None else reuse(remembered, head)
 
     async def _apply_pg(
         self,
@@ -586,29 +636,46 @@ class Store:
         raw = await self.engine.raw_connection()
         driver = raw.driver_connection
         assert driver is not None
+        remembered = self._recent.get(pg_key)
         try:
             for _attempt in range(pg_apply.OPTIMISTIC_ATTEMPTS):
-                rows, seen = await pg_apply.read(driver, pg_key, survey_id, bot_id, update_id)
-                current = read_current(self.survey, rows, language_hint)
-                if seen:
+                known = None
+                if remembered is not None and remembered.response_id is not None:
+                    known = (remembered.response_id, remembered.version)
+                found = await pg_apply.read(driver, pg_key, survey_id, bot_id, update_id, known)
+                current = None
+                if found.rows is None:
+                    assert remembered is not None and found.head is not None
+                    current = reuse(remembered, found.head)
+                    if current is None:  # that version, but not as this process wrote it
+                        found = await pg_apply.read(driver, pg_key, survey_id, bot_id, update_id)
+                if current is None:
+                    assert found.rows is not None
+                    current = read_current(self.survey, found.rows, language_hint)
+                if found.seen:
                     assert update_id is not None
                     return self._duplicate(key, update_id, current)
                 plan = self._plan(key, current, step, clock, preview)
                 if not plan.writes and update_id is None:
                     return self._applied(key, plan)
                 try:
-                    await pg_apply.write(
+                    participant_id, response_id = await pg_apply.write(
                         driver, plan, current, pg_key, survey_id, bot_id, update_id
                     )
                 except (pg_apply.Conflict, pg_apply.Duplicate):
+                    remembered = None
                     continue
                 except ReferenceConflict as conflict:
                     assert plan.state.reference is not None
                     raise ReferenceTaken(plan.state.reference) from conflict
+                self._remember(
+                    pg_key, remember(current, plan, pg_key, participant_id, response_id, plan.now)
+                )
                 return self._applied(key, plan)
         except ReferenceTaken:
             raise
         except BaseException as error:
+            self._recent.pop(pg_key, None)
             # An error of the server leaves the connection usable (autocommit); anything else
             # (lost connection, cancelled mid-statement) may not: the pool must not reuse it.
             if not isinstance(error, asyncpg.PostgresError) or driver.is_closed():
@@ -619,11 +686,13 @@ class Store:
         # Others keep writing this participant (many taps at once): queue on their row's lock.
         log.info("%s: concurrent writes; applying under the participant's lock", key)
 
-        def run(connection: Connection) -> Applied:
+        def run(connection: Connection) -> tuple[Applied, Current | None]:
             ops = CoreOps(self._core, connection)
             return self._apply(ops, key, step, clock, update_id, language_hint, preview)
 
-        return await self._runner.write(run, what=f"apply for {key}")
+        self._recent.pop(pg_key, None)
+        applied, _after = await self._runner.write(run, what=f"apply for {key}")
+        return applied
 
     # -- participants ---------------------------------------------------------------------------
 
@@ -648,6 +717,7 @@ class Store:
             connection.execute(delete(participants).where(participants.c.id == found))
             return found
 
+        self._recent.pop(_key(participant), None)
         erased = await self._runner.write(work, what=f"erase {participant}")
         if erased is None:
             log.info("erase %s: nothing stored", participant)

@@ -307,7 +307,8 @@ async def test_runner_write_retries_transient_errors(db: Database) -> None:
 async def test_postgresql_pool(db: Database, backend: str) -> None:
     if backend != "postgresql":
         pytest.skip("PostgreSQL only")
-    assert db.engine.pool.size() == 10  # type: ignore[attr-defined]
+    assert db.engine.pool.size() == 20  # type: ignore[attr-defined]
+    assert db.engine.pool._max_overflow == 0  # type: ignore[attr-defined]
     assert isinstance(db.runner, AsyncRunner)
 
 
