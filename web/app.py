@@ -91,6 +91,19 @@ class Flash:
     the GET of the redirect serves it without reading the database again (once)."""
 
 
+class Texts(dict[str, str]):
+    """A language's catalogue texts as the templates read them (`txt["web.send"]`), each looked
+    up once: a lookup per text and per page cost more than the rest of a page's texts."""
+
+    def __init__(self, lang: str) -> None:
+        super().__init__()
+        self.lang = lang
+
+    def __missing__(self, key: str) -> str:
+        text = self[key] = t(self.lang, key)
+        return text
+
+
 KEY = web.AppKey("consultbot_web", object)
 _request_key = getattr(web, "RequestKey", None)  # aiohttp >= 3.13; a plain string before
 WEB_KEY: Any = _request_key("web_key", object) if _request_key else "web_key"
@@ -128,6 +141,14 @@ class WebChannel:
         )
         self._templates: dict[str, jinja2.Template] = {}
         self._cookies: dict[str, tuple[str | None, str | None]] = {}
+        self._signed: dict[str, str] = {}
+        """Participants' tokens (`Signer.sign`), for the resume link of every page."""
+        self._headers = tuple(SECURITY_HEADERS.items()) + (
+            (("Strict-Transport-Security", "max-age=31536000"),)
+            if self.config.secure_cookies
+            else ()
+        )
+        """What `_security_headers` adds to every response."""
         self._shared: dict[str, dict[str, Any]] = {}
         """What every page of a language is given (this channel's survey: fixed)."""
 
@@ -285,6 +306,7 @@ class WebChannel:
             shared = self._shared[lang] = {
                 "lang": lang,
                 "tx": partial(t, lang),
+                "txt": Texts(lang),
                 "survey_title": self.renderer.tx(lang, self.survey.title),
                 "preview": self.config.preview,
                 "languages": self.survey.languages,
@@ -322,12 +344,21 @@ class WebChannel:
 
     def resume_url(self, request: web.Request, key: str) -> str:
         base = self.config.base_url.rstrip("/") or str(request.url.origin())
-        return f"{base}/r/{self.signer.sign(key)}"
+        return f"{base}/r/{self.token(key)}"
+
+    def token(self, key: str) -> str:
+        """The participant's signed token (remembered for the most recent ones)."""
+        token = self._signed.get(key)
+        if token is None:
+            if len(self._signed) >= RECENT_COOKIES:
+                self._signed.clear()
+            token = self._signed[key] = self.signer.sign(key)
+        return token
 
     def set_session(self, response: web.StreamResponse, key: str) -> None:
         response.set_cookie(
             SESSION_COOKIE,
-            self.signer.sign(key),
+            self.token(key),
             max_age=COOKIE_MAX_AGE,
             httponly=True,
             samesite="Lax",
@@ -548,9 +579,8 @@ def redirect(location: str) -> web.Response:
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    headers = response.headers
-    for name, value in SECURITY_HEADERS.items():
-        headers.setdefault(name, value)
     channel = request.app.get(KEY)
-    if isinstance(channel, WebChannel) and channel.config.secure_cookies:
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    pairs = channel._headers if isinstance(channel, WebChannel) else SECURITY_HEADERS.items()
+    headers = response.headers
+    for name, value in pairs:
+        headers.setdefault(name, value)

@@ -116,7 +116,12 @@ class WebView:
     nav: tuple[Action, ...] = ()
     rows: tuple[ReviewRow, ...] = ()
     step: int = 0
-    extra: dict[str, object] = field(default_factory=dict)
+    question_id: str = ""
+    """A question's page: its id (the page's `data-question`)."""
+    question_type: str = ""
+    """A question's page: its type, or `other` while the "other" text is asked."""
+    has_hint: bool = False
+    """The options are described by the hint (`aria-describedby`)."""
     listing: ListingView | None = None
     progress: int | None = None
     """The share of the questionnaire answered, in percent (a question's page only)."""
@@ -141,10 +146,16 @@ def paragraphs(text: str) -> Markup:
     return Markup("<br>").join(Markup(line) for line in text.split("\n"))
 
 
+ANSWER_TEXTS = 20_000
+"""Answers as read back (`WebRenderer.answer`) remembered: the thread above every question
+shows the last two, and most answers are a choice that many participants make."""
+
+
 class WebRenderer:
     def __init__(self, survey: Survey) -> None:
         self.survey = survey
         self._landing: dict[str, dict[str, object]] = {}
+        self._answers: dict[tuple[str, str, Answer], str] = {}
 
     def tx(self, lang: str, text: Text) -> str:
         return text.get(lang, self.survey.default_language)
@@ -225,7 +236,6 @@ class WebRenderer:
                 t(lang, "web.receipt_title"),
                 texts=(self.tm(lang, "receipt", reference=screen.reference, time=when),),
                 nav=nav,
-                extra={"reference": screen.reference},
             )
         if isinstance(screen, NotOpenScreen):
             when = format_time(lang, screen.opens_at, self.survey.timezone)
@@ -290,12 +300,9 @@ class WebRenderer:
             input=field_input,
             nav=tuple(nav),
             step=screen.step,
-            extra={
-                "question_id": q.id,
-                "type": "other" if screen.awaiting_other else q.type.value,
-                "has_hint": bool((options or listing) and hint),
-                "long_list": listing is not None,
-            },
+            question_id=q.id,
+            question_type="other" if screen.awaiting_other else q.type.value,
+            has_hint=bool((options or listing) and hint),
             listing=listing,
             progress=p.percent,
         )
@@ -547,7 +554,16 @@ class WebRenderer:
 
     def answer(self, lang: str, q: Question, answer: Answer) -> str:
         """An answer as a participant reads it back (`channels.answers`: alike in every channel)."""
-        return answer_text(lang, q, answer, self.survey.default_language)
+        key = (lang, q.id, answer)
+        try:
+            found = self._answers.get(key)
+        except TypeError:  # a value that cannot be hashed: not remembered
+            return answer_text(lang, q, answer, self.survey.default_language)
+        if found is None:
+            if len(self._answers) >= ANSWER_TEXTS:
+                self._answers.clear()
+            found = self._answers[key] = answer_text(lang, q, answer, self.survey.default_language)
+        return found
 
 
 _num = number_text
