@@ -40,7 +40,7 @@ from dialogs.screens import ClosedScreen, QuestionScreen, Screen
 from dialogs.state import Phase, State
 from storage.repository import Applied, ParticipantKey, Store
 from web import actions, metrics
-from web.render import WebRenderer
+from web.render import WebRenderer, buttons
 from web.security import SECURITY_HEADERS, RateLimiter, Signer, new_web_key
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,7 @@ class WebChannel:
             auto_reload=False,
             cache_size=-1,
         )
+        self.templates.filters["buttons"] = buttons
         self._templates: dict[str, jinja2.Template] = {}
         self._cookies: dict[str, tuple[str | None, str | None]] = {}
         self._signed: dict[str, str] = {}
@@ -307,6 +308,7 @@ class WebChannel:
                 "lang": lang,
                 "tx": partial(t, lang),
                 "txt": Texts(lang),
+                "language_buttons": self.renderer.language_buttons(lang),
                 "survey_title": self.renderer.tx(lang, self.survey.title),
                 "preview": self.config.preview,
                 "languages": self.survey.languages,

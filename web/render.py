@@ -10,6 +10,7 @@ autoescapes everything else.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
@@ -141,6 +142,30 @@ def html(trusted: str) -> Markup:
     return Markup(trusted)
 
 
+PRESSED = {None: "", True: ' aria-pressed="true"', False: ' aria-pressed="false"'}
+
+
+def buttons(actions_: Sequence[Action]) -> Markup:
+    """The submit buttons of `actions_` as HTML (the template's filter `buttons`): built here,
+    they cost one escape per label, and none for a label already escaped (`Markup`); values are
+    made of the questionnaire's ids, numbers and `:` (see `web.actions`), never escaped."""
+    parts = []
+    for action in actions_:
+        label = action.label
+        text = label if type(label) is Markup else escape(label)
+        pressed = action.pressed
+        state = (
+            ""
+            if pressed is None
+            else (' aria-pressed="true"' if pressed else ' aria-pressed="false"')
+        )
+        primary = ' class="primary"' if action.primary else ""
+        parts.append(
+            f'<button type="submit" name="a" value="{action.value}"{state}{primary}>{text}</button>'
+        )
+    return Markup("\n".join(parts))
+
+
 def paragraphs(text: str) -> Markup:
     """Trusted catalogue text (params already escaped) with its line breaks kept."""
     return Markup("<br>").join(Markup(line) for line in text.split("\n"))
@@ -156,6 +181,8 @@ class WebRenderer:
         self.survey = survey
         self._landing: dict[str, dict[str, object]] = {}
         self._answers: dict[tuple[str, str, Answer], str] = {}
+        self._labels: dict[tuple[str, str, str], Markup] = {}
+        self._languages: dict[str, Markup] = {}
 
     def tx(self, lang: str, text: Text) -> str:
         return text.get(lang, self.survey.default_language)
@@ -475,6 +502,28 @@ class WebRenderer:
     def option_label(self, lang: str, q: Question, option: Option) -> str:
         return option_text(lang, q, option, self.survey.default_language)
 
+    def option_html(self, lang: str, q: Question, option: Option) -> Markup:
+        """`option_label` escaped, once per language (a button's label)."""
+        key = (lang, q.id, option.id)
+        found = self._labels.get(key)
+        if found is None:
+            found = self._labels[key] = escape(self.option_label(lang, q, option))
+        return found
+
+    def language_buttons(self, lang: str) -> Markup:
+        """The language switch's buttons on a page in `lang` (the same on every page)."""
+        found = self._languages.get(lang)
+        if found is None:
+            found = self._languages[lang] = Markup("\n").join(
+                html(
+                    f'<button type="submit" name="a" value="{escape(actions.language(code))}"'
+                    f' lang="{escape(code)}" aria-pressed="{"true" if code == lang else "false"}">'
+                    f"{escape(t(lang, 'web.language.' + code))}</button>"
+                )
+                for code in self.survey.languages
+            )
+        return found
+
     def options(self, lang: str, q: Question, screen: QuestionScreen) -> list[Action]:
         step = screen.step
         answer = screen.answer.value if screen.answer is not None else None
@@ -499,28 +548,28 @@ class WebRenderer:
         if q.type is QuestionType.SINGLE_CHOICE:
             return [
                 Action(
-                    self.option_label(lang, q, o),
+                    self.option_html(lang, q, o),
                     actions.choose(step, q.id, o.id),
                     pressed=answer == o.id,
                 )
                 for o in choices
             ]
-        buttons: list[Action] = []
+        ranked = q.type is QuestionType.RANKING
+        pending = screen.pending
+        found: list[Action] = []
         for o in choices:
-            label = self.option_label(lang, q, o)
-            if q.type is QuestionType.RANKING and o.id in screen.pending:
-                label = f"{screen.pending.index(o.id) + 1}. {label}"
-            buttons.append(
-                Action(label, actions.toggle(step, q.id, o.id), pressed=o.id in screen.pending)
-            )
-        buttons.append(
+            label = self.option_html(lang, q, o)
+            if ranked and o.id in pending:
+                label = html(f"{pending.index(o.id) + 1}. {label}")
+            found.append(Action(label, actions.toggle(step, q.id, o.id), pressed=o.id in pending))
+        found.append(
             Action(
                 t(lang, "button.confirm", count=len(screen.pending)),
                 actions.confirm(step, q.id),
                 primary=True,
             )
         )
-        return buttons
+        return found
 
     def review(self, lang: str, screen: ReviewScreen) -> WebView:
         rows = []
