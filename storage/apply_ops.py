@@ -385,9 +385,18 @@ class SQLiteOps:
     def __init__(self, connection: sqlite3.Connection, survey_id: str) -> None:
         self.connection = connection
         self.survey_id = survey_id
+        self._time: tuple[datetime | None, str] = (None, "")
+
+    def time(self, value: datetime) -> str:
+        """`sqlite_time(value)`: a transaction writes the same moment several times."""
+        last, text = self._time
+        if value is not last:
+            text = sqlite_time(value)
+            self._time = (value, text)
+        return text
 
     def record_update(self, bot_id: int, update_id: int, at: datetime) -> bool:
-        cursor = self.connection.execute(_INSERT_UPDATE, (bot_id, update_id, sqlite_time(at)))
+        cursor = self.connection.execute(_INSERT_UPDATE, (bot_id, update_id, self.time(at)))
         return cursor.rowcount > 0
 
     def lock_participant(self, key: Key, language: str, now: datetime) -> None:
@@ -441,7 +450,7 @@ class SQLiteOps:
                 key.web_key,
                 key.channel,
                 language,
-                sqlite_time(now),
+                self.time(now),
             ),
         )
         assert cursor.lastrowid is not None
@@ -461,9 +470,9 @@ class SQLiteOps:
                     values.status,
                     values.reference,
                     values.state,
-                    sqlite_time(values.started_at),
-                    None if submitted_at is None else sqlite_time(submitted_at),
-                    sqlite_time(values.updated_at),
+                    self.time(values.started_at),
+                    None if submitted_at is None else self.time(submitted_at),
+                    self.time(values.updated_at),
                     values.version,
                 ),
             )
@@ -483,8 +492,8 @@ class SQLiteOps:
                     values.status,
                     values.reference,
                     values.state,
-                    None if submitted_at is None else sqlite_time(submitted_at),
-                    sqlite_time(values.updated_at),
+                    None if submitted_at is None else self.time(submitted_at),
+                    self.time(values.updated_at),
                     values.version,
                     response_id,
                 ),
@@ -495,7 +504,7 @@ class SQLiteOps:
             raise
 
     def upsert_answers(self, response_id: int, rows: Sequence[AnswerRow], now: datetime) -> None:
-        at = sqlite_time(now)
+        at = self.time(now)
         self.connection.executemany(
             _UPSERT_ANSWER,
             [(response_id, row.question_id, json.dumps(row.value), row.other, at) for row in rows],
@@ -515,6 +524,6 @@ class SQLiteOps:
         number = int(last or 0) + 1
         self.connection.execute(
             _INSERT_VERSION,
-            (response_id, number, sqlite_time(at), reference, json.dumps(snapshot)),
+            (response_id, number, self.time(at), reference, json.dumps(snapshot)),
         )
         return number

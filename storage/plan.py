@@ -333,7 +333,8 @@ def plan_write(
     status: ResponseStatus = "preview" if preview else "draft"
     if not preview and submitted_at is not None:
         status = "submitted"
-    state = replace(state, reference=reference, submitted_at=submitted_at)
+    if state.reference != reference or state.submitted_at is not submitted_at:
+        state = replace(state, reference=reference, submitted_at=submitted_at)
 
     known = current.participant
     participant: Literal["insert", "update"] | None = None
@@ -344,10 +345,11 @@ def plan_write(
 
     state_json = dumps(state.to_json())
     old, new = current.answers, state.answers
+    # The engine keeps the Answer objects it did not change: `is` settles most at once.
     upserts = tuple(
         AnswerRow(qid, value_to_json(answer), answer.other)
         for qid, answer in new.items()
-        if old.get(qid) != answer
+        if (before_answer := old.get(qid)) is not answer and before_answer != answer
     )
     deletes = tuple(qid for qid in old if qid not in new)
 

@@ -74,7 +74,6 @@ from storage.apply_ops import (
     ReferenceConflict,
     SQLiteOps,
     execute_plan,
-    sqlite_time,
 )
 from storage.database import Database, Runner, ThreadedSQLiteRunner
 from storage.models import (
@@ -605,9 +604,7 @@ class Store:
         after = None
         if isinstance(ops, SQLiteOps):
             # The Core path's times come back through SQLAlchemy's types: not remembered.
-            after = remember(
-                current, plan, pg_key, participant_id, response_id, sqlite_time(plan.now)
-            )
+            after = remember(current, plan, pg_key, participant_id, response_id, ops.time(plan.now))
         return self._applied(key, plan), after
 
     def _recalled(self, ops: ApplyOps, key: Key) -> Current | None:
