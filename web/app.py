@@ -143,6 +143,8 @@ class WebChannel:
         self._templates: dict[str, jinja2.Template] = {}
         self._cookies: dict[str, tuple[str | None, str | None]] = {}
         self._signed: dict[str, str] = {}
+        self._resumes: dict[tuple[str, str], Markup] = {}
+        """The resume section of the pages, per language and link."""
         """Participants' tokens (`Signer.sign`), for the resume link of every page."""
         self._headers = tuple(SECURITY_HEADERS.items()) + (
             (("Strict-Transport-Security", "max-age=31536000"),)
@@ -348,6 +350,18 @@ class WebChannel:
         base = self.config.base_url.rstrip("/") or str(request.url.origin())
         return f"{base}/r/{self.token(key)}"
 
+    def resume_section(self, request: web.Request, key: str, lang: str) -> Markup:
+        """The section of a conversation page that gives the resume link (the same on each of
+        a participant's pages: rendered once, remembered for the most recent participants)."""
+        url = self.resume_url(request, key)
+        found = self._resumes.get((lang, url))
+        if found is None:
+            if len(self._resumes) >= RECENT_COOKIES:
+                self._resumes.clear()
+            section = self.render_text(request, "resume.html", lang, resume_url=url)
+            found = self._resumes[(lang, url)] = Markup(section)
+        return found
+
     def token(self, key: str) -> str:
         """The participant's signed token (remembered for the most recent ones)."""
         token = self._signed.get(key)
@@ -460,7 +474,7 @@ class WebChannel:
             view=view,
             thread=thread,
             notices=flash.notices,
-            resume_url=self.resume_url(request, key) if view.kind != "receipt" else "",
+            resume=self.resume_section(request, key, lang) if view.kind != "receipt" else "",
         )
 
     def prepare(self, request: web.Request, key: str, applied: Applied, flash: Flash) -> None:

@@ -183,6 +183,7 @@ class WebRenderer:
         self._answers: dict[tuple[str, str, Answer], str] = {}
         self._labels: dict[tuple[str, str, str], Markup] = {}
         self._languages: dict[str, Markup] = {}
+        self._leads: dict[tuple[str, str, int], str] = {}
 
     def tx(self, lang: str, text: Text) -> str:
         return text.get(lang, self.survey.default_language)
@@ -283,17 +284,7 @@ class WebRenderer:
     def question(self, lang: str, screen: QuestionScreen, typed: str = "") -> WebView:
         q = screen.question
         p = screen.progress
-        section = self.survey.section_of(q)
-        progress = t(lang, "web.progress", percent=p.percent, section=self.tx(lang, section.title))
-        percent = escape(p.percent)
-        lead: list[Markup] = [
-            html(
-                f'<p class="progress"><label for="progress">{escape(progress)}</label>'
-                f'<progress id="progress" max="100" value="{percent}">{percent} %</progress></p>'
-            )
-        ]
-        if q.help:
-            lead.append(html(f'<p class="help">{escape(self.tx(lang, q.help))}</p>'))
+        lead: list[str] = [self.lead_head(lang, q, p.percent)]
         hint = self.hint(lang, q, screen)
         if screen.answer is not None and not screen.awaiting_other:
             current = self.answer(lang, q, screen.answer)
@@ -321,7 +312,7 @@ class WebRenderer:
         return WebView(
             "question",
             self.tx(lang, q.text),
-            lead=Markup("").join(lead),
+            lead=Markup("".join(lead)),  # every part built here, escaped
             options=options,
             group_label=self.tx(lang, q.text),
             input=field_input,
@@ -333,6 +324,24 @@ class WebRenderer:
             listing=listing,
             progress=p.percent,
         )
+
+    def lead_head(self, lang: str, q: Question, percent: int) -> str:
+        """A question's progress bar and help, as HTML (once per language and percentage)."""
+        key = (lang, q.id, percent)
+        found = self._leads.get(key)
+        if found is None:
+            section = self.survey.section_of(q)
+            title = self.tx(lang, section.title)
+            progress = escape(t(lang, "web.progress", percent=percent, section=title))
+            number = escape(percent)
+            found = (
+                f'<p class="progress"><label for="progress">{progress}</label>'
+                f'<progress id="progress" max="100" value="{number}">{number} %</progress></p>'
+            )
+            if q.help:
+                found += f'<p class="help">{escape(self.tx(lang, q.help))}</p>'
+            self._leads[key] = found
+        return found
 
     # -- long lists -----------------------------------------------------------------------------
 
