@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.exceptions import ClientDecodeError
+from aiogram.exceptions import ClientDecodeError, TelegramNetworkError
 from aiogram.methods import (
     AnswerCallbackQuery,
     EditMessageText,
@@ -34,11 +34,13 @@ from aiogram.methods import (
     TelegramMethod,
 )
 from aiogram.methods.base import Response, TelegramType
-from aiogram.types import Message, Update
+from aiogram.types import InputFile, Message, Update
+from aiohttp import ClientError
 from pydantic import PrivateAttr, ValidationError
 
 log = logging.getLogger(__name__)
 
+JSON_BODY = {"Content-Type": "application/json"}
 LEAN_METHODS = (SendMessage, EditMessageText, AnswerCallbackQuery)
 _LEAN_RESPONSE = Response[Any]
 """Built once: pydantic would otherwise build the generic model again on every call."""
@@ -65,6 +67,43 @@ class GetUpdatesSkipping(GetUpdates):
 
 
 class LeanSession(AiohttpSession):
+    async def make_request(
+        self,
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+        timeout: int | None = None,
+    ) -> TelegramType:
+        """A method without a file is sent as a JSON body (the Bot API takes both), built with
+        one `json_dumps`: aiogram's form encodes each nested object to JSON, then the whole
+        form to percent-escapes, and the server undoes both (a fifth of the bot's CPU for a
+        message with its keyboard went to sending it). With a file: aiogram's multipart form."""
+        files: dict[str, InputFile] = {}
+        payload: dict[str, Any] = {}
+        for key, value in method.model_dump(warnings=False).items():
+            prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+            if prepared is not None and prepared != "":  # as aiogram's form leaves them out
+                payload[key] = prepared
+        if files:
+            return await super().make_request(bot, method, timeout)
+        session = await self.create_session()
+        url = self.api.api_url(token=bot.token, method=method.__api_method__)
+        try:
+            async with session.post(
+                url,
+                data=self.json_dumps(payload),
+                headers=JSON_BODY,
+                timeout=self.timeout if timeout is None else timeout,  # type: ignore[arg-type]
+            ) as resp:
+                raw_result = await resp.text()
+        except TimeoutError as e:
+            raise TelegramNetworkError(method=method, message="Request timeout error") from e
+        except ClientError as e:
+            raise TelegramNetworkError(method=method, message=f"{type(e).__name__}: {e}") from e
+        response = self.check_response(
+            bot=bot, method=method, status_code=resp.status, content=raw_result
+        )
+        return cast(TelegramType, response.result)
+
     def check_response(
         self,
         bot: Bot,

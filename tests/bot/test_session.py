@@ -3,6 +3,7 @@ answers it does not validate still carry what the bot reads, and errors are rais
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -73,3 +74,47 @@ async def test_get_updates_skipping_leaves_out_the_known_updates(
     # Nothing was confirmed: the skipped update is still there for a plain getUpdates.
     assert [u.update_id for u in await bot.get_updates(timeout=0)] == [first, second]
     assert "skip" not in str(api.calls("getUpdates")[-2].params)
+
+
+async def test_a_method_without_a_file_goes_as_json_and_a_file_as_a_multipart_form() -> None:
+    """What the Bot API server receives: one JSON body whose keyboard is an object (not a JSON
+    string inside a percent-escaped form), the defaults of the bot applied, nothing empty; a
+    document still as a multipart form with its bytes."""
+    from aiogram.types import BufferedInputFile
+    from aiohttp import web
+
+    received: list[tuple[str, str, bytes]] = []
+
+    async def method(request: web.Request) -> web.Response:
+        received.append((request.match_info["method"], request.content_type, await request.read()))
+        result = {"message_id": 1, "date": 0, "chat": {"id": CHAT, "type": "private"}}
+        return web.json_response({"ok": True, "result": result})
+
+    app = web.Application()
+    app.router.add_post("/bot{token}/{method}", method)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    bot = build_bot("1:token", f"http://127.0.0.1:{port}")
+    try:
+        markup = InlineKeyboardMarkup(
+            inline_keyboard=[[InlineKeyboardButton(text="Oui & non", callback_data="c:1:q:o")]]
+        )
+        await bot.send_message(CHAT, "Élan <b>fort</b>", parse_mode="HTML", reply_markup=markup)
+        await bot.send_document(CHAT, BufferedInputFile(b"a;b\n1;2\n", "export.csv"))
+    finally:
+        await bot.session.close()
+        await runner.cleanup()
+    (name, ctype, body), (doc_name, doc_ctype, doc_body) = received
+    assert (name, ctype) == ("sendMessage", "application/json")
+    sent = json.loads(body)
+    assert sent["chat_id"] == CHAT
+    assert sent["text"] == "Élan <b>fort</b>"
+    assert sent["reply_markup"] == {
+        "inline_keyboard": [[{"text": "Oui & non", "callback_data": "c:1:q:o"}]]
+    }
+    assert "" not in sent.values() and None not in sent.values()
+    assert (doc_name, doc_ctype) == ("sendDocument", "multipart/form-data")
+    assert b"a;b\n1;2\n" in doc_body
