@@ -23,6 +23,14 @@ also serves in-memory SQLite) on serialization failures and deadlocks.
 The statements themselves are in `storage.apply_ops`: SQLAlchemy Core, or plain SQL on the
 SQLite writer thread's connection (the same rows either way), and in `storage.pg_apply`.
 
+The store remembers the state it wrote last for each of the `RECENT_STATES` most recent
+participants. At their next answer it reads only the participant ⟕ response row (SQLite), or
+PostgreSQL's read leaves out the state and the answers, and the remembered state is used when the
+row still says the same (ids, version, status, reference, `updated_at` to the microsecond:
+`storage.plan.reuse`); otherwise everything is read as above. Any other writer (another process,
+the erasure of a participant whose row ids are then reused) changes one of those, so an answer is
+always applied to what is stored.
+
 The closing date is checked by `plan_write`, with `clock()` read after `step`, at the moment of
 writing: a submission written at or after `closes_at` is refused and the draft stays as it was.
 A receipt reference already used by another response is replaced by a new one drawn by the store
@@ -124,7 +132,7 @@ def survey_file_hash(content: str | bytes) -> str:
 REFERENCE_DRAWS = 5
 """Receipt references `Store.apply` tries for one submission (one in 10^12 is taken: 5 is
 plenty)."""
-RECENT_STATES = 4096
+RECENT_STATES = 2048
 """Participants whose state `Store.apply` remembers after writing it (a few kB each): the next
 answer reads a short row that says whether the stored state is still that one, instead of the
 response's state and every answer."""
