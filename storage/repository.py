@@ -599,20 +599,22 @@ class Store:
         if update_id is not None and not ops.record_update(self.bot_id, update_id, clock()):
             current = self._read_current(ops, key, language_hint)
             return self._duplicate(key, update_id, current), current
-        pg_key = _key(key)
+        row_key = _key(key)
         if not self._sqlite:
-            ops.lock_participant(pg_key, new_state(self.survey, language_hint).language, clock())
-        current = self._recalled(ops, pg_key) or self._read_current(ops, key, language_hint)
+            ops.lock_participant(row_key, new_state(self.survey, language_hint).language, clock())
+        current = self._recalled(ops, row_key) or self._read_current(ops, key, language_hint)
         plan = self._plan(key, current, step, clock, preview)
         try:
-            participant_id, response_id = execute_plan(ops, plan, pg_key, current, self.survey.id)
+            participant_id, response_id = execute_plan(ops, plan, row_key, current, self.survey.id)
         except ReferenceConflict as conflict:
             assert plan.state.reference is not None
             raise ReferenceTaken(plan.state.reference) from conflict
         after = None
         if isinstance(ops, SQLiteOps):
             # The Core path's times come back through SQLAlchemy's types: not remembered.
-            after = remember(current, plan, pg_key, participant_id, response_id, ops.time(plan.now))
+            after = remember(
+                current, plan, row_key, participant_id, response_id, ops.time(plan.now)
+            )
         return self._applied(key, plan), after
 
     def _recalled(self, ops: ApplyOps, key: Key) -> Current | None:
