@@ -330,9 +330,19 @@ LEFT OUTER JOIN responses AS r ON r.participant_id = p.id AND r.survey_id = ?
 LEFT OUTER JOIN answers AS a ON a.response_id = r.id
 WHERE p.{key} = ?
 """
-_CURRENT_BY_TELEGRAM = _CURRENT.format(key="telegram_id")
-_CURRENT_BY_PREVIEW = _CURRENT.format(key="preview_name")
-_CURRENT_BY_WEB = _CURRENT.format(key="web_key")
+_ByKey = tuple[str, str, str]
+"""A select by telegram_id, by web_key, by preview_name."""
+
+
+def _by_keys(select: str) -> _ByKey:
+    return (
+        select.format(key="telegram_id"),
+        select.format(key="web_key"),
+        select.format(key="preview_name"),
+    )
+
+
+_CURRENT_BY = _by_keys(_CURRENT)
 _HEAD = """
 SELECT p.id, p.telegram_id, p.preview_name, p.language, p.blocked, r.id, r.status, r.reference,
        r.version, r.updated_at
@@ -340,9 +350,7 @@ FROM participants AS p
 LEFT OUTER JOIN responses AS r ON r.participant_id = p.id AND r.survey_id = ?
 WHERE p.{key} = ?
 """
-_HEAD_BY_TELEGRAM = _HEAD.format(key="telegram_id")
-_HEAD_BY_PREVIEW = _HEAD.format(key="preview_name")
-_HEAD_BY_WEB = _HEAD.format(key="web_key")
+_HEAD_BY = _by_keys(_HEAD)
 _INSERT_UPDATE = (
     "INSERT INTO processed_updates (bot_id, update_id, processed_at) VALUES (?, ?, ?) "
     "ON CONFLICT DO NOTHING"
@@ -402,13 +410,16 @@ class SQLiteOps:
     def lock_participant(self, key: Key, language: str, now: datetime) -> None:
         """Nothing to do: the transaction began with BEGIN IMMEDIATE, the database's write lock."""
 
-    def current_rows(self, key: Key) -> Sequence[CurrentRow]:
+    def _by_key(self, statements: _ByKey, key: Key) -> sqlite3.Cursor:
+        """One of a select's three forms, the one for the kind of key, executed."""
         if key.telegram_id is not None:
-            rows = self.connection.execute(_CURRENT_BY_TELEGRAM, (self.survey_id, key.telegram_id))
-        elif key.web_key is not None:
-            rows = self.connection.execute(_CURRENT_BY_WEB, (self.survey_id, key.web_key))
-        else:
-            rows = self.connection.execute(_CURRENT_BY_PREVIEW, (self.survey_id, key.preview_name))
+            return self.connection.execute(statements[0], (self.survey_id, key.telegram_id))
+        if key.web_key is not None:
+            return self.connection.execute(statements[1], (self.survey_id, key.web_key))
+        return self.connection.execute(statements[2], (self.survey_id, key.preview_name))
+
+    def current_rows(self, key: Key) -> Sequence[CurrentRow]:
+        rows = self._by_key(_CURRENT_BY, key)
         return [
             CurrentRow(
                 row[0],
@@ -432,13 +443,7 @@ class SQLiteOps:
 
     def head(self, key: Key) -> Head | None:
         """The participant ⟕ response without state and answers (None: never seen)."""
-        if key.telegram_id is not None:
-            cursor = self.connection.execute(_HEAD_BY_TELEGRAM, (self.survey_id, key.telegram_id))
-        elif key.web_key is not None:
-            cursor = self.connection.execute(_HEAD_BY_WEB, (self.survey_id, key.web_key))
-        else:
-            cursor = self.connection.execute(_HEAD_BY_PREVIEW, (self.survey_id, key.preview_name))
-        row = cursor.fetchone()
+        row = self._by_key(_HEAD_BY, key).fetchone()
         return None if row is None else Head(*row)
 
     def insert_participant(self, key: Key, language: str, now: datetime) -> int:
