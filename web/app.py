@@ -143,10 +143,10 @@ class WebChannel:
         self._templates: dict[str, jinja2.Template] = {}
         self._cookies: dict[str, tuple[str | None, str | None]] = {}
         self._signed: dict[str, str] = {}
+        """Participants' tokens (`Signer.sign`), for the resume link of every page."""
         self._resumes: dict[tuple[str, str], Markup] = {}
         """The resume section of the pages, per language and link."""
-        """Participants' tokens (`Signer.sign`), for the resume link of every page."""
-        self._headers = tuple(SECURITY_HEADERS.items()) + (
+        self.security_headers = tuple(SECURITY_HEADERS.items()) + (
             (("Strict-Transport-Security", "max-age=31536000"),)
             if self.config.secure_cookies
             else ()
@@ -596,7 +596,9 @@ def redirect(location: str) -> web.Response:
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     channel = request.app.get(KEY)
-    pairs = channel._headers if isinstance(channel, WebChannel) else SECURITY_HEADERS.items()
+    pairs = (
+        channel.security_headers if isinstance(channel, WebChannel) else SECURITY_HEADERS.items()
+    )
     headers = response.headers
     for name, value in pairs:
         headers.setdefault(name, value)
