@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--webhook", action="store_true", help="serve Telegram's webhook instead")
     add_survey_option(run)
-    run.set_defaults(func=cmd_run, needs=("core", "telegram", "bot", "broadcast"))
+    run.set_defaults(func=cmd_run, needs=("core", "serve", "telegram", "bot", "broadcast"))
 
     db = sub.add_parser(
         "db",
@@ -295,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     purge.set_defaults(func=cmd_purge)
 
     web_cli().add_web_commands(sub)
-    sub.choices["web"].set_defaults(func=cmd_web, needs=("core", "web"))
+    sub.choices["web"].set_defaults(func=cmd_web, needs=("core", "serve", "web"))
 
     from bot.export_cli import add_export_commands
     from bot.import_cli import add_import_command

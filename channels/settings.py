@@ -4,10 +4,11 @@ Values come from the environment, then from a `.env` file in the working directo
 environment wins). Each variable has a default, a description (the README's table is checked
 against them) and, when it is malformed, an error in plain words naming it and what is expected.
 
-Settings come in groups (`core`, `telegram`, `bot`, `broadcast`, `web`). `Settings.load` never
-fails: a malformed value is replaced by its default and remembered, and a command calls
-`settings.require(*groups)` for the groups it uses. A setting unrelated to a command therefore
-never blocks it: `ADMIN_IDS=abc consultbot check` works, `consultbot run` refuses to start.
+Settings come in groups (`core`, `serve`, `telegram`, `bot`, `broadcast`, `web`).
+`Settings.load` never fails: a malformed value is replaced by its default and remembered, and a
+command calls `settings.require(*groups)` for the groups it uses. A setting unrelated to a command
+therefore never blocks it: `ADMIN_IDS=abc consultbot check` works, `consultbot run` refuses to
+start.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/consultbot.db"
 DEFAULT_API_URL = "https://api.telegram.org"
 ENV_FILE = Path(".env")
 
-Group = Literal["core", "telegram", "bot", "broadcast", "web"]
-GROUPS: tuple[Group, ...] = ("core", "telegram", "bot", "broadcast", "web")
+Group = Literal["core", "serve", "telegram", "bot", "broadcast", "web"]
+GROUPS: tuple[Group, ...] = ("core", "serve", "telegram", "bot", "broadcast", "web")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -108,19 +109,21 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = setting(
         "text", "core", "`text` (plain lines) or `json` (one JSON object a line).", "text or json"
     )
-    database_pool_size: int = setting(
-        20,
-        "core",
-        "PostgreSQL: connections each process keeps open; answers beyond that many in flight "
-        "wait for one. Processes x this must stay below the server's max_connections.",
-        "a whole number from 1 to 500",
-    )
     consultbot_now: datetime | None = setting(
         None,
         "core",
         "Rehearsal clock: the bot and the web channel start at this instant and run at real "
         "speed (demos, end-to-end tests). Unset: the real time.",
         "an ISO 8601 date-time with a UTC offset, e.g. 2026-03-02T09:00:00+01:00",
+    )
+
+    # -- serve: the serving processes, `consultbot run` and `consultbot web` -------------------
+    database_pool_size: int = setting(
+        20,
+        "serve",
+        "PostgreSQL: connections each process keeps open; answers beyond that many in flight "
+        "wait for one. Processes x this must stay below the server's max_connections.",
+        "a whole number from 1 to 500",
     )
 
     # -- telegram: the commands that talk to the Bot API --------------------------------------

@@ -157,3 +157,11 @@ def test_the_readme_lists_every_variable_with_its_default() -> None:
         "README's settings table is out of date: replace it with the output of "
         "python -c 'from channels.settings import Settings; print(Settings.markdown_table())'"
     )
+
+
+def test_the_pool_size_concerns_only_the_serving_commands() -> None:
+    """`DATABASE_POOL_SIZE=0` stops `consultbot run` and `consultbot web`, not `check`."""
+    settings = Settings.load({"DATABASE_POOL_SIZE": "0"}, env_file=None)
+    settings.require("core", "telegram")
+    with pytest.raises(ConfigError, match="DATABASE_POOL_SIZE"):
+        settings.require("core", "serve", "web")
